@@ -1,0 +1,76 @@
+import { health } from "@hotpin/contracts";
+import { type grpc, grpcError } from "./grpc";
+
+const { HealthCheckResponse_ServingStatus: Status } = health;
+
+/** A dependency check: true when usable, otherwise a short reason for logs and /readyz. */
+export type Check = () => true | string | Promise<true | string>;
+
+export interface HealthReport {
+  serving: boolean;
+  problems: string[];
+}
+
+/**
+ * Health that reflects real dependencies: SERVING only while every registered check passes
+ * and the process is not draining. Serves grpc.health.v1 (Check and Watch) for the overall
+ * status ("") and for each named gRPC service of the process.
+ */
+export class Health {
+  private readonly checks = new Map<string, Check>();
+  private draining = false;
+
+  constructor(private readonly services: string[] = []) {}
+
+  addCheck(name: string, check: Check): void {
+    this.checks.set(name, check);
+  }
+
+  /** Fails readiness for good: the first step of shutdown. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  async report(): Promise<HealthReport> {
+    if (this.draining) return { serving: false, problems: ["shutting down"] };
+    const problems: string[] = [];
+    for (const [name, check] of this.checks) {
+      try {
+        const result = await check();
+        if (result !== true) problems.push(`${name}: ${result}`);
+      } catch (err) {
+        problems.push(`${name}: ${(err as Error).message}`);
+      }
+    }
+    return { serving: problems.length === 0, problems };
+  }
+
+  /** The grpc.health.v1.Health implementation. Watch re-evaluates every `watchMs`. */
+  grpcService(watchMs = 5_000): health.HealthServer {
+    const known = (service: string) => service === "" || this.services.includes(service);
+    const status = async () => ((await this.report()).serving ? Status.SERVING : Status.NOT_SERVING);
+    return {
+      check: (call, callback) => {
+        if (!known(call.request.service)) {
+          callback(grpcError(5 /* NOT_FOUND */, "unknown service"));
+          return;
+        }
+        status().then((s) => callback(null, { status: s }), callback);
+      },
+      watch: (call: grpc.ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>) => {
+        let last: health.HealthCheckResponse_ServingStatus | undefined;
+        const send = async () => {
+          const s = known(call.request.service) ? await status() : Status.SERVICE_UNKNOWN;
+          if (s !== last && !call.cancelled) {
+            last = s;
+            call.write({ status: s });
+          }
+        };
+        void send();
+        const timer = setInterval(() => void send(), watchMs);
+        call.on("cancelled", () => clearInterval(timer));
+        call.on("close", () => clearInterval(timer));
+      },
+    };
+  }
+}

@@ -1,0 +1,12 @@
+export * from "./config";
+export * from "./errors";
+export * from "./grpc";
+export * from "./health";
+export * from "./log";
+export * from "./metrics";
+export * from "./nats";
+export * from "./runtime";
+export * from "./shutdown";
+export * from "./telemetry/attributes";
+export { shutdownTelemetry, startTelemetry } from "./telemetry/sdk";
+export * from "./telemetry/trace";

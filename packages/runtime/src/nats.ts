@@ -1,0 +1,66 @@
+import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { type Context, context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Logger } from "pino";
+
+export interface NatsOptions {
+  servers: string | string[];
+  /** Shown in the server's connection list, e.g. "edge-ws@host". */
+  name: string;
+  log: Logger;
+  token?: string;
+}
+
+/**
+ * Connects and stays connected: reconnects forever with jitter, and waits for a server that
+ * is not up yet instead of failing start-up. Status changes are logged; readiness should ask
+ * `isConnected(nc)`.
+ */
+export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: opts.servers,
+    name: opts.name,
+    ...(opts.token ? { token: opts.token } : {}),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    reconnectJitter: 500,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+  });
+  opts.log.info({ server: nc.getServer() }, "nats connected");
+  reachable.set(nc, true);
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "ping") continue;
+      if (status.type === "disconnect") reachable.set(nc, false);
+      if (status.type === "reconnect") reachable.set(nc, true);
+      const level = status.type === "disconnect" || status.type === "error" ? "warn" : "info";
+      opts.log[level]({ status: status.type }, "nats status");
+    }
+  })();
+  return nc;
+}
+
+// The client reports disconnects only as status events; remember the last one per connection.
+const reachable = new WeakMap<NatsConnection, boolean>();
+
+/** For health checks: connected now, not closing. */
+export function isConnected(nc: NatsConnection): boolean {
+  return !nc.isClosed() && !nc.isDraining() && reachable.get(nc) === true;
+}
+
+/** Puts the trace context of `ctx` (default: the active one) into NATS headers (W3C traceparent). */
+export function injectTrace(into: MsgHdrs = headers(), ctx: Context = context.active()): MsgHdrs {
+  propagation.inject(ctx, into, { set: (carrier, key, value) => carrier.set(key, value) });
+  return into;
+}
+
+/** The trace context carried by a NATS message's headers, to parent the consumer's span. */
+export function extractTrace(from: MsgHdrs | undefined): Context {
+  if (!from) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, from, {
+    // MsgHdrs.get answers "" for a missing key; propagators expect undefined.
+    get: (carrier, key) => carrier.get(key) || undefined,
+    keys: (carrier) => carrier.keys(),
+  });
+}

@@ -1,0 +1,50 @@
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
+import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+
+const KEY = Symbol.for("hotpin.telemetry.sdk");
+type Holder = { [KEY]?: NodeSDK };
+
+/** Paths that are polled, not worth a span each. */
+const QUIET_PATHS = new Set(["/metrics", "/livez", "/readyz"]);
+
+/**
+ * Starts tracing before application code loads, so that @grpc/grpc-js and http are patched.
+ * Configured only by the standard OTEL_* variables: spans are exported over OTLP/HTTP when
+ * OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set; otherwise spans are
+ * still created, so trace context propagates, but go nowhere.
+ */
+export function startTelemetry(extraProcessors: SpanProcessor[] = []): NodeSDK {
+  const holder = globalThis as Holder;
+  const running = holder[KEY];
+  if (running) return running;
+  // Metrics are prom-client's and logs are pino's; keep the SDK from exporting either.
+  process.env.OTEL_METRICS_EXPORTER ??= "none";
+  process.env.OTEL_LOGS_EXPORTER ??= "none";
+  const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const spanProcessors = [...extraProcessors];
+  if (endpoint) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  const sdk = new NodeSDK({
+    serviceName: process.env.OTEL_SERVICE_NAME ?? process.env.HOTPIN_SERVICE ?? "hotpin",
+    spanProcessors,
+    instrumentations: [
+      new GrpcInstrumentation({ ignoreGrpcMethods: ["Check", "Watch"] }),
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0] ?? ""),
+      }),
+    ],
+  });
+  sdk.start();
+  holder[KEY] = sdk;
+  return sdk;
+}
+
+/** Flushes spans still buffered; part of every shutdown. */
+export async function shutdownTelemetry(): Promise<void> {
+  const holder = globalThis as Holder;
+  const sdk = holder[KEY];
+  holder[KEY] = undefined;
+  await sdk?.shutdown();
+}
