@@ -1,0 +1,65 @@
+import type { events } from "@hotpin/contracts";
+import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/** The JetStream stream holding every device and session event. */
+export const EVENT_STREAM = "HOTPIN_EVENTS";
+export const EVENT_SUBJECTS = "hotpin.events.>";
+
+export type EventType = NonNullable<events.Event["payload"]>["$case"];
+
+/** NATS subject tokens may not hold '.', '*', '>' or spaces; device ids are mapped to a safe token. */
+export function subjectToken(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
+}
+
+/** hotpin.events.<device>.<type> — consumers filter by device, by type, or both. */
+export function eventSubject(deviceId: string, type: EventType): string {
+  return `hotpin.events.${subjectToken(deviceId)}.${type}`;
+}
+
+/** Request/reply subject for commands to one device, answered by the replica holding it. */
+export function commandSubject(deviceId: string): string {
+  return `hotpin.cmd.${subjectToken(deviceId)}`;
+}
+
+export function eventType(event: events.Event): EventType | undefined {
+  return event.payload?.$case;
+}
+
+export interface EventStreamLimits {
+  maxAgeMs: number;
+  maxBytes: number;
+  replicas: number;
+  /** Window in which a republished event id is dropped as a duplicate. */
+  duplicateWindowMs: number;
+}
+
+export const defaultEventStreamLimits: EventStreamLimits = {
+  maxAgeMs: 7 * 24 * 3600_000,
+  maxBytes: 1024 ** 3,
+  replicas: 1,
+  duplicateWindowMs: 10 * 60_000,
+};
+
+/** Creates the event stream, or brings an existing one to these limits. Idempotent. */
+export async function ensureEventStream(
+  nc: NatsConnection,
+  limits: EventStreamLimits = defaultEventStreamLimits,
+): Promise<StreamInfo> {
+  const jsm = await jetstreamManager(nc);
+  const ns = (ms: number) => ms * 1_000_000;
+  const config = {
+    name: EVENT_STREAM,
+    subjects: [EVENT_SUBJECTS],
+    max_age: ns(limits.maxAgeMs),
+    max_bytes: limits.maxBytes,
+    num_replicas: limits.replicas,
+    duplicate_window: ns(limits.duplicateWindowMs),
+  };
+  try {
+    return await jsm.streams.update(EVENT_STREAM, config);
+  } catch {
+    return await jsm.streams.add(config);
+  }
+}
