@@ -1,3 +1,2 @@
 export * from "./fake-groq";
-export * from "./mesh";
 export * from "./nats";
