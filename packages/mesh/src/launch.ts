@@ -1,0 +1,169 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { freePort } from "./ports";
+import { SERVICES, type ServiceName, type ServiceSpec } from "./services";
+
+export interface MeshOptions {
+  /** Repository root (the folder holding services/). */
+  root: string;
+  natsUrl: string;
+  /** Per-process data (the storage service's database and blobs). */
+  dataDir: string;
+  /** Pick free ports instead of the documented defaults (tests). */
+  randomPorts?: boolean;
+  /** Address the edge listens on; the internal services always listen on loopback. */
+  edgeHost?: string;
+  /** Extra environment for every process. */
+  env?: Record<string, string>;
+  /** Extra environment per process. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Start only these (default: all, in start order). */
+  only?: ServiceName[];
+  /** Each line a process writes; default: dropped. */
+  output?: (service: ServiceName, line: string) => void;
+}
+
+export interface Ports {
+  port: number;
+  metricsPort: number;
+}
+
+/** The mesh's processes: each service as its own Node process speaking real gRPC and NATS. */
+export class Mesh {
+  private readonly children = new Map<ServiceName, ChildProcess>();
+  private readonly tails = new Map<ServiceName, string[]>();
+
+  private constructor(
+    private readonly opts: MeshOptions,
+    readonly ports: Record<ServiceName, Ports>,
+  ) {}
+
+  static async start(opts: MeshOptions): Promise<Mesh> {
+    const ports = {} as Record<ServiceName, Ports>;
+    for (const s of SERVICES) {
+      ports[s.name] = opts.randomPorts
+        ? { port: await freePort(), metricsPort: await freePort() }
+        : { port: s.port, metricsPort: s.metricsPort };
+    }
+    const mesh = new Mesh(opts, ports);
+    try {
+      for (const s of mesh.selected()) await mesh.startService(s.name);
+    } catch (err) {
+      await mesh.stop();
+      throw err;
+    }
+    return mesh;
+  }
+
+  /** host:port of a service's main port on loopback. */
+  address(name: ServiceName): string {
+    return `127.0.0.1:${this.ports[name].port}`;
+  }
+
+  /** The last lines a service wrote, for failure messages. */
+  tail(name: ServiceName): string {
+    return (this.tails.get(name) ?? []).join("\n");
+  }
+
+  async startService(name: ServiceName): Promise<void> {
+    const spec = SERVICES.find((s) => s.name === name);
+    if (!spec) throw new Error(`unknown service ${name}`);
+    const child = spawn(
+      process.execPath,
+      ["--enable-source-maps", "--require", "@hotpin/runtime/register", "dist/main.js"],
+      { cwd: join(this.opts.root, spec.dir), env: this.environment(spec), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    this.children.set(name, child);
+    const tail: string[] = [];
+    this.tails.set(name, tail);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        tail.push(line);
+        if (tail.length > 50) tail.shift();
+        this.opts.output?.(name, line);
+      });
+    }
+    await this.waitLive(name, child);
+  }
+
+  /** Sends the signal and waits for the exit; resolves the exit code (null when killed by a signal). */
+  async stopService(name: ServiceName, signal: NodeJS.Signals = "SIGTERM", timeoutMs = 30_000): Promise<number | null> {
+    const child = this.children.get(name);
+    this.children.delete(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops every process, the edge first, and waits for each to exit. */
+  async stop(): Promise<void> {
+    for (const s of [...SERVICES].reverse()) await this.stopService(s.name);
+  }
+
+  /** Polls the service's /readyz until every dependency check passes. */
+  async waitReady(name: ServiceName, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const child = this.children.get(name);
+      if (!child || child.exitCode !== null) throw new Error(`${name} exited:\n${this.tail(name)}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.ports[name].metricsPort}/readyz`);
+        last = await res.text();
+        if (res.ok) return;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${name} not ready after ${timeoutMs} ms: ${last}\n${this.tail(name)}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  private selected(): ServiceSpec[] {
+    return SERVICES.filter((s) => !this.opts.only || this.opts.only.includes(s.name));
+  }
+
+  /** Waits until the metrics port answers /livez: the process has started its runtime. */
+  private async waitLive(name: ServiceName, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode} at start-up:\n${this.tail(name)}`);
+      }
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.ports[name].metricsPort}/livez`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${name} did not start within ${timeoutMs} ms:\n${this.tail(name)}`);
+  }
+
+  private environment(spec: ServiceSpec): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env };
+    for (const s of SERVICES) {
+      env[`HOTPIN_${s.env}_PORT`] = String(this.ports[s.name].port);
+      env[`HOTPIN_${s.env}_METRICS_PORT`] = String(this.ports[s.name].metricsPort);
+      if (s.name !== "edge") env[`HOTPIN_${s.env}_ADDRESS`] = this.address(s.name);
+    }
+    env[`HOTPIN_${spec.env}_HOST`] = spec.name === "edge" ? (this.opts.edgeHost ?? "127.0.0.1") : "127.0.0.1";
+    env.HOTPIN_NATS_URL = this.opts.natsUrl;
+    env.HOTPIN_STORAGE_DATA_DIR ??= join(this.opts.dataDir, "storage");
+    env.OTEL_SERVICE_NAME = `hotpin-${spec.name}`;
+    Object.assign(env, this.opts.serviceEnv?.[spec.name]);
+    return env;
+  }
+}

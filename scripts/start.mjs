@@ -1,0 +1,108 @@
+// `npm start`: the whole mesh on this machine on embedded defaults — a local nats-server with
+// JetStream, then storage, STT, LLM, TTS and the edge, each its own process on real gRPC and
+// NATS, with one combined, prefixed log. Ctrl-C stops everything.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { root, setup } from "./setup.mjs";
+
+setup();
+
+const require = createRequire(import.meta.url);
+const { Mesh, SERVICES, launchNatsServer, portIsFree, freePort } = require("@hotpin/mesh");
+
+const dataDir = process.env.HOTPIN_DATA_DIR ?? join(root, ".data");
+mkdirSync(dataDir, { recursive: true });
+
+/** A secret kept in the data folder so that devices keep working across restarts. */
+function persistent(name) {
+  const file = join(dataDir, name);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString("base64url"), { mode: 0o600 });
+  return readFileSync(file, "utf8").trim();
+}
+
+const colours = { nats: 90, storage: 35, stt: 36, llm: 33, tts: 32, edge: 34 };
+function print(service, line) {
+  const tag = `\x1b[${colours[service] ?? 0}m[${service.padEnd(7)}]\x1b[0m`;
+  try {
+    const { level, msg, time, service: _s, pid: _p, name: _n, hostname: _h, ...rest } = JSON.parse(line);
+    const lvl = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" }[level] ?? level;
+    const fields = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
+    console.log(`${tag} ${lvl} ${msg}${fields}`);
+  } catch {
+    console.log(`${tag} ${line}`);
+  }
+}
+
+const token = process.env.HOTPIN_DEVICE_TOKENS?.split(",")[0] ?? persistent("device-token");
+const env = {
+  HOTPIN_DEVICE_TOKENS: process.env.HOTPIN_DEVICE_TOKENS ?? token,
+  HOTPIN_TOKEN_SECRET: process.env.HOTPIN_TOKEN_SECRET ?? persistent("token-secret"),
+};
+
+let nats;
+let natsUrl = process.env.HOTPIN_NATS_URL;
+if (!natsUrl) {
+  const wanted = Number(process.env.HOTPIN_NATS_PORT ?? 4222);
+  const port = (await portIsFree(wanted)) ? wanted : await freePort();
+  if (port !== wanted) print("nats", `port ${wanted} is taken; using ${port}`);
+  nats = await launchNatsServer({ dataDir: join(dataDir, "nats"), port });
+  natsUrl = nats.url;
+  print("nats", `nats-server with JetStream on ${natsUrl} (data in ${join(dataDir, "nats")})`);
+}
+
+let mesh;
+let stopping = false;
+async function stop(code) {
+  if (stopping) process.exit(1); // a second Ctrl-C forces
+  stopping = true;
+  console.log("\nstopping the mesh…");
+  await mesh?.stop();
+  await nats?.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+try {
+  mesh = await Mesh.start({
+    root,
+    natsUrl,
+    dataDir,
+    edgeHost: process.env.HOTPIN_EDGE_HOST ?? "0.0.0.0",
+    env,
+    output: print,
+  });
+} catch (err) {
+  console.error(`\nthe mesh did not start: ${err.message}`);
+  await stop(1);
+}
+
+const rows = [];
+for (const s of SERVICES) {
+  const ready = await mesh.waitReady(s.name, 20_000).then(
+    () => "ready",
+    (err) => `NOT READY: ${err.message.split("\n")[0]}`,
+  );
+  rows.push(
+    `  ${s.name.padEnd(8)} :${mesh.ports[s.name].port}  metrics :${mesh.ports[s.name].metricsPort}/metrics  ${ready}`,
+  );
+}
+const lan =
+  Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal)?.address ?? "127.0.0.1";
+const edge = mesh.ports.edge.port;
+console.log(`
+HotPin Mesh is running (Ctrl-C stops everything).
+${rows.join("\n")}
+
+Point a device at the edge:
+  firmware dialect   ws://${lan}:${edge}/ws   with header  Authorization: Bearer ${token}
+  spec dialect       ws://${lan}:${edge}/ws?session=<device-id>&token=${token}
+  camera upload      POST http://${lan}:${edge}/image  (same token)
+  simulate a device  npx hotpin-sim --url ws://127.0.0.1:${edge}/ws --token ${token} --file <speech.wav>
+No language model is configured unless GROQ_API_KEY or HOTPIN_LLM_OPENAI_BASE_URL is set; the device then hears that.
+`);
