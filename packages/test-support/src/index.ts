@@ -1,2 +1,3 @@
 export * from "./fake-groq";
+export * from "./mesh";
 export * from "./nats";
