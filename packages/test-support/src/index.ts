@@ -1,3 +1,4 @@
 export * from "./fake-groq";
 export * from "./mesh";
 export * from "./nats";
+export * from "./otlp-collector";
