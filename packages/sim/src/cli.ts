@@ -1,3 +1,166 @@
 #!/usr/bin/env node
-// hotpin-sim entry point; the simulator is being written.
-process.exit(1);
+import { readFile, writeFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { type CliRun, parseCli, USAGE, UsageError } from "./cli-args";
+import { SimError } from "./errors";
+import { runDevice } from "./run-device";
+import { type FleetResult, runFleet } from "./run-fleet";
+import { loadSpeech } from "./speech-input";
+import { type Percentiles, percentiles } from "./stats";
+import { formatEvent } from "./timeline";
+import type { DeviceOptions, DeviceResult } from "./types";
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_SERVER_REFUSED = 2;
+const EXIT_USAGE = 64;
+
+/** Where utterance `n` of a device is saved: the name as given for a single reply, else suffixed. */
+export function replyPath(out: string, single: boolean, deviceId: string, n: number): string {
+  if (single) return out;
+  const ext = extname(out);
+  return `${out.slice(0, out.length - ext.length)}-${deviceId}-${n}${ext || ".wav"}`;
+}
+
+function fmt(p: Percentiles): string {
+  if (p.count === 0) return "n/a";
+  return `p50 ${p.p50!.toFixed(1)} ms, p95 ${p.p95!.toFixed(1)} ms, p99 ${p.p99!.toFixed(1)} ms (n=${p.count})`;
+}
+
+/** The result as JSON with the audio replaced by its size. */
+function jsonReplacer(key: string, value: unknown): unknown {
+  if (key === "replyWav" && value && typeof value === "object")
+    return { bytes: (value as { data: unknown[] }).data.length };
+  return value;
+}
+
+function deviceLine(r: DeviceResult): string {
+  const outcomes = r.utterances.map((u) => u.outcome).join(",") || "none";
+  const err = r.error ? ` error (${r.error.kind}): ${r.error.message}` : "";
+  return `${r.deviceId}: ${r.ok ? "ok" : "FAILED"} [${outcomes}] connections=${r.connections}${err}`;
+}
+
+function exitCode(results: DeviceResult[]): number {
+  if (results.some((r) => r.error)) return EXIT_FAILED;
+  if (results.some((r) => !r.ok)) return EXIT_SERVER_REFUSED;
+  return EXIT_OK;
+}
+
+async function run(cmd: CliRun): Promise<number> {
+  const pcm = await loadSpeech(cmd.input);
+  const image = cmd.image ? await readFile(cmd.image) : undefined;
+  const device: Omit<DeviceOptions, "deviceId" | "onEvent"> = {
+    url: cmd.url,
+    dialect: cmd.dialect,
+    token: cmd.token,
+    pcm,
+    utterances: cmd.utterances,
+    chunkBytes: cmd.chunkBytes,
+    pacing: cmd.pacing,
+    chunkPauseMs: cmd.chunkPauseMs,
+    handshakeDelayMs: cmd.handshakeDelayMs,
+    maxUnacked: cmd.maxUnacked,
+    ackTimeoutMs: cmd.ackTimeoutMs,
+    replyTimeoutMs: cmd.replyTimeoutMs,
+    image,
+    readyForPlayback: cmd.readyForPlayback,
+    fetchDownload: cmd.fetchDownload,
+    waitForReady: cmd.waitForReady,
+    capabilities: cmd.capabilities,
+    pingIntervalMs: cmd.pingIntervalMs,
+    retries: cmd.retries,
+    ...(cmd.backoffCapMs !== undefined ? { backoff: { capMs: cmd.backoffCapMs } } : {}),
+  };
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  let results: DeviceResult[];
+  let fleet: FleetResult | undefined;
+  if (cmd.devices === 1) {
+    const r = await runDevice({
+      ...device,
+      deviceId: cmd.deviceId,
+      ...(cmd.quiet || cmd.json ? {} : { onEvent: (e) => log(formatEvent(e)) }),
+    });
+    results = [r];
+  } else {
+    fleet = await runFleet({
+      ...device,
+      devices: cmd.devices,
+      deviceIdPrefix: cmd.deviceId,
+      staggerMs: cmd.staggerMs,
+      ...(cmd.quiet || cmd.json ? {} : { onEvent: (id, e) => log(formatEvent(e, id)) }),
+    });
+    results = fleet.devices;
+  }
+  if (cmd.out) {
+    const single = results.length === 1 && cmd.utterances === 1;
+    for (const r of results) {
+      for (const u of r.utterances) {
+        if (!u.replyWav) continue;
+        const path = replyPath(cmd.out, single, r.deviceId, u.index + 1);
+        await writeFile(path, u.replyWav);
+        if (!cmd.json) log(`saved reply ${u.replyWav.length} B to ${path}`);
+      }
+    }
+  }
+  if (cmd.json) {
+    log(JSON.stringify(fleet ?? results[0], jsonReplacer, 2));
+  } else if (fleet) {
+    for (const r of results) log(deviceLine(r));
+    log(`devices: ${fleet.ok} ok, ${fleet.failed} failed, ${(fleet.wallMs / 1000).toFixed(1)} s`);
+    log(`first audio (end of speech -> first reply byte): ${fmt(fleet.firstAudioMs)}`);
+    log(`ACK latency: ${fmt(fleet.ackLatencyMs)}`);
+  } else {
+    const r = results[0]!;
+    for (const u of r.utterances) {
+      if (u.transcript !== undefined) log(`transcript: ${u.transcript}`);
+      if (u.response !== undefined) log(`response: ${u.response}`);
+      if (u.firstAudioMs !== undefined) log(`first audio: ${u.firstAudioMs.toFixed(1)} ms after end of speech`);
+      for (const w of u.warnings) log(`warning: ${w}`);
+    }
+    log(`ACK latency: ${fmt(percentiles(r.ackLatenciesMs))}`);
+    log(deviceLine(r));
+  }
+  return exitCode(results);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let cmd: ReturnType<typeof parseCli>;
+  try {
+    cmd = parseCli(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`hotpin-sim: ${err.message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (cmd.help) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  try {
+    return await run(cmd);
+  } catch (err) {
+    if (err instanceof SimError && err.kind === "input") {
+      process.stderr.write(`hotpin-sim: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      process.stderr.write(`hotpin-sim: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`hotpin-sim: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
+}
