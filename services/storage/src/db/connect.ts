@@ -1,0 +1,83 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { type DialectName, migrate } from "./migrations";
+import type { Database } from "./schema";
+
+export interface DatabaseOptions {
+  /** Empty: SQLite under dataDir; postgres://…: PostgreSQL. */
+  url: string;
+  dataDir: string;
+  /** PostgreSQL only: tables live in this schema (created if missing). */
+  schema?: string;
+  poolSize?: number;
+}
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  /** Where the data is, without credentials: for logs. */
+  location: string;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Opens the configured database and migrates it to the newest schema version. */
+export async function openDatabase(opts: DatabaseOptions): Promise<OpenDatabase> {
+  const open = opts.url === "" ? openSqlite(opts.dataDir) : await openPostgres(opts);
+  try {
+    await migrate(open.db as Kysely<unknown>, open.dialect);
+  } catch (err) {
+    await open.close();
+    throw err;
+  }
+  return open;
+}
+
+function openSqlite(dataDir: string): OpenDatabase {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "storage.db");
+  const sqlite = new SQLite(file, { timeout: 5_000 });
+  // WAL: readers never block the writer; NORMAL sync is durable across process crashes (fsync at checkpoints).
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
+}
+
+async function openPostgres(opts: DatabaseOptions): Promise<OpenDatabase> {
+  const url = new URL(opts.url);
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new Error(`unsupported database URL scheme ${url.protocol} (want postgres://)`);
+  }
+  const schema = opts.schema ?? "";
+  if (schema && !SCHEMA_NAME.test(schema)) throw new Error("database schema must be a lower-case SQL identifier");
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    // int8 as JS numbers: ids and epoch milliseconds stay far below 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === 20 ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+    },
+  });
+  // A dropped connection in the pool must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  const location = `postgres://${url.hostname}:${url.port || 5432}${url.pathname}${schema ? `#${schema}` : ""}`;
+  return { db, dialect: "postgres", location, close: () => db.destroy() };
+}
+
+/** For the health check: a round trip to the database. */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

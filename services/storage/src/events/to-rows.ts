@@ -1,0 +1,149 @@
+import { events, storage } from "@hotpin/contracts";
+import { truncateBytes } from "../errors";
+import type { NewLog } from "../logs";
+
+const { LogLevel, SessionStatus } = storage;
+
+export type SessionChange =
+  | { kind: "start"; id: string; deviceId: string; dialect: string; edgeInstance: string; startedAt: number }
+  | { kind: "end"; id: string; deviceId: string; status: number; notes: string; endedAt: number; edgeInstance: string };
+
+export interface EventRows {
+  log: NewLog;
+  session?: SessionChange;
+  deviceId: string;
+  time: number;
+}
+
+const LOG_LEVELS: Record<string, number> = {
+  debug: LogLevel.LOG_LEVEL_DEBUG,
+  info: LogLevel.LOG_LEVEL_INFO,
+  warn: LogLevel.LOG_LEVEL_WARNING,
+  warning: LogLevel.LOG_LEVEL_WARNING,
+  error: LogLevel.LOG_LEVEL_ERROR,
+};
+
+/**
+ * The log line for an event: its type and its numbers, never the user's words (transcripts, answers
+ * and partials are conversation content, kept by the conversation turns, not by the log).
+ */
+function describe(ev: events.Event): { level: number; message: string } {
+  const p = ev.payload;
+  const info = (message: string) => ({ level: LogLevel.LOG_LEVEL_INFO, message });
+  const debug = (message: string) => ({ level: LogLevel.LOG_LEVEL_DEBUG, message });
+  switch (p?.$case) {
+    case "connected":
+      return info(`connected dialect=${p.value.dialect}`);
+    case "disconnected":
+      return {
+        level: p.value.clean ? LogLevel.LOG_LEVEL_INFO : LogLevel.LOG_LEVEL_WARNING,
+        message: `disconnected code=${p.value.closeCode} clean=${p.value.clean} reason=${p.value.reason}`,
+      };
+    case "recordingStarted":
+      return info(`recording started utterance=${p.value.utterance}`);
+    case "recordingStopped":
+      return info(
+        `recording stopped utterance=${p.value.utterance} chunks=${p.value.chunks} bytes=${p.value.bytes} duration_ms=${p.value.durationMs}`,
+      );
+    case "partial":
+      return debug(`partial transcript utterance=${p.value.utterance} chars=${p.value.text.length}`);
+    case "transcript":
+      return info(
+        `transcript utterance=${p.value.utterance} chars=${p.value.text.length} confidence=${p.value.confidence.toFixed(2)} duration_ms=${p.value.durationMs}`,
+      );
+    case "llmText":
+      return info(
+        `llm answer utterance=${p.value.utterance} chars=${p.value.text.length} model=${p.value.model} had_image=${p.value.hadImage}`,
+      );
+    case "ttsStarted":
+      return info(`tts started utterance=${p.value.utterance}`);
+    case "ttsDone":
+      return info(
+        `tts done utterance=${p.value.utterance} duration_ms=${p.value.durationMs} bytes=${p.value.bytes} truncated=${p.value.truncated}`,
+      );
+    case "rerecord":
+      return {
+        level: p.value.intervention ? LogLevel.LOG_LEVEL_WARNING : LogLevel.LOG_LEVEL_INFO,
+        message: `rerecord utterance=${p.value.utterance} attempt=${p.value.attempt} intervention=${p.value.intervention} reason=${p.value.reason}`,
+      };
+    case "error":
+      return { level: LogLevel.LOG_LEVEL_ERROR, message: `error ${p.value.code}: ${p.value.message}` };
+    case "imageReceived":
+      return info(`image received blob=${p.value.blobId} ${p.value.width}x${p.value.height} bytes=${p.value.bytes}`);
+    case "stateChanged":
+      return debug(`state ${p.value.from} -> ${p.value.to}`);
+    case "log":
+      // The edge's own log line, as it was sent.
+      return { level: LOG_LEVELS[p.value.level.toLowerCase()] ?? LogLevel.LOG_LEVEL_INFO, message: p.value.message };
+    default:
+      return { level: LogLevel.LOG_LEVEL_WARNING, message: "event of an unknown type" };
+  }
+}
+
+/** What one event writes: always a log row keyed by the event id, and for (dis)connects a session change. */
+export function eventRows(ev: events.Event, eventId: string, maxText: number, receivedAt: number): EventRows {
+  const time = ev.time?.getTime() ?? receivedAt;
+  const { level, message } = describe(ev);
+  const deviceId = truncateBytes(ev.deviceId, 128);
+  const sessionId = truncateBytes(ev.sessionId, 128);
+  const rows: EventRows = {
+    deviceId,
+    time,
+    log: {
+      time,
+      session_id: sessionId,
+      device_id: deviceId,
+      level,
+      message: truncateBytes(message, maxText),
+      dedup_key: `evt:${eventId}`,
+      event_type: ev.payload?.$case ?? "unknown",
+    },
+  };
+  const p = ev.payload;
+  if (sessionId && deviceId && p?.$case === "connected") {
+    rows.session = {
+      kind: "start",
+      id: sessionId,
+      deviceId,
+      dialect: truncateBytes(p.value.dialect, 64),
+      edgeInstance: truncateBytes(ev.edgeInstance, 256),
+      startedAt: time,
+    };
+  } else if (sessionId && deviceId && p?.$case === "disconnected") {
+    rows.session = {
+      kind: "end",
+      id: sessionId,
+      deviceId,
+      status: p.value.clean ? SessionStatus.SESSION_STATUS_COMPLETED : SessionStatus.SESSION_STATUS_ERROR,
+      notes: truncateBytes(`close code ${p.value.closeCode}${p.value.reason ? `: ${p.value.reason}` : ""}`, maxText),
+      endedAt: time,
+      edgeInstance: truncateBytes(ev.edgeInstance, 256),
+    };
+  }
+  return rows;
+}
+
+/** A message that is not an Event still leaves a trace: an error row keyed by its id. */
+export function undecodableRows(eventId: string, subject: string, bytes: number, receivedAt: number): EventRows {
+  return {
+    deviceId: "",
+    time: receivedAt,
+    log: {
+      time: receivedAt,
+      session_id: "",
+      device_id: "",
+      level: LogLevel.LOG_LEVEL_ERROR,
+      message: truncateBytes(`undecodable event on ${subject} (${bytes} bytes)`, 1024),
+      dedup_key: `evt:${eventId}`,
+      event_type: "undecodable",
+    },
+  };
+}
+
+export function decodeEvent(data: Uint8Array): events.Event | undefined {
+  try {
+    return events.Event.decode(data);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,67 @@
+import { latencyBuckets } from "@hotpin/runtime";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The storage service's metrics, on the process's own registry. */
+export function createStorageMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    rpcSeconds: new Histogram({
+      name: "hotpin_storage_rpc_seconds",
+      help: "Time to answer a Storage RPC, by method and gRPC status code",
+      labelNames: ["method", "code"] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    eventsStored: new Counter({
+      name: "hotpin_storage_events_stored_total",
+      help: "Events written to the database from the event stream, by event type",
+      labelNames: ["type"] as const,
+      registers,
+    }),
+    eventsDuplicate: new Counter({
+      name: "hotpin_storage_events_duplicate_total",
+      help: "Redelivered events that were already stored and were only acked",
+      registers,
+    }),
+    eventsUndecodable: new Counter({
+      name: "hotpin_storage_events_undecodable_total",
+      help: "Stream messages that were not a valid Event (stored as an error log row)",
+      registers,
+    }),
+    eventBatchSeconds: new Histogram({
+      name: "hotpin_storage_event_batch_seconds",
+      help: "Time to write one batch of events in one transaction",
+      buckets: latencyBuckets,
+      registers,
+    }),
+    eventBatchFailures: new Counter({
+      name: "hotpin_storage_event_batch_failures_total",
+      help: "Batches whose transaction failed; their events are redelivered",
+      registers,
+    }),
+    eventsPending: new Gauge({
+      name: "hotpin_storage_events_pending",
+      help: "Events in the stream not yet delivered to this consumer, as of the last batch",
+      registers,
+    }),
+    blobBytes: new Counter({
+      name: "hotpin_storage_blob_bytes_total",
+      help: "Blob bytes written and read",
+      labelNames: ["direction"] as const,
+      registers,
+    }),
+    quotaRejections: new Counter({
+      name: "hotpin_storage_quota_rejections_total",
+      help: "Blob uploads refused because the device's quota was full",
+      registers,
+    }),
+    retentionDeleted: new Counter({
+      name: "hotpin_storage_retention_deleted_total",
+      help: "Rows removed by the retention job, by kind",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+  };
+}
+
+export type StorageMetrics = ReturnType<typeof createStorageMetrics>;
