@@ -61,6 +61,11 @@ export class Mesh {
     return `127.0.0.1:${this.ports[name].port}`;
   }
 
+  /** The process id of a running service. */
+  pid(name: ServiceName): number | undefined {
+    return this.children.get(name)?.pid;
+  }
+
   /** The last lines a service wrote, for failure messages. */
   tail(name: ServiceName): string {
     return (this.tails.get(name) ?? []).join("\n");
