@@ -76,10 +76,13 @@ export class SpecDevice {
     });
     await this.awaitReady();
     if (this.s.pingIntervalMs > 0) {
-      this.pingTimer = setInterval(() => {
+      // A failed ping send means the connection dropped; the exchange notices that itself.
+      const ping = () => {
         this.pingsOut++;
         this.sock.sendJson({ type: "ping" }).catch(() => {});
-      }, this.s.pingIntervalMs);
+      };
+      ping();
+      this.pingTimer = setInterval(ping, this.s.pingIntervalMs);
       this.pingTimer.unref();
     }
   }
