@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { startSpecPeer } from "./testing/spec-peer";
+import { tonePcm } from "./testing/tone";
+
+const run = promisify(execFile);
+const cli = join(__dirname, "cli.js");
+
+async function sim(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test("cli - plays a raw file as a spec device, prints the timeline and latency, saves the reply, exits 0", async (t) => {
+  const peer = await startSpecPeer();
+  const dir = await mkdtemp(join(tmpdir(), "hotpin-sim-"));
+  t.after(async () => {
+    await peer.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await writeFile(join(dir, "speech.raw"), tonePcm(1000));
+  const out = join(dir, "reply.wav");
+  const args = ["--url", peer.url, "--dialect", "spec", "--token", "spec-token", "--pacing", "fast", "--out", out];
+  const r = await sim([...args, join(dir, "speech.raw")]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /-> \{"type":"hello"/);
+  assert.match(r.stdout, /<- binary 4096 B/);
+  assert.match(r.stdout, /first audio: [\d.]+ ms after end of speech/);
+  assert.deepEqual(await readFile(out), peer.replyWav);
+
+  const bad = await sim([...args.slice(0, 4), "--token", "wrong", join(dir, "speech.raw")]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /error \(auth\)/);
+});
+
+test("cli - usage errors exit 64 with the usage text", async () => {
+  const r = await sim(["--devices", "zero", "x.raw"]);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /Usage: hotpin-sim/);
+});
