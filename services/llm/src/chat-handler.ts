@@ -17,13 +17,14 @@ export interface HandlerOptions {
 
 const Status = { CANCELLED: 1, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8 } as const;
 
+// A server stream reports its status through an "error" event (destroy() would skip sending it).
 /** The LanguageModel.Chat handler: limits, deadline, cancellation and backpressure around ChatService. */
 export function createChatHandler(opts: HandlerOptions): llm.LanguageModelServer["chat"] {
   let active = 0;
   return (call) => {
     if (active >= opts.maxConcurrentChats) {
       opts.metrics.requests.inc({ provider: "none", model: "none", outcome: "busy" });
-      call.destroy(grpcError(Status.RESOURCE_EXHAUSTED, `too many chats at once (${opts.maxConcurrentChats})`));
+      call.emit("error", grpcError(Status.RESOURCE_EXHAUSTED, `too many chats at once (${opts.maxConcurrentChats})`));
       return;
     }
     active++;
@@ -47,7 +48,7 @@ async function serve(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatRe
   } catch (err) {
     opts.metrics.requests.inc({ provider: "none", model: "none", outcome: "invalid_argument" });
     opts.log.info({ ...fields, reason: (err as Error).message }, "chat refused");
-    call.destroy(err as Error);
+    call.emit("error", err as Error);
     return;
   }
 
@@ -94,7 +95,7 @@ async function serve(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatRe
       },
       "chat failed",
     );
-    if (!call.cancelled) call.destroy(grpcError(failure.code, failure.message));
+    if (!call.cancelled) call.emit("error", grpcError(failure.code, failure.message));
   } finally {
     clearTimeout(timer);
     call.off("cancelled", onCancel);
