@@ -1,6 +1,7 @@
 import type { events } from "@hotpin/contracts";
 import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { v7 as uuidv7 } from "uuid";
 
 /** The JetStream stream holding every device and session event. */
 export const EVENT_STREAM = "HOTPIN_EVENTS";
@@ -21,6 +22,11 @@ export function eventSubject(deviceId: string, type: EventType): string {
 /** Request/reply subject for commands to one device, answered by the replica holding it. */
 export function commandSubject(deviceId: string): string {
   return `hotpin.cmd.${subjectToken(deviceId)}`;
+}
+
+/** A new event id: UUIDv7, unique and sortable by time (the JetStream Nats-Msg-Id). */
+export function newEventId(): string {
+  return uuidv7();
 }
 
 export function eventType(event: events.Event): EventType | undefined {

@@ -1,0 +1,117 @@
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { bool, int, list, num, readConfig, runtimeSettings, secret, str } from "@hotpin/runtime";
+
+/** Every setting of the edge; the README lists them with these doc strings. */
+export const edgeSettings = {
+  ...runtimeSettings("edge", { port: 8000, metricsPort: 9464, host: "0.0.0.0" }),
+  instance: str("HOTPIN_EDGE_INSTANCE", `${hostname()}-${process.pid}`, "name of this edge replica in events"),
+  publicUrl: str(
+    "HOTPIN_EDGE_PUBLIC_URL",
+    "",
+    "base URL devices reach the edge at, for download links; empty: relative",
+  ),
+  sttAddress: str("HOTPIN_STT_ADDRESS", "127.0.0.1:50051", "speech-to-text service, host:port"),
+  llmAddress: str("HOTPIN_LLM_ADDRESS", "127.0.0.1:50052", "language model service, host:port"),
+  ttsAddress: str("HOTPIN_TTS_ADDRESS", "127.0.0.1:50053", "text-to-speech service, host:port"),
+  storageAddress: str("HOTPIN_STORAGE_ADDRESS", "127.0.0.1:50054", "storage service, host:port"),
+  // Auth
+  auth: bool("HOTPIN_AUTH", true, "device authentication; only an explicit off/false disables it"),
+  deviceTokens: list("HOTPIN_DEVICE_TOKENS", "static device tokens accepted for any device, comma separated"),
+  tokenSecret: secret("HOTPIN_TOKEN_SECRET", "HMAC secret for signed per-device tokens (at least 16 characters)"),
+  tokenTtlSec: int("HOTPIN_EDGE_TOKEN_TTL_SEC", 30 * 86_400, "lifetime of tokens issued by hotpin-edge-token", {
+    min: 60,
+  }),
+  printToken: bool("HOTPIN_EDGE_PRINT_TOKEN", true, "print a signed token for the demo device at start-up"),
+  demoDevice: str("HOTPIN_EDGE_DEMO_DEVICE", "esp32-cam-hotpin", "device id of the token printed at start-up"),
+  // Connections and frames
+  maxConnections: int("HOTPIN_EDGE_MAX_CONNECTIONS", 500, "device sockets this process accepts at once", { min: 1 }),
+  maxFrameBytes: int("HOTPIN_EDGE_MAX_FRAME_BYTES", 65_536, "largest WebSocket message; larger closes with 1009", {
+    min: 4_096,
+  }),
+  maxChunkBytes: int("HOTPIN_EDGE_MAX_CHUNK_BYTES", 32_000, "largest spec audio chunk (hello may lower it)", {
+    min: 2,
+  }),
+  maxMessagesPerSec: int("HOTPIN_EDGE_MAX_MESSAGES_PER_SEC", 200, "messages a device may send per second", {
+    min: 10,
+  }),
+  detectMs: int("HOTPIN_EDGE_DETECT_MS", 1_500, "wait for a first frame before assuming the spec dialect", {
+    min: 0,
+  }),
+  firstFrameTimeoutMs: int("HOTPIN_EDGE_FIRST_FRAME_TIMEOUT_MS", 10_000, "close a socket with no handshake after", {
+    min: 100,
+  }),
+  pingIntervalMs: int("HOTPIN_EDGE_PING_INTERVAL_MS", 20_000, "WebSocket ping period to find dead peers", {
+    min: 100,
+  }),
+  // Recording
+  ackEvery: int("HOTPIN_EDGE_ACK_EVERY", 2, "acknowledge every Nth audio chunk", { min: 1, max: 16 }),
+  chunkTimeoutMs: int("HOTPIN_EDGE_CHUNK_TIMEOUT_MS", 5_000, "no chunk this long while recording: spec stalls", {
+    min: 100,
+  }),
+  firmwareSilenceMs: int("HOTPIN_EDGE_FIRMWARE_SILENCE_MS", 3_000, "firmware quiet mid-recording: process it", {
+    min: 100,
+  }),
+  maxRecordingMs: int("HOTPIN_EDGE_MAX_RECORDING_MS", 60_000, "longest recording; longer is cut and processed", {
+    min: 1_000,
+  }),
+  maxSeqGap: int("HOTPIN_EDGE_MAX_SEQ_GAP", 4, "missing spec chunks tolerated; more asks for a re-record", {
+    min: 0,
+  }),
+  memoryAudioBytes: int("HOTPIN_EDGE_MEMORY_AUDIO_BYTES", 256 * 1024, "recording kept in memory before spilling", {
+    min: 0,
+  }),
+  spillDir: str("HOTPIN_EDGE_SPILL_DIR", join(tmpdir(), "hotpin-edge"), "folder for recordings spilled to disk"),
+  sessionDiskBytes: int("HOTPIN_EDGE_SESSION_DISK_BYTES", 100 * 1024 * 1024, "disk quota per session", { min: 0 }),
+  // Re-record policy
+  minConfidence: num("HOTPIN_EDGE_MIN_CONFIDENCE", 0.5, "transcripts below this confidence are re-recorded", {
+    min: 0,
+    max: 1,
+  }),
+  minDurationMs: int("HOTPIN_EDGE_MIN_DURATION_MS", 500, "recordings shorter than this are re-recorded", { min: 0 }),
+  silenceRms: num("HOTPIN_EDGE_SILENCE_RMS", 50, "recordings quieter (RMS) than this are silence", { min: 0 }),
+  loudRms: num("HOTPIN_EDGE_LOUD_RMS", 5_000, "recordings louder (RMS) than this are too loud", { min: 1 }),
+  maxClippingRatio: num("HOTPIN_EDGE_MAX_CLIPPING_RATIO", 0.05, "share of clipped samples that is too much", {
+    min: 0,
+    max: 1,
+  }),
+  maxRerecords: int("HOTPIN_EDGE_MAX_RERECORDS", 2, "re-record requests per utterance before intervention", {
+    min: 0,
+  }),
+  // Reply
+  playbackReadyTimeoutMs: int("HOTPIN_EDGE_PLAYBACK_READY_TIMEOUT_MS", 5_000, "spec: wait for ready_for_playback", {
+    min: 100,
+  }),
+  downloadTtlSec: int("HOTPIN_EDGE_DOWNLOAD_TTL_SEC", 300, "lifetime of offer_download links", { min: 10 }),
+  maxReplyMs: int("HOTPIN_EDGE_MAX_REPLY_MS", 30_000, "longest spoken reply; later sentences are dropped", {
+    min: 1_000,
+  }),
+  playbackLeadMs: int("HOTPIN_EDGE_PLAYBACK_LEAD_MS", 5_000, "audio sent ahead of real time (firmware buffer)", {
+    min: 100,
+  }),
+  sendHighWaterBytes: int("HOTPIN_EDGE_SEND_HIGH_WATER_BYTES", 64 * 1024, "socket bytes queued before pausing", {
+    min: 4_096,
+  }),
+  sttTimeoutMs: int("HOTPIN_EDGE_STT_TIMEOUT_MS", 15_000, "deadline for the final transcript after the stop", {
+    min: 100,
+  }),
+  llmTimeoutMs: int("HOTPIN_EDGE_LLM_TIMEOUT_MS", 60_000, "deadline for the whole answer", { min: 100 }),
+  ttsTimeoutMs: int("HOTPIN_EDGE_TTS_TIMEOUT_MS", 20_000, "deadline for one sentence's speech", { min: 100 }),
+  storageTimeoutMs: int("HOTPIN_EDGE_STORAGE_TIMEOUT_MS", 3_000, "deadline for storage calls", { min: 100 }),
+  historyTurns: int("HOTPIN_EDGE_HISTORY_TURNS", 0, "turns of history sent to the LLM; 0: storage's limit", {
+    min: 0,
+  }),
+  // Events
+  eventBuffer: int("HOTPIN_EDGE_EVENT_BUFFER", 10_000, "events held while NATS is unreachable; oldest dropped", {
+    min: 10,
+  }),
+  drainTimeoutMs: int("HOTPIN_EDGE_DRAIN_TIMEOUT_MS", 20_000, "on SIGTERM, wait this long for utterances", {
+    min: 0,
+  }),
+};
+
+export type EdgeConfig = ReturnType<typeof readEdgeConfig>;
+
+export function readEdgeConfig(env: NodeJS.ProcessEnv = process.env) {
+  return readConfig(edgeSettings, env);
+}

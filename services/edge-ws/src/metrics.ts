@@ -1,0 +1,64 @@
+import { latencyBuckets } from "@hotpin/runtime";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The edge's own metrics; labels never carry device ids or user content. */
+export function createEdgeMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    connections: new Gauge({
+      name: "hotpin_edge_connections",
+      help: "device sockets open now, by dialect",
+      labelNames: ["dialect"],
+      registers,
+    }),
+    refused: new Counter({
+      name: "hotpin_edge_connections_refused_total",
+      help: "connections refused before or at the handshake, by reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    protocolErrors: new Counter({
+      name: "hotpin_edge_protocol_errors_total",
+      help: "bad device input answered with an error, by code",
+      labelNames: ["code"],
+      registers,
+    }),
+    stage: new Histogram({
+      name: "hotpin_edge_stage_seconds",
+      help: "time from end of speech to each pipeline mark, by stage",
+      labelNames: ["stage"],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    utterances: new Counter({
+      name: "hotpin_edge_utterances_total",
+      help: "recordings ended, by outcome",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    audioInBytes: new Counter({ name: "hotpin_edge_audio_in_bytes_total", help: "PCM bytes received", registers }),
+    audioOutBytes: new Counter({ name: "hotpin_edge_audio_out_bytes_total", help: "reply bytes sent", registers }),
+    spilledBytes: new Counter({
+      name: "hotpin_edge_spilled_bytes_total",
+      help: "recorded bytes written to disk",
+      registers,
+    }),
+    eventsPublished: new Counter({
+      name: "hotpin_edge_events_published_total",
+      help: "events stored by JetStream",
+      registers,
+    }),
+    eventsDropped: new Counter({
+      name: "hotpin_edge_events_dropped_total",
+      help: "events dropped because the local buffer was full",
+      registers,
+    }),
+    eventsBuffered: new Gauge({
+      name: "hotpin_edge_events_buffered",
+      help: "events waiting for NATS",
+      registers,
+    }),
+  };
+}
+
+export type EdgeMetrics = ReturnType<typeof createEdgeMetrics>;

@@ -1,0 +1,207 @@
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { type WebSocket, WebSocketServer } from "ws";
+import { type Authenticator, type Grant, grantCovers, tokenFromRequest } from "./auth";
+import { dialectFromFirstFrame, dialectFromUrl } from "./dialects/detect";
+import type { DialectName } from "./dialects/dialect";
+import { FirmwareDialect } from "./dialects/firmware";
+import { SpecDialect } from "./dialects/spec";
+import { serveDownload } from "./pipeline/downloads";
+import { CloseCode, Session, type SessionDeps } from "./session/session";
+import { WsTransport } from "./transport";
+
+export interface EdgeServerDeps extends SessionDeps {
+  auth: Authenticator;
+}
+
+/**
+ * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
+ * checked before the upgrade; the dialect is detected per device-protocols.md §3) and
+ * `GET /download/<token>` for replies a device did not pull in time.
+ */
+export class EdgeServer {
+  readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Map<WebSocket, Session | undefined>();
+  private readonly alive = new WeakSet<WebSocket>();
+  private pinger: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(private readonly deps: EdgeServerDeps) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.cfg.maxFrameBytes,
+      perMessageDeflate: false,
+    });
+    this.http = createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      if (req.method === "GET" && path.startsWith("/download/")) {
+        void serveDownload(deps.services, path.slice("/download/".length), res, deps.cfg.storageTimeoutMs);
+      } else if (path === "/image") {
+        res
+          .writeHead(501, { "content-type": "text/plain" })
+          .end("image upload is not available on this edge version yet\n");
+      } else {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      }
+    });
+    this.http.on("upgrade", (req, socket, head) => this.upgrade(req, socket, head));
+    this.http.requestTimeout = 30_000;
+    this.http.headersTimeout = 10_000;
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(port, host, () => {
+        this.http.off("error", reject);
+        const addr = this.http.address();
+        resolve(typeof addr === "object" && addr ? addr.port : port);
+      });
+      this.pinger = setInterval(() => this.ping(), this.deps.cfg.pingIntervalMs).unref();
+    });
+  }
+
+  /** Terminates peers that did not answer the last ping: idle devices stay, dead ones go. */
+  private ping(): void {
+    for (const ws of this.sockets.keys()) {
+      if (!this.alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+
+  private refuse(socket: Duplex, status: number, reason: string): void {
+    this.deps.metrics.refused.inc({ reason });
+    const body = `${reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy());
+    const url = new URL(req.url ?? "/", "http://edge");
+    if (url.pathname !== "/ws") {
+      this.refuse(socket, 404, "not_found");
+      return;
+    }
+    if (this.draining) {
+      this.refuse(socket, 503, "draining");
+      return;
+    }
+    if (this.sockets.size >= this.deps.cfg.maxConnections) {
+      this.refuse(socket, 503, "too_many_connections");
+      return;
+    }
+    const result = this.deps.auth.check(tokenFromRequest(req, url));
+    if (!result.ok) {
+      this.refuse(socket, 401, `unauthorized_${result.reason}`);
+      return;
+    }
+    const deviceId = url.searchParams.get("session") ?? undefined;
+    if (deviceId !== undefined && !grantCovers(result.grant, deviceId)) {
+      this.refuse(socket, 403, "wrong_device");
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, req, url, result.grant));
+  }
+
+  private connected(ws: WebSocket, req: IncomingMessage, url: URL, grant: Grant): void {
+    const remote = req.socket.remoteAddress ?? "";
+    const transport = new WsTransport(ws, remote);
+    this.sockets.set(ws, undefined);
+    this.alive.add(ws);
+    ws.on("pong", () => this.alive.add(ws));
+    const { cfg, log } = this.deps;
+
+    let session: Session | undefined;
+    const open = (dialect: DialectName) => {
+      const d =
+        dialect === "firmware"
+          ? new FirmwareDialect(transport)
+          : new SpecDialect(transport, { maxChunkBytes: cfg.maxChunkBytes });
+      session = new Session(this.deps, d, transport, grant, remote);
+      this.sockets.set(ws, session);
+      this.deps.metrics.connections.inc({ dialect });
+      return session;
+    };
+
+    const urlDialect = dialectFromUrl(url);
+    let detectTimer: NodeJS.Timeout | undefined;
+    if (urlDialect) open(urlDialect).start(url.searchParams.get("session") ?? undefined);
+    else {
+      // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
+      detectTimer = setTimeout(() => {
+        if (!session) open("spec").greet();
+      }, cfg.detectMs);
+    }
+    const handshakeTimer = setTimeout(() => {
+      if (!session?.deviceId) {
+        this.deps.metrics.refused.inc({ reason: "no_handshake" });
+        ws.close(CloseCode.noHandshake, "no handshake");
+      }
+    }, cfg.firstFrameTimeoutMs);
+
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      this.alive.add(ws);
+      if (!session) {
+        clearTimeout(detectTimer);
+        const dialect = dialectFromFirstFrame(data, isBinary);
+        if (!dialect) {
+          this.deps.metrics.protocolErrors.inc({ code: "bad_message" });
+          ws.send(
+            JSON.stringify({ type: "error", status: "error", code: "bad_message", message: "expected a handshake" }),
+          );
+          ws.close(CloseCode.policy, "expected a handshake");
+          return;
+        }
+        open(dialect);
+      }
+      try {
+        if (isBinary) session?.binary(data);
+        else session?.text(data.toString("utf8"));
+      } catch (err) {
+        // A bug must cost one connection, never the process.
+        log.error({ err }, "session failed");
+        ws.close(1011, "internal error");
+      }
+    });
+    ws.on("error", (err) => log.debug({ err: err.message }, "socket error"));
+    ws.on("close", (code, reason) => {
+      clearTimeout(detectTimer);
+      clearTimeout(handshakeTimer);
+      this.sockets.delete(ws);
+      if (session) {
+        this.deps.metrics.connections.dec({ dialect: session.dialect.name });
+        session.end(code, reason.toString());
+      }
+    });
+  }
+
+  /**
+   * SIGTERM: stop accepting, let utterances in flight finish (bounded), close every device with
+   * 1012 so it reconnects (to another replica, when there is one).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.pinger);
+    this.http.close();
+    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.all(
+      [...this.sockets].map(async ([ws, session]) => {
+        if (session) await Promise.race([session.drain(), deadline]);
+        ws.close(CloseCode.restart, "server restarting");
+      }),
+    );
+    this.http.closeAllConnections();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The one internal session model every dialect translates to and from. Inputs are what a
+ * device asked for, outputs what the server tells it; neither knows about any wire format.
+ */
+
+export const STATES = [
+  "connected",
+  "idle",
+  "recording",
+  "processing",
+  "playing",
+  "camera_uploading",
+  "stalled",
+  "shutdown",
+] as const;
+export type State = (typeof STATES)[number];
+
+export type Input =
+  | { type: "hello"; deviceId?: string; maxChunkBytes?: number; ttsSegments?: boolean }
+  | { type: "client_on" }
+  | { type: "start_recording" }
+  | { type: "audio"; pcm: Buffer; seq?: number }
+  | { type: "stop_recording" }
+  | { type: "image_captured" }
+  | { type: "ready_for_playback" }
+  | { type: "playback_complete" }
+  | { type: "reset" }
+  | { type: "ping" };
+
+export type InputType = Input["type"];
+
+/** Machine-readable error codes sent to devices and put in events. */
+export type ErrorCode =
+  | "bad_json"
+  | "unknown_type"
+  | "bad_message"
+  | "bad_chunk"
+  | "binary_without_meta"
+  | "meta_without_binary"
+  | "illegal_state"
+  | "rate_limited"
+  | "recording_too_long"
+  | "disk_quota"
+  | "unauthorized"
+  | "replaced"
+  | "stt_failed"
+  | "llm_failed"
+  | "llm_unconfigured"
+  | "tts_failed"
+  | "not_understood"
+  | "shutting_down";
+
+export type RerecordReason =
+  | "empty_transcript"
+  | "low_confidence"
+  | "too_short"
+  | "silence"
+  | "too_loud"
+  | "disconnected"
+  | "stalled"
+  | "chunks_lost";
+
+export type Output =
+  | { type: "connected"; deviceId: string; sessionId: string }
+  | { type: "ack"; chunks: number; bytes: number; seq?: number }
+  | { type: "partial"; text: string }
+  | { type: "processing" }
+  | { type: "transcript"; text: string; hasImage: boolean }
+  | { type: "answer"; text: string }
+  | { type: "rerecord"; reason: RerecordReason; attempt: number }
+  | { type: "intervention"; message: string }
+  | { type: "error"; code: ErrorCode; message: string }
+  | { type: "state"; state: State; message: string }
+  | { type: "pong" }
+  | { type: "reset_complete" }
+  | { type: "complete" };
+
+/** Which inputs each state accepts, and where they lead; anything else is illegal there. */
+const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
+  connected: { hello: "idle", client_on: "connected", ping: "connected" },
+  idle: {
+    hello: "idle",
+    client_on: "idle",
+    start_recording: "recording",
+    image_captured: "camera_uploading",
+    reset: "idle",
+    ping: "idle",
+    // Re-sent after a reply by clients that finish playback late.
+    playback_complete: "idle",
+  },
+  camera_uploading: {
+    start_recording: "recording",
+    image_captured: "camera_uploading",
+    reset: "idle",
+    ping: "camera_uploading",
+  },
+  recording: { audio: "recording", stop_recording: "processing", reset: "idle", ping: "recording" },
+  processing: { ping: "processing", ready_for_playback: "processing" },
+  playing: {
+    ready_for_playback: "playing",
+    playback_complete: "playing",
+    ping: "playing",
+  },
+  stalled: { start_recording: "recording", reset: "idle", ping: "stalled", client_on: "stalled", hello: "stalled" },
+  shutdown: {},
+};
+
+/** The state an input leads to, or undefined when the input is illegal in `state`. */
+export function nextState(state: State, input: InputType): State | undefined {
+  return TRANSITIONS[state][input];
+}

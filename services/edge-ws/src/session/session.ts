@@ -1,0 +1,629 @@
+import { randomUUID } from "node:crypto";
+import { pcmDurationMs } from "@hotpin/audio";
+import { storage } from "@hotpin/contracts";
+import { Attr, type Logger, recordFailure, tracer } from "@hotpin/runtime";
+import { type Context, context, type Span, trace } from "@opentelemetry/api";
+import { type Grant, grantCovers } from "../auth";
+import type { EdgeConfig } from "../config";
+import type { Dialect, PlaybackControl, Reply } from "../dialects/dialect";
+import type { EventPayload, EventSink } from "../events";
+import type { EdgeMetrics } from "../metrics";
+import { APOLOGY_TEXT, type Apologies, apologyFor } from "../pipeline/apologies";
+import { offerDownload } from "../pipeline/downloads";
+import { loadHistory, saveTurns, speakAnswer } from "../pipeline/reply";
+import { type Services, unary } from "../pipeline/services";
+import { type StageError, stageError } from "../pipeline/stage-error";
+import { SttStream } from "../pipeline/stt-stream";
+import type { Transport } from "../transport";
+import type { Claimant, DeviceRegistry } from "./devices";
+import { type ErrorCode, type Input, nextState, type Output, type RerecordReason, type State } from "./model";
+import { rerecordReason } from "./policy";
+import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
+
+export interface SessionDeps {
+  cfg: EdgeConfig;
+  services: Services;
+  apologies: Apologies;
+  events: EventSink;
+  metrics: EdgeMetrics;
+  log: Logger;
+  devices: DeviceRegistry;
+}
+
+/** Close codes the edge uses besides the standard ones. */
+export const CloseCode = {
+  replaced: 4001,
+  unauthorized: 4003,
+  noHandshake: 4008,
+  policy: 1008,
+  restart: 1012,
+} as const;
+
+const BYTES_PER_SECOND = 32_000; // 16 kHz mono PCM16
+const PARTIAL_INTERVAL_MS = 250;
+const BUSY: readonly State[] = ["recording", "processing", "playing"];
+
+const FAILURE_MESSAGE: Partial<Record<ErrorCode, string>> = {
+  stt_failed: "Speech recognition failed. Please try again.",
+  llm_failed: "The assistant could not answer. Please try again.",
+  llm_unconfigured: "No language model is configured on this server.",
+  tts_failed: "The answer could not be spoken.",
+};
+
+interface Recording {
+  utterance: number;
+  buffer: RecordingBuffer;
+  stt: SttStream;
+  chunks: number;
+  bytes: number;
+  lastSeq: number | undefined;
+  span: Span;
+  ctx: Context;
+  stoppedAt: number;
+}
+
+/**
+ * One device connection, in the dialect-independent model: the authoritative state machine,
+ * the recording, and the pipeline of each utterance (STT stream → re-record policy → LLM with
+ * history → TTS per sentence → the dialect's playback → the turn stored). Every input is
+ * checked against the state; bad input is answered, never thrown.
+ */
+export class Session implements Claimant {
+  readonly id = randomUUID();
+  state: State = "connected";
+  deviceId: string | undefined;
+  private utterances = 0;
+  private rerecords = 0;
+  private rec: Recording | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
+  private work: Promise<void> | undefined;
+  private abort = new AbortController();
+  private ready = false;
+  private readyWaiter: (() => void) | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private draining = false;
+  private lastPartial = { text: "", at: 0 };
+  private tokens: number;
+  private tokensAt = Date.now();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    readonly dialect: Dialect,
+    private readonly transport: Transport,
+    private readonly grant: Grant,
+    private readonly remoteAddress: string,
+  ) {
+    this.tokens = deps.cfg.maxMessagesPerSec;
+    this.log = deps.log.child({ session: this.id, dialect: dialect.name });
+  }
+
+  get utteranceCount(): number {
+    return this.utterances;
+  }
+
+  get busy(): boolean {
+    return BUSY.includes(this.state);
+  }
+
+  /** Says `ready` to a device that has not identified itself yet (spec clients that wait). */
+  greet(): void {
+    this.send({ type: "connected", deviceId: "", sessionId: this.id });
+  }
+
+  /** A device id known from the URL (spec `?session=`) identifies the device at once. */
+  start(deviceId?: string): void {
+    if (deviceId) this.identify(deviceId);
+  }
+
+  text(raw: string): void {
+    if (!this.allowMessage()) return;
+    const parsed = this.dialect.text(raw);
+    if ("error" in parsed) this.protocolError(parsed.error.code, parsed.error.message);
+    else for (const input of parsed.inputs) this.input(input);
+  }
+
+  binary(data: Buffer): void {
+    if (!this.allowMessage()) return;
+    const parsed = this.dialect.binary(data);
+    if ("error" in parsed) this.protocolError(parsed.error.code, parsed.error.message);
+    else for (const input of parsed.inputs) this.input(input);
+  }
+
+  /** Token bucket over all messages; a device that floods is told so and disconnected. */
+  private allowMessage(): boolean {
+    const now = Date.now();
+    const rate = this.deps.cfg.maxMessagesPerSec;
+    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    if (!this.closed) {
+      this.protocolError("rate_limited", `more than ${rate} messages per second`);
+      this.transport.close(CloseCode.policy, "rate limit");
+      this.end();
+    }
+    return false;
+  }
+
+  private input(input: Input): void {
+    if (this.closed) return;
+    if (input.type === "hello" && this.state === "connected") {
+      const id = input.deviceId ?? this.deviceId;
+      if (!id) {
+        this.protocolError("bad_message", "hello needs a session (device id)");
+        return;
+      }
+      this.identify(id);
+      return;
+    }
+    if (input.type === "audio") {
+      if (this.dialect.audioStartsRecording && nextState(this.state, "start_recording")) this.beginRecording();
+      else if (this.dialect.dropsLateAudio && (this.state === "processing" || this.state === "playing")) return;
+    }
+    const to = nextState(this.state, input.type);
+    if (!to) {
+      this.protocolError("illegal_state", `${input.type} is not allowed while ${this.state}`);
+      this.sendState();
+      return;
+    }
+    switch (input.type) {
+      case "hello":
+        if (this.deviceId) this.send({ type: "connected", deviceId: this.deviceId, sessionId: this.id });
+        return;
+      case "client_on":
+      case "ping":
+        if (input.type === "ping") this.send({ type: "pong" });
+        else this.sendState();
+        return;
+      case "start_recording":
+        this.beginRecording();
+        return;
+      case "audio":
+        this.addAudio(input.pcm, input.seq);
+        return;
+      case "stop_recording":
+        this.stopRecording();
+        return;
+      case "image_captured":
+        this.setState(to, "Waiting for the image upload");
+        return;
+      case "ready_for_playback":
+        this.ready = true;
+        this.readyWaiter?.();
+        return;
+      case "playback_complete":
+        return;
+      case "reset":
+        this.dropRecording();
+        this.rerecords = 0;
+        this.setState("idle", "Reset");
+        this.send({ type: "reset_complete" });
+        return;
+    }
+  }
+
+  private identify(deviceId: string): void {
+    if (!grantCovers(this.grant, deviceId)) {
+      this.deps.metrics.refused.inc({ reason: "wrong_device" });
+      this.protocolError("unauthorized", "the token is not valid for this device");
+      this.transport.close(CloseCode.unauthorized, "token not valid for this device");
+      this.end();
+      return;
+    }
+    this.deviceId = deviceId;
+    this.log.info({ device: deviceId }, "device connected");
+    this.deps.devices.claim(deviceId, this);
+    this.event({
+      $case: "connected",
+      value: { dialect: this.dialect.name, remoteAddress: this.remoteAddress },
+    });
+    void unary(
+      this.deps.services.storage,
+      this.deps.services.storage.startSession,
+      {
+        id: this.id,
+        deviceId,
+        dialect: this.dialect.name,
+        startedAt: new Date(),
+        edgeInstance: this.deps.cfg.instance,
+      },
+      this.deps.cfg.storageTimeoutMs,
+    ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
+    this.state = "idle";
+    this.send({ type: "connected", deviceId, sessionId: this.id });
+    this.sendState();
+    if (this.deps.devices.takeInterrupted(deviceId)) this.rerecord("disconnected");
+  }
+
+  private beginRecording(): void {
+    if (this.draining) {
+      this.protocolError("shutting_down", "the server is restarting; reconnect");
+      return;
+    }
+    const deviceId = this.deviceId ?? "";
+    const utterance = ++this.utterances;
+    const span = tracer().startSpan("edge.utterance", {
+      attributes: {
+        [Attr.deviceId]: deviceId,
+        [Attr.sessionId]: this.id,
+        [Attr.dialect]: this.dialect.name,
+        [Attr.utterance]: utterance,
+      },
+    });
+    const ctx = trace.setSpan(context.active(), span);
+    this.abort = new AbortController();
+    this.ready = false;
+    this.lastPartial = { text: "", at: 0 };
+    const stt = context.with(
+      ctx,
+      () =>
+        new SttStream(this.deps.services.stt, {
+          deviceId,
+          sessionId: this.id,
+          partials: this.dialect.wantsPartials,
+          onPartial: (text) => this.partial(text),
+        }),
+    );
+    const buffer = new RecordingBuffer({
+      memoryBytes: this.deps.cfg.memoryAudioBytes,
+      dir: this.deps.cfg.spillDir,
+      diskQuotaBytes: this.deps.cfg.sessionDiskBytes,
+    });
+    this.rec = { utterance, buffer, stt, chunks: 0, bytes: 0, lastSeq: undefined, span, ctx, stoppedAt: 0 };
+    this.setState("recording", "Recording");
+    this.event({ $case: "recordingStarted", value: { utterance } });
+    this.armQuietTimer();
+  }
+
+  private addAudio(pcm: Buffer, seq: number | undefined): void {
+    const rec = this.rec;
+    if (!rec) return;
+    if (seq !== undefined && rec.lastSeq !== undefined) {
+      if (seq <= rec.lastSeq) {
+        this.log.debug({ seq }, "duplicate chunk dropped");
+        return;
+      }
+      const gap = seq - rec.lastSeq - 1;
+      if (gap > this.deps.cfg.maxSeqGap) {
+        this.log.warn({ gap }, "too many chunks lost");
+        this.dropRecording();
+        this.rerecord("chunks_lost");
+        return;
+      }
+      if (gap > 0) this.log.info({ gap }, "chunks missing, continuing");
+    }
+    if (seq !== undefined) rec.lastSeq = seq;
+    if (pcmDurationMs(rec.bytes + pcm.length) > this.deps.cfg.maxRecordingMs) {
+      if (this.dialect.announcesState) {
+        this.protocolError("recording_too_long", `recordings are cut at ${this.deps.cfg.maxRecordingMs} ms`);
+      }
+      this.stopRecording();
+      return;
+    }
+    try {
+      const spilled = rec.buffer.spilledBytes;
+      rec.buffer.append(pcm);
+      if (rec.buffer.spilledBytes > spilled) this.deps.metrics.spilledBytes.inc(rec.buffer.spilledBytes - spilled);
+    } catch (err) {
+      if (!(err instanceof DiskQuotaError)) throw err;
+      this.protocolError("disk_quota", "the recording exceeds this session's disk quota");
+      this.stopRecording();
+      return;
+    }
+    rec.stt.write(pcm);
+    rec.chunks++;
+    rec.bytes += pcm.length;
+    this.deps.metrics.audioInBytes.inc(pcm.length);
+    // ACK at once, from the socket's own callback: the firmware gives up after 1000 ms.
+    if (rec.chunks % this.deps.cfg.ackEvery === 0) {
+      this.send({ type: "ack", chunks: rec.chunks, bytes: rec.bytes, ...(seq !== undefined ? { seq } : {}) });
+    }
+    this.armQuietTimer();
+  }
+
+  private partial(text: string): void {
+    const now = Date.now();
+    if (!text || text === this.lastPartial.text || now - this.lastPartial.at < PARTIAL_INTERVAL_MS) return;
+    this.lastPartial = { text, at: now };
+    if (this.state !== "recording" && this.state !== "processing") return;
+    this.send({ type: "partial", text });
+    this.event({ $case: "partial", value: { utterance: this.utterances, text } });
+  }
+
+  private armQuietTimer(): void {
+    clearTimeout(this.quietTimer);
+    const quietProcesses = this.dialect.onQuietRecording === "process";
+    const ms = quietProcesses ? this.deps.cfg.firmwareSilenceMs : this.deps.cfg.chunkTimeoutMs;
+    this.quietTimer = setTimeout(() => {
+      if (this.state !== "recording") return;
+      if (quietProcesses) {
+        // Seed 001: the firmware aborts its stream on a missed ACK; what arrived is still speech.
+        this.log.info("recording went quiet, processing what arrived");
+        this.stopRecording();
+      } else {
+        this.log.info("recording stalled");
+        this.dropRecording();
+        this.setState("stalled", "Audio stopped arriving");
+        this.rerecord("stalled");
+      }
+    }, ms);
+  }
+
+  private stopRecording(): void {
+    clearTimeout(this.quietTimer);
+    const rec = this.rec;
+    if (!rec) return;
+    this.rec = undefined;
+    rec.stoppedAt = Date.now();
+    this.setState("processing", "Processing your request");
+    this.send({ type: "processing" });
+    this.event({
+      $case: "recordingStopped",
+      value: { utterance: rec.utterance, chunks: rec.chunks, bytes: rec.bytes, durationMs: pcmDurationMs(rec.bytes) },
+    });
+    rec.span.setAttribute(Attr.audioBytes, rec.bytes);
+    const work = context.with(rec.ctx, () => this.process(rec));
+    this.work = work.finally(() => {
+      rec.span.end();
+      if (this.work === tracked) this.work = undefined;
+    });
+    const tracked = this.work;
+  }
+
+  /** Abandons the recording in progress (reset, stall, lost chunks, disconnect). */
+  private dropRecording(): void {
+    clearTimeout(this.quietTimer);
+    const rec = this.rec;
+    if (!rec) return;
+    this.rec = undefined;
+    rec.stt.cancel();
+    void rec.buffer.dispose();
+    rec.span.end();
+  }
+
+  private async process(rec: Recording): Promise<void> {
+    const { cfg, services, metrics } = this.deps;
+    const deviceId = this.deviceId ?? "";
+    const since = (stage: string) => metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
+    let final: Awaited<ReturnType<SttStream["finish"]>>;
+    try {
+      final = await rec.stt.finish(cfg.sttTimeoutMs, () => rec.buffer.read());
+    } catch (err) {
+      return this.fail(stageError("stt", err), rec.span);
+    } finally {
+      void rec.buffer.dispose();
+    }
+    if (this.closed) return;
+    since("stt_final");
+    const reason = rerecordReason(final, cfg);
+    this.event({
+      $case: "transcript",
+      value: {
+        utterance: rec.utterance,
+        text: final.text,
+        confidence: final.confidence,
+        durationMs: final.quality?.durationMs ?? 0,
+      },
+    });
+    if (reason) return this.rerecord(reason);
+    const hasImage = false; // camera images arrive with issue 8
+    this.send({ type: "transcript", text: final.text, hasImage });
+    const history = await loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs).catch((err) => {
+      this.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
+      return [];
+    });
+    if (this.closed) return;
+    const reply = speakAnswer(services, {
+      deviceId,
+      sessionId: this.id,
+      userText: final.text,
+      history,
+      llmTimeoutMs: cfg.llmTimeoutMs,
+      ttsTimeoutMs: cfg.ttsTimeoutMs,
+      maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
+      onFirstSegment: () => since("llm_first_segment"),
+      onFirstAudio: () => since("tts_first_chunk"),
+      onAnswer: (text, model) => {
+        this.send({ type: "answer", text });
+        this.event({ $case: "llmText", value: { utterance: rec.utterance, text, model, hadImage: hasImage } });
+      },
+    });
+    this.abort.signal.addEventListener("abort", () => reply.cancel(), { once: true });
+    this.setState("playing", "Speaking the answer");
+    this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
+    try {
+      const result = await this.dialect.play(reply, this.playbackControl(rec, since));
+      if (this.closed) return;
+      metrics.audioOutBytes.inc(result.bytes);
+      since("reply_sent");
+      this.event({
+        $case: "ttsDone",
+        value: {
+          utterance: rec.utterance,
+          durationMs: pcmDurationMs(result.bytes),
+          bytes: result.bytes,
+          truncated: false,
+        },
+      });
+      metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
+      this.send({ type: "complete" });
+      this.rerecords = 0;
+      await saveTurns(
+        services,
+        { deviceId, sessionId: this.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
+        cfg.storageTimeoutMs,
+      ).catch((err) => this.log.warn({ err: (err as Error).message }, "turn not stored"));
+      this.setState("idle", "Ready");
+    } catch (err) {
+      reply.cancel();
+      return this.fail(stageError("llm", err), rec.span);
+    }
+  }
+
+  private playbackControl(rec: Recording, since: (stage: string) => void): PlaybackControl {
+    const { cfg, services } = this.deps;
+    return {
+      waitReady: (timeoutMs) =>
+        new Promise<boolean>((resolve) => {
+          if (this.ready) return resolve(true);
+          const timer = setTimeout(() => {
+            this.readyWaiter = undefined;
+            resolve(false);
+          }, timeoutMs);
+          this.readyWaiter = () => {
+            clearTimeout(timer);
+            this.readyWaiter = undefined;
+            resolve(true);
+          };
+          this.abort.signal.addEventListener("abort", () => this.readyWaiter?.(), { once: true });
+        }),
+      offerDownload: (wav) =>
+        offerDownload(
+          services,
+          wav,
+          { deviceId: this.deviceId ?? "", sessionId: this.id },
+          cfg.downloadTtlSec,
+          cfg.storageTimeoutMs,
+          cfg.publicUrl,
+        ),
+      pace: {
+        bytesPerSecond: BYTES_PER_SECOND,
+        leadMs: cfg.playbackLeadMs,
+        highWaterBytes: cfg.sendHighWaterBytes,
+        signal: this.abort.signal,
+      },
+      playbackReadyTimeoutMs: cfg.playbackReadyTimeoutMs,
+      firstAudio: () => {
+        since("first_audio");
+        rec.span.addEvent("first_audio");
+      },
+    };
+  }
+
+  /** A stage failed: the cached spoken apology if there is one, then the dialect's error. */
+  private async fail(err: StageError, span: Span): Promise<void> {
+    recordFailure(span, err);
+    this.deps.metrics.utterances.inc({ outcome: "failed" });
+    this.log.warn({ stage: err.stage, code: err.code, err: err.message }, "utterance failed");
+    this.event({ $case: "error", value: { code: err.code, message: err.message } });
+    if (this.closed) return;
+    const kind = apologyFor(err.code);
+    const pcm = await this.deps.apologies.get(kind);
+    if (pcm && !this.closed) {
+      const apology: Reply = {
+        segments: (async function* () {
+          yield pcm;
+        })(),
+        text: () => APOLOGY_TEXT[kind],
+        apology: true,
+      };
+      this.setState("playing", "Apologising");
+      await this.dialect
+        .play(
+          apology,
+          this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}),
+        )
+        .catch((e) => this.log.warn({ err: (e as Error).message }, "apology not played"));
+    }
+    if (this.closed) return;
+    this.send({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
+    this.setState("idle", "Ready");
+  }
+
+  /** The seed's server-led recovery: ask again, at most maxRerecords times, then a person must act. */
+  private rerecord(reason: RerecordReason): void {
+    this.rerecords++;
+    const utterance = this.utterances;
+    if (this.rerecords > this.deps.cfg.maxRerecords) {
+      this.rerecords = 0;
+      this.deps.metrics.utterances.inc({ outcome: "intervention" });
+      this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: true } });
+      this.send({ type: "intervention", message: "Too many re-recording attempts" });
+      this.setState("idle", "Waiting for the user");
+      return;
+    }
+    this.deps.metrics.utterances.inc({ outcome: "rerecord" });
+    this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: false } });
+    this.send({ type: "rerecord", reason, attempt: this.rerecords });
+    this.setState("stalled", "Please record again");
+  }
+
+  private setState(to: State, message: string): void {
+    if (this.closed || to === this.state) return;
+    const from = this.state;
+    this.state = to;
+    this.event({ $case: "stateChanged", value: { from, to } });
+    if (this.dialect.announcesState) this.send({ type: "state", state: to, message });
+    if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private sendState(): void {
+    if (this.dialect.announcesState) this.send({ type: "state", state: this.state, message: "" });
+  }
+
+  private protocolError(code: ErrorCode, message: string): void {
+    this.deps.metrics.protocolErrors.inc({ code });
+    this.log.info({ code }, "protocol error");
+    this.event({ $case: "error", value: { code, message } });
+    this.send({ type: "error", code, message });
+  }
+
+  private send(out: Output): void {
+    if (!this.closed) this.dialect.send(out);
+  }
+
+  private event(payload: EventPayload): void {
+    if (this.deviceId) this.deps.events.publish(this.deviceId, this.id, payload);
+  }
+
+  /** Another connection took this device: tell this one and close it. */
+  replace(): void {
+    if (this.closed) return;
+    this.send({ type: "error", code: "replaced", message: "another connection took over this device" });
+    this.transport.close(CloseCode.replaced, "replaced by a new connection");
+    this.end(CloseCode.replaced, "replaced");
+  }
+
+  /** Resolves when no utterance is in flight (for a graceful drain). */
+  whenIdle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** SIGTERM: refuse new recordings, let the current utterance finish (the caller bounds the wait). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.whenIdle();
+  }
+
+  /** The socket closed (or is being closed): release everything this session holds. */
+  end(code = 1000, reason = ""): void {
+    if (this.closed) return;
+    if (this.state === "recording" && this.deviceId) this.deps.devices.markInterrupted(this.deviceId);
+    if (this.state === "recording") this.deps.metrics.utterances.inc({ outcome: "aborted" });
+    this.dropRecording();
+    this.abort.abort();
+    const clean = code === 1000 || code === 1001 || code === CloseCode.restart || code === CloseCode.replaced;
+    this.event({ $case: "disconnected", value: { closeCode: code, reason: reason.slice(0, 120), clean } });
+    this.closed = true;
+    this.state = "shutdown";
+    for (const w of this.idleWaiters.splice(0)) w();
+    if (!this.deviceId) return;
+    this.deps.devices.release(this.deviceId, this);
+    void unary(
+      this.deps.services.storage,
+      this.deps.services.storage.endSession,
+      {
+        id: this.id,
+        status: clean ? storage.SessionStatus.SESSION_STATUS_COMPLETED : storage.SessionStatus.SESSION_STATUS_ERROR,
+        notes: "",
+        endedAt: new Date(),
+      },
+      this.deps.cfg.storageTimeoutMs,
+    ).catch(() => undefined);
+  }
+}
