@@ -24,7 +24,7 @@ function device(url: string, extra: Partial<DeviceOptions> = {}): DeviceOptions 
 test("spec - full exchange: hello, metas and chunks, partial, transcript, llm, pull playback, tts_done", async (t) => {
   const peer = await startSpecPeer();
   t.after(() => peer.close());
-  const r = await runDevice(device(peer.url, { capabilities: { streaming_tts: true } }));
+  const r = await runDevice(device(peer.url, { capabilities: { max_reply_bytes: 1 } }));
   assert.equal(r.error, undefined);
   assert.equal(r.ok, true);
   const [u] = r.utterances;
@@ -40,7 +40,7 @@ test("spec - full exchange: hello, metas and chunks, partial, transcript, llm, p
     type: "hello",
     session: "spec-dev-1",
     device: "hotpin-sim",
-    capabilities: { psram: false, max_chunk_bytes: 16000, streaming_tts: true },
+    capabilities: { psram: false, max_chunk_bytes: 16000, max_reply_bytes: 1 },
   });
   assert.deepEqual(peer.recordings, [{ chunks: 4, bytes: speech.length, maxInFlight: 2, faults: [] }]);
   assert.deepEqual(
@@ -48,6 +48,19 @@ test("spec - full exchange: hello, metas and chunks, partial, transcript, llm, p
     ["hello", "recording_started", "recording_stopped", "ready_for_playback", "playback_complete"],
   );
   assert.equal(r.ackLatenciesMs.length, 2);
+});
+
+test("spec - a segmented reply (tts_segments): one tts_ready per segment, one ready_for_playback, joined WAV", async (t) => {
+  const peer = await startSpecPeer();
+  t.after(() => peer.close());
+  const r = await runDevice(device(peer.url, { capabilities: { tts_segments: true } }));
+  assert.equal(r.error, undefined);
+  const [u] = r.utterances;
+  assert.equal(u?.outcome, "complete");
+  assert.equal(u?.ttsSegments, 2);
+  assert.deepEqual(u?.replyWav, peer.replyWav);
+  assert.deepEqual(u?.warnings, []);
+  assert.equal(peer.received.filter((m) => m === "ready_for_playback").length, 1);
 });
 
 test("spec - without ready_for_playback the device gets offer_download and fetches the WAV with its token", async (t) => {

@@ -1,4 +1,4 @@
-import { pcmDurationMs, WAV_HEADER_BYTES } from "@hotpin/audio";
+import { pcmDurationMs, toWav, WAV_HEADER_BYTES } from "@hotpin/audio";
 import { AckWindow } from "./ack-window";
 import { DeviceSocket, type Incoming, type JsonMessage } from "./device-socket";
 import { AuthRejectedError, ConnectionDroppedError, ProtocolError, SimError } from "./errors";
@@ -218,7 +218,15 @@ export class SpecDevice {
     let announced = false;
     let meta: { seq: number; len: number } | undefined;
     let lastSeq: number | undefined;
-    const parts: Buffer[] = [];
+    let parts: Buffer[] = [];
+    const segments: Buffer[] = [];
+    // Each segment (tts_segments capability) is a complete WAV of its own.
+    const endSegment = () => {
+      const wav = Buffer.concat(parts);
+      checkReplyWav(wav);
+      segments.push(wav);
+      parts = [];
+    };
     for (;;) {
       const m = await sock.next(s.replyTimeoutMs, meta ? "TTS chunk binary" : "reply");
       if (meta) {
@@ -260,9 +268,16 @@ export class SpecDevice {
           result.response = msg.text;
           continue;
         case "tts_ready":
-          if (announced) throw unexpected(m, "already playing");
+          if (typeof msg.duration_ms === "number") {
+            result.announcedDurationMs = (result.announcedDurationMs ?? 0) + msg.duration_ms;
+          }
+          if (announced) {
+            // A later tts_ready is only legal as the next segment of a segmented reply.
+            if (msg.segment === undefined) throw unexpected(m, "already playing");
+            endSegment();
+            continue;
+          }
           announced = true;
-          if (typeof msg.duration_ms === "number") result.announcedDurationMs = msg.duration_ms;
           if (s.readyForPlayback) await sock.sendJson({ type: "ready_for_playback" });
           continue;
         case "tts_chunk_meta": {
@@ -279,8 +294,8 @@ export class SpecDevice {
         }
         case "tts_done": {
           if (!announced) throw unexpected(m, "no tts_ready yet");
-          const wav = Buffer.concat(parts);
-          this.acceptWav(result, wav);
+          endSegment();
+          this.acceptSegments(result, segments);
           await sock.sendJson({ type: "playback_complete" });
           result.outcome = "complete";
           return "done";
@@ -308,6 +323,14 @@ export class SpecDevice {
           throw unexpected(m, "waiting for the reply");
       }
     }
+  }
+
+  /** One segment is the reply as sent; several are joined into one WAV of all their samples. */
+  private acceptSegments(result: UtteranceResult, segments: Buffer[]): void {
+    result.ttsSegments = segments.length;
+    const wav =
+      segments.length === 1 ? segments[0]! : toWav(Buffer.concat(segments.map((w) => w.subarray(WAV_HEADER_BYTES))));
+    this.acceptWav(result, wav);
   }
 
   private acceptWav(result: UtteranceResult, wav: Buffer): void {

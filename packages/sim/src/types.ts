@@ -80,7 +80,9 @@ export interface UtteranceResult {
   response?: string;
   /** Spec: duration announced in tts_ready. */
   announcedDurationMs?: number;
-  /** The reply as a WAV file. */
+  /** Spec: WAV segments in the reply (several with the edge's tts_segments capability). */
+  ttsSegments?: number;
+  /** The reply as a WAV file (segments joined). */
   replyWav?: Buffer;
   /** Spec: reasons of request_rerecord (the device spoke again each time). */
   rerecords: string[];

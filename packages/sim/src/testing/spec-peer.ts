@@ -46,7 +46,11 @@ export const SPEC_RESPONSE = "It is noon.";
 export async function startSpecPeer(o: SpecPeerOptions = {}): Promise<SpecPeer> {
   const token = o.token ?? "spec-token";
   const takes = [...(o.takes ?? [])];
-  const wav = toWav(o.replyPcm ?? tonePcm(700));
+  const pcm = o.replyPcm ?? tonePcm(700);
+  const wav = toWav(pcm);
+  // With hello's tts_segments capability the reply comes as two WAVs, each with its own tts_ready.
+  const half = Math.floor(pcm.length / 4) * 2;
+  const segmentWavs = [toWav(pcm.subarray(0, half)), toWav(pcm.subarray(half))];
   const peer: Omit<SpecPeer, "url" | "close"> = {
     upgrades: 0,
     hellos: [],
@@ -64,14 +68,22 @@ export async function startSpecPeer(o: SpecPeerOptions = {}): Promise<SpecPeer> 
     let expect: { seq: number; len: number } | undefined;
     let playbackTimer: NodeJS.Timeout | undefined;
     let awaitingPlayback = false;
+    let segmented = false;
     send({ type: "ready" });
     const stream = () => {
       let seq = 1;
-      for (let off = 0; off < wav.length; off += 4096) {
-        const part = wav.subarray(off, off + 4096);
-        send({ type: "tts_chunk_meta", seq: seq++, len_bytes: part.length });
-        ws.send(part);
-      }
+      const sendWav = (w: Buffer) => {
+        for (let off = 0; off < w.length; off += 4096) {
+          const part = w.subarray(off, off + 4096);
+          send({ type: "tts_chunk_meta", seq: seq++, len_bytes: part.length });
+          ws.send(part);
+        }
+      };
+      if (segmented) {
+        sendWav(segmentWavs[0]!);
+        send({ type: "tts_ready", duration_ms: pcmDurationMs(segmentWavs[1]!.length - 44), segment: 1 });
+        sendWav(segmentWavs[1]!);
+      } else sendWav(wav);
       send({ type: "tts_done" });
     };
     ws.on("message", (data: Buffer, isBinary) => {
@@ -98,6 +110,7 @@ export async function startSpecPeer(o: SpecPeerOptions = {}): Promise<SpecPeer> 
       switch (msg.type) {
         case "hello":
           peer.hellos.push(msg);
+          segmented = msg.capabilities?.tts_segments === true;
           break;
         case "ping":
           send({ type: "pong" });
@@ -127,7 +140,13 @@ export async function startSpecPeer(o: SpecPeerOptions = {}): Promise<SpecPeer> 
           send({ type: "partial", text: "what time", stable: false });
           send({ type: "transcript", text: SPEC_TRANSCRIPT, final: true });
           send({ type: "llm", text: SPEC_RESPONSE });
-          send({ type: "tts_ready", duration_ms: pcmDurationMs(wav.length - 44), sampleRate: 16000, format: "wav" });
+          send({
+            type: "tts_ready",
+            duration_ms: pcmDurationMs((segmented ? segmentWavs[0]! : wav).length - 44),
+            sampleRate: 16000,
+            format: "wav",
+            ...(segmented ? { segment: 0 } : {}),
+          });
           awaitingPlayback = true;
           playbackTimer = setTimeout(() => {
             awaitingPlayback = false;
