@@ -77,6 +77,7 @@ export class Session implements Claimant {
   private rec: Recording | undefined;
   private quietTimer: NodeJS.Timeout | undefined;
   private work: Promise<void> | undefined;
+  private saving: Promise<void> = Promise.resolve();
   private abort = new AbortController();
   private ready = false;
   private readyWaiter: (() => void) | undefined;
@@ -412,6 +413,7 @@ export class Session implements Claimant {
     if (reason) return this.rerecord(reason);
     const hasImage = false; // camera images arrive with issue 8
     this.send({ type: "transcript", text: final.text, hasImage });
+    await this.saving;
     const history = await loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs).catch((err) => {
       this.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
       return [];
@@ -452,7 +454,8 @@ export class Session implements Claimant {
       metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
       this.send({ type: "complete" });
       this.rerecords = 0;
-      await saveTurns(
+      // Stored in the background; the next utterance waits for it before reading history.
+      this.saving = saveTurns(
         services,
         { deviceId, sessionId: this.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
         cfg.storageTimeoutMs,

@@ -1,0 +1,291 @@
+import { randomBytes } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { llm, storage, stt, tts } from "@hotpin/contracts";
+import { createLogger } from "@hotpin/runtime";
+import { Registry } from "prom-client";
+
+import { WebSocket } from "ws";
+import { Authenticator } from "./auth";
+import { readEdgeConfig } from "./config";
+import type { EventPayload } from "./events";
+import { createEdgeMetrics } from "./metrics";
+import { Apologies } from "./pipeline/apologies";
+import { closeServices, connectServices } from "./pipeline/services";
+import { EdgeServer } from "./server";
+import { DeviceRegistry } from "./session/devices";
+
+/**
+ * Test peers for the edge's gRPC dependencies: small real gRPC servers speaking the contracts
+ * with fixed, inspectable behaviour, so the edge's own logic can be tested without engines.
+ * The real services are exercised by the mesh end-to-end test.
+ */
+export interface PeerBehaviour {
+  transcript: string;
+  llm: "ok" | "unconfigured";
+  ttsFails: boolean;
+}
+
+export const STATIC_TOKEN = "static-test-token";
+export const SECRET = "edge-test-secret-0123456789";
+
+function rmsOf(pcm: Buffer): number {
+  let sum = 0;
+  const n = Math.floor(pcm.length / 2);
+  for (let i = 0; i < n; i++) sum += pcm.readInt16LE(i * 2) ** 2;
+  return n ? Math.sqrt(sum / n) : 0;
+}
+
+export function tone(bytes: number, amplitude = 3000): Buffer {
+  const b = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes / 2; i++) b.writeInt16LE(Math.round(amplitude * Math.sin(i / 5)), i * 2);
+  return b;
+}
+
+export async function startPeers(behaviour: PeerBehaviour) {
+  const server = new grpc.Server();
+  const histories: string[][] = [];
+  server.addService(stt.SpeechToTextService, {
+    recognize(call: grpc.ServerDuplexStream<stt.RecognizeRequest, stt.RecognizeResponse>) {
+      const parts: Buffer[] = [];
+      let partials = false;
+      call.on("data", (req: stt.RecognizeRequest) => {
+        if (req.request?.$case === "config") partials = req.request.value.partialResults;
+        if (req.request?.$case === "audio") {
+          parts.push(req.request.value);
+          if (partials && parts.length === 2)
+            call.write({ result: { $case: "partial", value: { text: "go", audioMs: 0 } } });
+        }
+      });
+      call.on("end", () => {
+        const pcm = Buffer.concat(parts);
+        const rms = rmsOf(pcm);
+        const heard = rms >= 50 ? behaviour.transcript : "";
+        call.write({
+          result: {
+            $case: "final",
+            value: {
+              text: heard,
+              words: [],
+              confidence: heard ? 0.9 : 0,
+              engine: "test",
+              processingMs: 1,
+              quality: { durationMs: pcm.length / 32, rms, peak: 0, clippingRatio: 0, speechRatio: 0.5 },
+            },
+          },
+        });
+        call.end();
+      });
+    },
+    recognizeFile(_call: unknown, cb: grpc.sendUnaryData<stt.RecognizeFileResponse>) {
+      cb({ code: grpc.status.UNIMPLEMENTED, details: "not in the test peer" } as grpc.ServiceError);
+    },
+  });
+  server.addService(llm.LanguageModelService, {
+    chat(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatResponse>) {
+      histories.push(call.request.history.map((t) => t.text));
+      if (behaviour.llm === "unconfigured") {
+        call.destroy({ code: grpc.status.FAILED_PRECONDITION, details: "no provider" } as grpc.ServiceError);
+        return;
+      }
+      const segs = ["Hello there.", "You said something."];
+      for (const [index, text] of segs.entries()) call.write({ event: { $case: "segment", value: { index, text } } });
+      call.write({
+        event: {
+          $case: "final",
+          value: { text: segs.join(" "), usage: undefined, provider: "test", model: "m", finishReason: "stop" },
+        },
+      });
+      call.end();
+    },
+  });
+  server.addService(tts.TextToSpeechService, {
+    synthesize(call: grpc.ServerWritableStream<tts.SynthesizeRequest, tts.SynthesizeResponse>) {
+      if (behaviour.ttsFails) {
+        call.destroy({ code: grpc.status.UNAVAILABLE, details: "down" } as grpc.ServiceError);
+        return;
+      }
+      const pcm = tone(8000);
+      call.write({ event: { $case: "chunk", value: { pcm, sentenceIndex: 0 } } });
+      call.write({
+        event: {
+          $case: "done",
+          value: { durationMs: 250, totalBytes: pcm.length, sampleRateHz: 16000, sentencesSpoken: 1, truncated: false },
+        },
+      });
+      call.end();
+    },
+  });
+  const turns: storage.ConversationTurn[] = [];
+  const blobs = new Map<string, Buffer>();
+  const tokens = new Map<string, { blobId: string; expires: number }>();
+  const ok = <T>(cb: grpc.sendUnaryData<T>, v: T) => cb(null, v);
+  server.addService(storage.StorageService, {
+    startSession: (
+      c: grpc.ServerUnaryCall<storage.StartSessionRequest, storage.Session>,
+      cb: grpc.sendUnaryData<storage.Session>,
+    ) => ok(cb, storage.Session.fromPartial({ id: c.request.id })),
+    endSession: (
+      c: grpc.ServerUnaryCall<storage.EndSessionRequest, storage.Session>,
+      cb: grpc.sendUnaryData<storage.Session>,
+    ) => ok(cb, storage.Session.fromPartial({ id: c.request.id })),
+    appendTurn: (
+      c: grpc.ServerUnaryCall<storage.AppendTurnRequest, storage.AppendTurnResponse>,
+      cb: grpc.sendUnaryData<storage.AppendTurnResponse>,
+    ) => {
+      if (c.request.turn) turns.push(c.request.turn);
+      ok(cb, {});
+    },
+    recentTurns: (
+      c: grpc.ServerUnaryCall<storage.RecentTurnsRequest, storage.RecentTurnsResponse>,
+      cb: grpc.sendUnaryData<storage.RecentTurnsResponse>,
+    ) => ok(cb, { turns: turns.filter((t) => t.deviceId === c.request.deviceId) }),
+    putBlob: (
+      call: grpc.ServerReadableStream<storage.PutBlobRequest, storage.BlobInfo>,
+      cb: grpc.sendUnaryData<storage.BlobInfo>,
+    ) => {
+      const parts: Buffer[] = [];
+      call.on("data", (r: storage.PutBlobRequest) => {
+        if (r.part?.$case === "chunk") parts.push(r.part.value);
+      });
+      call.on("end", () => {
+        const id = randomBytes(8).toString("hex");
+        blobs.set(id, Buffer.concat(parts));
+        ok(cb, storage.BlobInfo.fromPartial({ id, sizeBytes: blobs.get(id)?.length ?? 0 }));
+      });
+    },
+    createDownloadToken: (
+      c: grpc.ServerUnaryCall<storage.CreateDownloadTokenRequest, storage.DownloadToken>,
+      cb: grpc.sendUnaryData<storage.DownloadToken>,
+    ) => {
+      const token = randomBytes(18).toString("base64url");
+      tokens.set(token, { blobId: c.request.blobId, expires: Date.now() + c.request.ttlSeconds * 1000 });
+      ok(cb, { token, blobId: c.request.blobId, expiresAt: undefined });
+    },
+    resolveDownloadToken: (
+      c: grpc.ServerUnaryCall<storage.ResolveDownloadTokenRequest, storage.BlobInfo>,
+      cb: grpc.sendUnaryData<storage.BlobInfo>,
+    ) => {
+      const t = tokens.get(c.request.token);
+      if (!t || t.expires < Date.now())
+        return cb({ code: grpc.status.NOT_FOUND, details: "no token" } as grpc.ServiceError);
+      ok(cb, storage.BlobInfo.fromPartial({ id: t.blobId, sizeBytes: blobs.get(t.blobId)?.length ?? 0 }));
+    },
+    getBlob: (call: grpc.ServerWritableStream<storage.GetBlobRequest, storage.GetBlobResponse>) => {
+      const data = blobs.get(call.request.id) ?? Buffer.alloc(0);
+      call.write({
+        part: {
+          $case: "info",
+          value: storage.BlobInfo.fromPartial({
+            id: call.request.id,
+            sizeBytes: data.length,
+            contentType: "audio/wav",
+          }),
+        },
+      });
+      call.write({ part: { $case: "chunk", value: data } });
+      call.end();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return { address: `127.0.0.1:${port}`, turns, histories, stop: () => server.forceShutdown() };
+}
+
+/** An edge in this process, wired like main.ts, in front of the given peers. */
+export async function startEdge(peerAddress: string, env: Record<string, string> = {}) {
+  const cfg = readEdgeConfig({
+    HOTPIN_EDGE_HOST: "127.0.0.1",
+    HOTPIN_EDGE_PORT: "0",
+    HOTPIN_STT_ADDRESS: peerAddress,
+    HOTPIN_LLM_ADDRESS: peerAddress,
+    HOTPIN_TTS_ADDRESS: peerAddress,
+    HOTPIN_STORAGE_ADDRESS: peerAddress,
+    HOTPIN_DEVICE_TOKENS: STATIC_TOKEN,
+    HOTPIN_TOKEN_SECRET: SECRET,
+    HOTPIN_EDGE_DETECT_MS: "200",
+    HOTPIN_EDGE_PLAYBACK_READY_TIMEOUT_MS: "300",
+    HOTPIN_EDGE_PLAYBACK_LEAD_MS: "60000",
+    ...env,
+  });
+  const log = createLogger("edge-test", process.env.HOTPIN_TEST_LOGS === "1" ? "debug" : "silent");
+  const metrics = createEdgeMetrics(new Registry());
+  const services = connectServices({ stt: peerAddress, llm: peerAddress, tts: peerAddress, storage: peerAddress });
+  const events: { deviceId: string; payload: EventPayload }[] = [];
+  const apologies = new Apologies(services, log);
+  const server = new EdgeServer({
+    cfg,
+    services,
+    apologies,
+    events: { publish: (deviceId, _s, payload) => events.push({ deviceId, payload }) },
+    metrics,
+    log,
+    devices: new DeviceRegistry(),
+    auth: new Authenticator({ enabled: cfg.auth, staticTokens: cfg.deviceTokens, secret: cfg.tokenSecret }),
+  });
+  const port = await server.listen("127.0.0.1", 0);
+  return {
+    url: `ws://127.0.0.1:${port}/ws`,
+    http: `http://127.0.0.1:${port}`,
+    events,
+    server,
+    metrics,
+    async stop() {
+      await server.drain(1000);
+      closeServices(services);
+    },
+  };
+}
+
+/** A device-side socket that queues every message, so tests wait for messages, not for time. */
+export class TestDevice {
+  readonly ws: WebSocket;
+  private readonly queue: (Record<string, unknown> | Buffer)[] = [];
+  private waiter: (() => void) | undefined;
+  closed: Promise<{ code: number; reason: string }>;
+  opened: Promise<void>;
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.ws = new WebSocket(url, { headers });
+    this.ws.on("message", (data: Buffer, binary: boolean) => {
+      this.queue.push(binary ? data : JSON.parse(data.toString()));
+      this.waiter?.();
+    });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      this.ws.once("error", reject);
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.once("close", (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        this.waiter?.();
+      }),
+    );
+  }
+
+  send(msg: object): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** The next message (text parsed, binary as Buffer); fails if the socket closes first. */
+  async next(): Promise<Record<string, unknown> | Buffer> {
+    while (this.queue.length === 0) {
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error("socket closed");
+      await new Promise<void>((r) => {
+        this.waiter = r;
+      });
+    }
+    return this.queue.shift()!;
+  }
+
+  /** Skips messages until one matches; returns it. */
+  async until(match: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    for (;;) {
+      const m = await this.next();
+      if (!Buffer.isBuffer(m) && match(m)) return m;
+    }
+  }
+}
