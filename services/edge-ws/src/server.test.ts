@@ -250,3 +250,37 @@ test("edge - a spec client that waits silently is greeted with ready, then ident
   assert.equal(typeof ready.session_id, "string");
   d.ws.close();
 });
+
+test("edge - no LLM configured: the firmware hears the spoken apology, then gets the error", async () => {
+  behaviour.llm = "unconfigured";
+  try {
+    const d = await firmwareDevice("sorry-pin");
+    await firmwareUtterance(d, tone(4 * FIRMWARE_FRAME_BYTES));
+    const stage = await d.until((m) => m.stage === "tts");
+    assert.match(String(stage.response), /no language model/);
+    const wav = Buffer.concat(await collectFirmwareReply(d));
+    assert.equal(wav.readUInt32LE(40), wav.length - 44);
+    const err = await d.next();
+    assert.equal((err as Record<string, unknown>).error_type, "llm_unconfigured");
+    d.ws.close();
+  } finally {
+    behaviour.llm = "ok";
+  }
+});
+
+test("edge - 20 firmware devices at once all complete", async () => {
+  const devices = await Promise.all(Array.from({ length: 20 }, (_, i) => firmwareDevice(`fleet-${i}`)));
+  const results = await Promise.all(
+    devices.map(async (d) => {
+      await firmwareUtterance(d, tone(6 * FIRMWARE_FRAME_BYTES));
+      await collectFirmwareReply(d);
+      const done = await d.next();
+      d.ws.close();
+      return done;
+    }),
+  );
+  assert.deepEqual(
+    results,
+    devices.map(() => ({ status: "complete" })),
+  );
+});

@@ -84,7 +84,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
     chat(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatResponse>) {
       histories.push(call.request.history.map((t) => t.text));
       if (behaviour.llm === "unconfigured") {
-        call.destroy({ code: grpc.status.FAILED_PRECONDITION, details: "no provider" } as grpc.ServiceError);
+        call.emit("error", { code: grpc.status.FAILED_PRECONDITION, details: "no provider" });
         return;
       }
       const segs = ["Hello there.", "You said something."];
@@ -101,7 +101,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
   server.addService(tts.TextToSpeechService, {
     synthesize(call: grpc.ServerWritableStream<tts.SynthesizeRequest, tts.SynthesizeResponse>) {
       if (behaviour.ttsFails) {
-        call.destroy({ code: grpc.status.UNAVAILABLE, details: "down" } as grpc.ServiceError);
+        call.emit("error", { code: grpc.status.UNAVAILABLE, details: "down" });
         return;
       }
       const pcm = tone(8000);
