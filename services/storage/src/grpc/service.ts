@@ -136,7 +136,8 @@ export function storageService(parts: StorageParts, metrics: StorageMetrics, log
         (err: unknown) => {
           const status = toStatus(err, "GetBlob", log);
           observe("GetBlob", status.code, began);
-          call.destroy(status);
+          // grpc-js sends the status of an "error" event as the trailer (destroy() would not)
+          call.emit("error", status);
         },
       );
     },
