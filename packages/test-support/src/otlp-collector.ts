@@ -7,6 +7,7 @@ export interface CollectedSpan {
   spanId: string;
   parentSpanId: string;
   name: string;
+  /** As @opentelemetry/api's SpanKind (OTLP's enum is the same shifted by one). */
   kind: number;
   attributes: Record<string, unknown>;
 }
@@ -81,7 +82,7 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
                 spanId: s.spanId,
                 parentSpanId: s.parentSpanId ?? "",
                 name: s.name,
-                kind: s.kind,
+                kind: s.kind - 1,
                 attributes: plain(s.attributes),
               });
             }
@@ -108,7 +109,11 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`spans did not arrive within ${timeoutMs} ms; have ${spans.length}`));
+          reject(
+            new Error(
+              `spans did not arrive within ${timeoutMs} ms; have ${JSON.stringify(spans.map((s) => [s.service, s.name, s.kind, s.traceId.slice(0, 8), s.parentSpanId]))}`,
+            ),
+          );
         }, timeoutMs);
         const cleanup = () => {
           clearTimeout(timer);
