@@ -1,5 +1,5 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import { EngineError, SynthesisCancelledError, UnknownVoiceError } from "./errors";
 
@@ -46,6 +46,11 @@ export class EspeakEngine extends EventEmitter<{ exit: [{ killed: boolean }] }> 
   /** Sentence process pairs still alive (killed ones count until they are reaped). */
   get running(): number {
     return this.live;
+  }
+
+  /** Resolves once every process pair has been reaped (after a cancel, kills are not instant). */
+  async idle(): Promise<void> {
+    while (this.live > 0) await once(this, "exit");
   }
 
   synthesize(job: SentenceJob): Promise<SentenceAudio> {

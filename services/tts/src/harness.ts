@@ -24,7 +24,10 @@ export async function startTts(env: Record<string, string> = {}) {
       const m = registry.getSingleMetric(name);
       if (!m) throw new Error(`no metric ${name}`);
       const { values } = await m.get();
+      // A histogram's value list also holds buckets and sums: count its observations only.
+      const wanted = (v: { metricName?: string }) => v.metricName === undefined || v.metricName === `${name}_count`;
       return values
+        .filter((v) => wanted(v as { metricName?: string }))
         .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
         .reduce((n, v) => n + v.value, 0);
     },

@@ -12,7 +12,10 @@ async function main() {
   if (first !== true) rt.log.error({ reason: first }, "engine not usable; serving NOT_SERVING until it is");
   const port = await rt.serveGrpc((server) => server.addService(tts.TextToSpeechService, app.service));
   // gRPC stops first and lets calls finish; anything still synthesising after that is waited for.
-  rt.shutdown.add("syntheses", () => app.slots.idle());
+  rt.shutdown.add("syntheses", async () => {
+    await app.slots.idle();
+    await app.engine.idle();
+  });
   rt.started({ port, maxConcurrent: cfg.maxConcurrent, voice: cfg.voice });
 }
 

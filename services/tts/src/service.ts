@@ -33,7 +33,7 @@ async function synthesize({ speaker, slots, metrics, log, limits }: ServiceDeps,
     prepared = speaker.prepare(planRequest(call.request, limits));
   } catch (err) {
     count("invalid");
-    call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message));
+    fail(call, grpcError(grpc.status.INVALID_ARGUMENT, (err as Error).message));
     return;
   }
   // Requests served wholly from the phrase cache need no engine, so spoken errors still work
@@ -41,7 +41,7 @@ async function synthesize({ speaker, slots, metrics, log, limits }: ServiceDeps,
   const release = prepared.needsEngine ? slots.tryAcquire() : () => {};
   if (!release) {
     count("refused");
-    call.destroy(grpcError(grpc.status.RESOURCE_EXHAUSTED, `all ${slots.capacity} synthesis slots are busy`));
+    fail(call, grpcError(grpc.status.RESOURCE_EXHAUSTED, `all ${slots.capacity} synthesis slots are busy`));
     return;
   }
   const abort = new AbortController();
@@ -89,13 +89,21 @@ async function synthesize({ speaker, slots, metrics, log, limits }: ServiceDeps,
           ? grpc.status.UNAVAILABLE
           : grpc.status.INTERNAL;
     log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, code }, "synthesis failed");
-    call.destroy(grpcError(code, (err as Error).message));
+    fail(call, grpcError(code, (err as Error).message));
   } finally {
     abort.abort(); // stops any engine work still running, whatever ended the call
     call.off("cancelled", onCancel);
     metrics.active.dec();
     release();
   }
+}
+
+/**
+ * Ends the call with a status. grpc-js turns an "error" event on a server stream into the
+ * call's status; destroy() would skip sending it and leave the client waiting.
+ */
+function fail(call: Call, err: grpc.ServiceError): void {
+  call.emit("error", err);
 }
 
 /** Waits for the transport to take more, or for the call to be cancelled. */
