@@ -76,6 +76,15 @@ async function synthesize({ speaker, slots, metrics, log, limits }: ServiceDeps,
     });
     call.end();
     count(done?.truncated ? "truncated" : "ok");
+    log.debug(
+      {
+        sentences: done?.sentencesSpoken,
+        bytes: done?.totalBytes,
+        truncated: done?.truncated,
+        ms: Math.round(performance.now() - began),
+      },
+      "synthesis done",
+    );
   } catch (err) {
     if (err instanceof SynthesisCancelledError || abort.signal.aborted) {
       count("cancelled");

@@ -1,2 +1,0 @@
-// The workspace's public entry for other workspaces: the canonical WAV helpers.
-export * from "./wav";
