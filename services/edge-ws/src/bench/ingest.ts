@@ -1,0 +1,182 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type DeviceResult, runDevice, type TimelineEvent } from "@hotpin/sim";
+import { cpuShare, type ProcessSample, sampleProcess } from "./process-stats";
+import { percentile } from "./stats";
+
+/** One server under test: started fresh for each step so that its baseline memory is clean. */
+export interface IngestTarget {
+  name: string;
+  start(): Promise<{ url: string; pid: number; stop(): Promise<void> }>;
+}
+
+export interface IngestStep {
+  devices: number;
+  /** Every device connected and streamed (none refused, none failed to connect). */
+  connected: number;
+  acks: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  /** Devices that gave up on an ACK (the firmware's 1000 ms window). */
+  aborted: number;
+  /** Devices that ended with a protocol error, timeout or connection failure. */
+  failed: number;
+  /** Resident memory over the server's own baseline, per device. */
+  idleKbPerDevice: number;
+  streamingKbPerDevice: number;
+  /** Share of one core per device (1.0 = a whole core). */
+  idleCpuPerDevice: number;
+  streamingCpuPerDevice: number;
+  /** Idle memory was sampled after a device had already started streaming (a slow step). */
+  idleSampleLate: boolean;
+}
+
+export interface IngestOptions {
+  pcm: Buffer;
+  token: string;
+  /** Firmware stabilisation delay: the idle phase between the handshake and the first chunk. */
+  idleMs: number;
+}
+
+/**
+ * N firmware-dialect devices at real-time pace (4096-byte frames, the firmware's 20 ms pause,
+ * 2 unacknowledged chunks at most) against one server process; memory and CPU of that process
+ * from /proc, ACK latency as the devices measured it.
+ */
+export async function ingestStep(target: IngestTarget, devices: number, opts: IngestOptions): Promise<IngestStep> {
+  const server = await target.start();
+  try {
+    await sleep(500); // let start-up garbage settle before the baseline
+    const base = await sampleProcess(server.pid);
+    let connected = 0;
+    let streaming = 0;
+    let eos = 0;
+    const phase = { allConnected: signal(), allStreaming: signal(), firstEos: signal() };
+    const seen = new Set<string>();
+    const onEvent = (id: string) => (e: TimelineEvent) => {
+      if (e.dir === "in" && e.text.includes('"status":"connected"')) {
+        if (++connected === devices) phase.allConnected.fire();
+      } else if (e.dir === "out" && e.text.startsWith("binary") && !seen.has(id)) {
+        seen.add(id);
+        if (++streaming === devices) phase.allStreaming.fire();
+      } else if (e.dir === "out" && e.text.includes('"EOS"')) {
+        if (++eos === 1) phase.firstEos.fire();
+      }
+    };
+    const run = Promise.all(
+      Array.from({ length: devices }, (_, i) => {
+        const id = `ingest-${String(i + 1).padStart(4, "0")}`;
+        return runDevice({
+          url: server.url,
+          dialect: "firmware",
+          deviceId: id,
+          token: opts.token,
+          pcm: opts.pcm,
+          pacing: "realtime",
+          handshakeDelayMs: opts.idleMs,
+          onEvent: onEvent(id),
+        });
+      }),
+    );
+    const ended = run.then(() => undefined);
+    // Idle: every device handshaken and waiting; streaming: every device sending, before any EOS.
+    await Promise.race([phase.allConnected.wait, ended]);
+    const idleA = await sampleProcess(server.pid);
+    await Promise.race([sleep(Math.min(1_000, opts.idleMs / 3)), ended]);
+    const idleB = await sampleProcess(server.pid);
+    const idleSampleLate = streaming > 0;
+    await Promise.race([phase.allStreaming.wait, ended]);
+    const streamA = await sampleProcess(server.pid);
+    const peak: ProcessSample[] = [];
+    for (let i = 0; i < 100 && eos === 0 && !phase.firstEos.fired; i++) {
+      await Promise.race([sleep(250), phase.firstEos.wait, ended]);
+      if (!phase.firstEos.fired) peak.push(await sampleProcess(server.pid));
+    }
+    const streamB = peak.at(-1) ?? (await sampleProcess(server.pid));
+    const results: DeviceResult[] = await run;
+    const acks = results.flatMap((r) => r.ackLatenciesMs);
+    const maxRss = Math.max(streamB.rssKb, ...peak.map((p) => p.rssKb));
+    return {
+      devices,
+      connected,
+      acks: acks.length,
+      ackP50Ms: percentile(acks, 50),
+      ackP99Ms: percentile(acks, 99),
+      aborted: results.filter((r) => r.utterances.some((u) => u.streamAborted)).length,
+      failed: results.filter((r) => r.error && r.error.kind !== "http").length,
+      idleKbPerDevice: (Math.max(idleA.rssKb, idleB.rssKb) - base.rssKb) / devices,
+      streamingKbPerDevice: (maxRss - base.rssKb) / devices,
+      idleCpuPerDevice: cpuShare(idleA, idleB) / devices,
+      streamingCpuPerDevice: cpuShare(streamA, streamB) / devices,
+      idleSampleLate,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+export interface IngestSweep {
+  target: string;
+  steps: IngestStep[];
+  /** Largest N whose ACK p99 stayed under the limit with every device served; 0 if none. */
+  maxDevices: number;
+  /** Every step passed: the real limit is above the largest step. */
+  capped: boolean;
+}
+
+/** A step passes when ACK p99 is under the limit and no device failed or aborted its stream. */
+export function stepPasses(s: IngestStep, p99LimitMs: number): boolean {
+  return s.connected === s.devices && s.failed === 0 && s.aborted === 0 && s.ackP99Ms < p99LimitMs;
+}
+
+/**
+ * Steps N up through `counts` (bounded) for every target, interleaved — at each N the targets
+ * run one after the other — so that a noisy moment of the machine hits both. A target stops
+ * stepping after its first failing step.
+ */
+export async function ingestSweeps(
+  targets: readonly IngestTarget[],
+  counts: readonly number[],
+  p99LimitMs: number,
+  opts: IngestOptions,
+  progress: (line: string) => void,
+): Promise<IngestSweep[]> {
+  const sweeps: IngestSweep[] = targets.map((t) => ({ target: t.name, steps: [], maxDevices: 0, capped: true }));
+  for (const n of counts) {
+    for (const [i, target] of targets.entries()) {
+      const sweep = sweeps[i] as IngestSweep;
+      if (!sweep.capped) continue;
+      const step = await ingestStep(target, n, opts);
+      sweep.steps.push(step);
+      const ok = stepPasses(step, p99LimitMs);
+      progress(
+        `${target.name} N=${n}: ACK p50 ${step.ackP50Ms.toFixed(1)} ms p99 ${step.ackP99Ms.toFixed(1)} ms` +
+          ` (${step.acks} ACKs, ${step.aborted} aborted, ${step.failed} failed) ${ok ? "ok" : "over the limit"}`,
+      );
+      if (ok) sweep.maxDevices = n;
+      else sweep.capped = false;
+    }
+    if (sweeps.every((s) => !s.capped)) break;
+  }
+  return sweeps;
+}
+
+interface Signal {
+  fired: boolean;
+  wait: Promise<void>;
+  fire(): void;
+}
+
+function signal(): Signal {
+  let fire = () => {};
+  const s: Signal = {
+    fired: false,
+    wait: new Promise<void>((r) => {
+      fire = r;
+    }),
+    fire: () => {
+      s.fired = true;
+      fire();
+    },
+  };
+  return s;
+}

@@ -1,0 +1,99 @@
+import { join } from "node:path";
+import { loadSpeech } from "@hotpin/sim";
+import { startNats } from "@hotpin/test-support";
+import { spawnNode, waitForLine } from "./child-process";
+import { BENCH_TOKEN, edgeDir, startEdgeProcess } from "./edge-process";
+import { measureFirstAudio } from "./first-audio";
+import { type IngestSweep, type IngestTarget, ingestSweeps } from "./ingest";
+import { printEdgeReport } from "./report";
+
+/**
+ * `npm run bench:edge [-- --json] [-- --steps 20,50,100] [-- --utterances 5] [-- --only e2e|ingest]`
+ * (a) end of speech → first reply audio through the real mesh, by stage; (b) ingest of N
+ * firmware devices into one edge process next to a bare `ws` ACK server, in the same run.
+ */
+const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
+const ACK_P99_LIMIT_MS = 100;
+
+function args() {
+  const argv = process.argv.slice(2);
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const steps = (value("--steps") ?? "25,50,100,200,300")
+    .split(",")
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0 && n <= 1_000);
+  return {
+    json: argv.includes("--json"),
+    steps,
+    utterances: Math.min(20, Math.max(1, Number(value("--utterances") ?? 5))),
+    only: value("--only"),
+  };
+}
+
+async function main(): Promise<void> {
+  const a = args();
+  const progress = (line: string) => process.stderr.write(`# ${line}\n`);
+  const speech = await loadSpeech(GOFORWARD);
+
+  const firstAudio =
+    a.only === "ingest"
+      ? undefined
+      : await measureFirstAudio({ pcm: speech, utterances: a.utterances, firstTokenMs: 250, perTokenMs: 10, progress });
+
+  let ingest: Awaited<ReturnType<typeof runIngest>> | undefined;
+  if (a.only !== "e2e") ingest = await runIngest(a.steps, Buffer.concat([speech, speech]), progress);
+
+  printEdgeReport({ json: a.json, firstAudio, ingest, ackP99LimitMs: ACK_P99_LIMIT_MS, steps: a.steps });
+}
+
+async function runIngest(steps: number[], pcm: Buffer, progress: (line: string) => void) {
+  await using nats = await startNats();
+  const sink = spawnNode(["--enable-source-maps", join(__dirname, "sink-stt-server.js")], {
+    cwd: edgeDir,
+    env: process.env,
+  });
+  try {
+    const sinkAddress = `127.0.0.1:${(await waitForLine(sink, /^listening (\d+)$/))[1]}`;
+    const edge: IngestTarget = {
+      name: "edge",
+      async start() {
+        const e = await startEdgeProcess({
+          natsUrl: nats.url,
+          stt: sinkAddress,
+          llm: sinkAddress,
+          tts: sinkAddress,
+          storage: sinkAddress,
+          env: { HOTPIN_EDGE_MAX_CONNECTIONS: "2000" },
+        });
+        return { url: e.url, pid: e.child.pid, stop: e.stop };
+      },
+    };
+    const bare: IngestTarget = {
+      name: "bare ws",
+      async start() {
+        const child = spawnNode(["--enable-source-maps", join(__dirname, "bare-ack-server.js")], {
+          cwd: edgeDir,
+          env: process.env,
+        });
+        const port = (await waitForLine(child, /^listening (\d+)$/))[1];
+        return { url: `ws://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop() };
+      },
+    };
+    const opts = { pcm, token: BENCH_TOKEN, idleMs: 3_000 };
+    const [bareSweep, edgeSweep] = await ingestSweeps([bare, edge], steps, ACK_P99_LIMIT_MS, opts, progress);
+    return { edge: edgeSweep as IngestSweep, bare: bareSweep as IngestSweep, streamSeconds: pcm.length / 32_000 };
+  } finally {
+    await sink.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);

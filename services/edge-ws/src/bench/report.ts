@@ -1,0 +1,168 @@
+import type { FirstAudioResult } from "./first-audio";
+import type { IngestStep, IngestSweep } from "./ingest";
+import { round } from "./stats";
+
+export interface EdgeReportInput {
+  json: boolean;
+  firstAudio: FirstAudioResult | undefined;
+  ingest: { edge: IngestSweep; bare: IngestSweep; streamSeconds: number } | undefined;
+  ackP99LimitMs: number;
+  steps: number[];
+}
+
+/** The step whose per-device figures are reported: the largest passing one, else the first. */
+function referenceStep(s: IngestSweep): IngestStep | undefined {
+  return s.steps.find((x) => x.devices === s.maxDevices) ?? s.steps[0];
+}
+
+const num = (x: number, d = 1) => (Number.isFinite(x) ? round(x, d) : null);
+
+export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fw = r.firstAudio?.dialects.find((d) => d.dialect === "firmware");
+  const spec = r.firstAudio?.dialects.find((d) => d.dialect !== "firmware");
+  if (r.firstAudio && fw && spec) {
+    out.e2e_over_stages = num(fw.e2eOverStages, 2);
+    out.e2e_over_stages_spec = num(spec.e2eOverStages, 2);
+    out.first_audio_ms = num(fw.e2eMs);
+    out.first_audio_ms_spec = num(spec.e2eMs);
+    out.fake_groq_latency = r.firstAudio.groqLatency;
+    out.stages_ms = Object.fromEntries(
+      r.firstAudio.dialects.map((d) => [
+        d.dialect === "firmware" ? "firmware" : "spec",
+        {
+          e2e: num(d.e2eMs),
+          stt_final: num(d.sttFinalMs),
+          llm_first_segment: num(d.llmFirstSegmentMs),
+          tts_first_chunk: num(d.ttsFirstChunkMs),
+          sum_of_stages: num(d.stagesMs),
+          edge_overhead: num(d.edgeOverheadMs),
+          edge_marks: Object.fromEntries(Object.entries(d.edgeMarksMs).map(([k, v]) => [k, num(v)])),
+          utterances: d.utterances,
+        },
+      ]),
+    );
+  }
+  if (r.ingest) {
+    const { edge, bare } = r.ingest;
+    const e = referenceStep(edge);
+    const b = referenceStep(bare);
+    out.ingest_devices_edge = edge.maxDevices;
+    out.ingest_devices_bare = bare.maxDevices;
+    out.ingest_ratio = bare.maxDevices > 0 ? num(edge.maxDevices / bare.maxDevices, 2) : null;
+    out.ingest_capped = { edge: edge.capped, bare: bare.capped, largest_step: Math.max(...r.steps) };
+    out.ack_p99_limit_ms = r.ackP99LimitMs;
+    out.idle_kb_per_device = e ? num(e.idleKbPerDevice) : null;
+    out.streaming_kb_per_device = e ? num(e.streamingKbPerDevice) : null;
+    out.bare_idle_kb_per_device = b ? num(b.idleKbPerDevice) : null;
+    out.bare_streaming_kb_per_device = b ? num(b.streamingKbPerDevice) : null;
+    out.per_device_figures_at = { edge: e?.devices ?? null, bare: b?.devices ?? null };
+    out.ingest_steps = Object.fromEntries(
+      [edge, bare].map((s) => [
+        s.target === "edge" ? "edge" : "bare",
+        s.steps.map((x) => ({
+          devices: x.devices,
+          ack_p50_ms: num(x.ackP50Ms),
+          ack_p99_ms: num(x.ackP99Ms),
+          acks: x.acks,
+          aborted: x.aborted,
+          failed: x.failed,
+          idle_kb_per_device: num(x.idleKbPerDevice),
+          streaming_kb_per_device: num(x.streamingKbPerDevice),
+          idle_cpu_pct_per_device: num(x.idleCpuPerDevice * 100, 3),
+          streaming_cpu_pct_per_device: num(x.streamingCpuPerDevice * 100, 3),
+          idle_sample_late: x.idleSampleLate,
+        })),
+      ]),
+    );
+    out.stream_seconds_per_device = num(r.ingest.streamSeconds, 2);
+  }
+  return out;
+}
+
+function table(rows: (string | number)[][]): string {
+  const cells = rows.map((row) => row.map(String));
+  const widths = cells[0]?.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length))) ?? [];
+  return cells
+    .map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  "))
+    .join("\n");
+}
+
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+
+export function printEdgeReport(r: EdgeReportInput): void {
+  if (r.json) {
+    process.stdout.write(`${JSON.stringify(edgeReportJson(r))}\n`);
+    return;
+  }
+  const lines: string[] = [];
+  if (r.firstAudio) {
+    const g = r.firstAudio.groqLatency;
+    lines.push(
+      `End of speech → first reply audio byte (real mesh, fake Groq first token ${g.firstTokenMs} ms + ${g.perTokenMs} ms/token; medians, ms)`,
+      table([
+        ["dialect", "STT final", "LLM 1st segment", "TTS 1st chunk", "sum", "edge overhead", "e2e", "e2e/sum"],
+        ...r.firstAudio.dialects.map((d) => [
+          d.dialect,
+          ms(d.sttFinalMs),
+          ms(d.llmFirstSegmentMs),
+          ms(d.ttsFirstChunkMs),
+          ms(d.stagesMs),
+          ms(d.edgeOverheadMs),
+          ms(d.e2eMs),
+          d.e2eOverStages.toFixed(2),
+        ]),
+      ]),
+      "Edge marks from end of speech (hotpin_edge_stage_seconds, medians, ms)",
+      table([
+        ["dialect", "stt_final", "llm_first_segment", "tts_first_chunk", "first_audio", "reply_sent"],
+        ...r.firstAudio.dialects.map((d) => [
+          d.dialect,
+          ...["stt_final", "llm_first_segment", "tts_first_chunk", "first_audio", "reply_sent"].map((k) =>
+            ms(d.edgeMarksMs[k] ?? Number.NaN),
+          ),
+        ]),
+      ]),
+      "",
+    );
+  }
+  if (r.ingest) {
+    lines.push(
+      `Ingest: firmware devices at real-time pace (${r.ingest.streamSeconds.toFixed(1)} s of speech each), ACK p99 limit ${r.ackP99LimitMs} ms`,
+      table([
+        [
+          "server",
+          "N",
+          "ACK p50",
+          "ACK p99",
+          "aborted",
+          "failed",
+          "idle KB/dev",
+          "stream KB/dev",
+          "idle CPU%/dev",
+          "stream CPU%/dev",
+        ],
+        ...[r.ingest.bare, r.ingest.edge].flatMap((s) =>
+          s.steps.map((x) => [
+            s.target,
+            x.devices,
+            x.ackP50Ms.toFixed(1),
+            x.ackP99Ms.toFixed(1),
+            x.aborted,
+            x.failed,
+            x.idleKbPerDevice.toFixed(1),
+            x.streamingKbPerDevice.toFixed(1),
+            (x.idleCpuPerDevice * 100).toFixed(3),
+            (x.streamingCpuPerDevice * 100).toFixed(3),
+          ]),
+        ),
+      ]),
+    );
+    const j = edgeReportJson(r);
+    const capped = (c: boolean) => (c ? " (every step passed: the limit is higher)" : "");
+    lines.push(
+      `largest N under the limit: edge ${r.ingest.edge.maxDevices}${capped(r.ingest.edge.capped)}, bare ws ${r.ingest.bare.maxDevices}${capped(r.ingest.bare.capped)}; ratio ${j.ingest_ratio ?? "-"}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
