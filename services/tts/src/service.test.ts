@@ -51,7 +51,7 @@ test("tts service - audio is not silence and grows with the text", async () => {
 
 test("tts service - the first chunk arrives before the last sentence is synthesised", async () => {
   await using tts = await startTts(noCache);
-  const n = 20;
+  const n = 12;
   let enginedAtFirstChunk: Promise<number> | undefined;
   const r = await collect(tts.client.synthesize(request({ sentences: manySentences(n), maxBytes: 9e6 })), (_c, i) => {
     if (i === 0) enginedAtFirstChunk = tts.metric("hotpin_tts_sentences_total", { source: "engine" });
@@ -155,6 +155,18 @@ test("tts service - bad requests are refused with INVALID_ARGUMENT and the proce
       (e: unknown) => e,
     );
     assert.equal(grpcCode(err), grpc.status.INVALID_ARGUMENT, JSON.stringify(r.voice));
+  }
+  // Undecodable bytes and a max_bytes beyond 2^53 fail that call only.
+  for (const raw of [Buffer.from([0xff, 0xff, 0xff]), Buffer.from("0a026869287fffffffffffffffff7f", "hex")]) {
+    const call = tts.client.makeServerStreamRequest(
+      "/hotpin.tts.v1.TextToSpeech/Synthesize",
+      (x: Buffer) => x,
+      (x: Buffer) => x,
+      raw,
+    );
+    call.on("data", () => {});
+    const err = await new Promise((resolve) => call.on("error", resolve));
+    assert.ok(grpcCode(err) !== grpc.status.OK);
   }
   const empty = await collect(tts.client.synthesize(request({ text: "... !" })));
   assert.deepEqual(
