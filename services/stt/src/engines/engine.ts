@@ -1,0 +1,51 @@
+import type { EngineName } from "../settings";
+
+export interface RecognizedWord {
+  word: string;
+  startMs: number;
+  endMs: number;
+  /** 0..1 */
+  confidence: number;
+}
+
+export interface Transcript {
+  text: string;
+  words: RecognizedWord[];
+  /** Mean word confidence; 0 when nothing was recognised. */
+  confidence: number;
+}
+
+/** One utterance on one engine. Audio is always 16 kHz PCM16 mono by the time it gets here. */
+export interface Recognizer {
+  accept(pcm: Int16Array): void;
+  /** The hypothesis of the whole utterance so far ("" when there is none yet). */
+  partial(): string;
+  finish(): Transcript | Promise<Transcript>;
+  /** Gives the engine resources back; safe to call more than once, also after finish. */
+  release(): void;
+}
+
+/** An engine inside one worker thread. */
+export interface Engine {
+  readonly name: EngineName;
+  /** Whether partial() says anything before finish(). */
+  readonly partials: boolean;
+  /** `language` is the request's BCP-47 tag; engines with a fixed model language ignore it. */
+  open(language?: string): Recognizer;
+  /** Recognizers in use and prepared-but-idle ones, to show that cancelled streams free theirs. */
+  counts(): { live: number; idle: number };
+  close(): void;
+}
+
+export const ENGINE_SAMPLE_RATE = 16_000;
+
+/** Joins recognised words into the text and mean confidence of a Transcript. */
+export function transcriptOf(words: RecognizedWord[]): Transcript {
+  const confidence = words.length > 0 ? words.reduce((sum, w) => sum + w.confidence, 0) / words.length : 0;
+  return { text: words.map((w) => w.word).join(" "), words, confidence };
+}
+
+/** An engine cannot be used here; the message says why (missing library, model, key). */
+export class EngineUnavailableError extends Error {
+  override name = "EngineUnavailableError";
+}

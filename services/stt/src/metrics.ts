@@ -1,0 +1,76 @@
+import { latencyBuckets } from "@hotpin/runtime";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The STT service's metrics on the process registry. Labels never carry user content. */
+export class SttMetrics {
+  readonly activeStreams: Gauge<"engine">;
+  readonly streams: Counter<"engine" | "outcome">;
+  readonly errors: Counter<"code">;
+  readonly realTimeFactor: Histogram<"engine">;
+  readonly queueWait: Histogram;
+  readonly partialLatency: Histogram<"engine">;
+  readonly audioSeconds: Counter<"engine">;
+  readonly refused: Counter;
+  readonly slots: Gauge;
+
+  constructor(registry: Registry, capacity: () => number) {
+    const registers = [registry];
+    this.activeStreams = new Gauge({
+      name: "hotpin_stt_active_streams",
+      help: "Streams being recognised now",
+      labelNames: ["engine"],
+      registers,
+    });
+    this.streams = new Counter({
+      name: "hotpin_stt_streams_total",
+      help: "Streams ended, by engine and outcome (final, cancelled, error)",
+      labelNames: ["engine", "outcome"],
+      registers,
+    });
+    this.errors = new Counter({
+      name: "hotpin_stt_errors_total",
+      help: "Calls ended with an error status, by gRPC code name",
+      labelNames: ["code"],
+      registers,
+    });
+    this.refused = new Counter({
+      name: "hotpin_stt_refused_total",
+      help: "Streams refused with RESOURCE_EXHAUSTED because every worker slot was taken",
+      registers,
+    });
+    this.realTimeFactor = new Histogram({
+      name: "hotpin_stt_real_time_factor",
+      help: "Engine time divided by audio duration, per utterance",
+      labelNames: ["engine"],
+      buckets: [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: "hotpin_stt_queue_wait_seconds",
+      help: "Time an audio chunk waited for its worker before the engine took it",
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.partialLatency = new Histogram({
+      name: "hotpin_stt_partial_latency_seconds",
+      help: "Time from receiving a chunk to sending the partial result it produced",
+      labelNames: ["engine"],
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.audioSeconds = new Counter({
+      name: "hotpin_stt_audio_seconds_total",
+      help: "Audio recognised, in seconds",
+      labelNames: ["engine"],
+      registers,
+    });
+    this.slots = new Gauge({
+      name: "hotpin_stt_pool_slots",
+      help: "Streams the worker pool can hold at once",
+      registers,
+      collect() {
+        this.set(capacity());
+      },
+    });
+  }
+}

@@ -1,0 +1,44 @@
+import type { AudioQualityFigures } from "../audio/quality";
+import type { Transcript } from "../engines/engine";
+import type { EngineName } from "../settings";
+
+/** What a worker needs to build its engines; sent once as workerData. */
+export interface WorkerSetup {
+  engines: EngineName[];
+  streamsPerWorker: number;
+  warmRecognizers: number;
+  speechRmsThreshold: number;
+  maxUtteranceMs: number;
+  pocketsphinxModelDir: string;
+  voskLibPath: string;
+  /** Address of the process's Vosk model, when vosk is among the engines. */
+  voskModelAddress?: bigint;
+  groq?: { apiKey: string; baseUrl: string; model: string; timeoutMs: number };
+  /**
+   * One Int32 per stream slot holding the id of a cancelled stream, so a worker skips audio
+   * still queued for it instead of decoding it first.
+   */
+  cancelled: SharedArrayBuffer;
+}
+
+export type ToWorker =
+  | { t: "open"; id: number; slot: number; engine: EngineName; sampleRate: number; language: string; partials: boolean }
+  | { t: "audio"; id: number; pcm: ArrayBuffer; sentAt: number }
+  | { t: "end"; id: number }
+  | { t: "cancel"; id: number }
+  | { t: "counts"; request: number };
+
+export type FromWorker =
+  | { t: "ready"; engines: EngineName[] }
+  | { t: "failed"; message: string }
+  | { t: "ack"; id: number; bytes: number; waitMs: number }
+  | { t: "partial"; id: number; text: string; audioMs: number; sentAt: number }
+  | {
+      t: "final";
+      id: number;
+      transcript: Transcript;
+      quality: AudioQualityFigures;
+      engineMs: number;
+    }
+  | { t: "error"; id: number; code: number; message: string }
+  | { t: "counts"; request: number; live: number; idle: number; streams: number };

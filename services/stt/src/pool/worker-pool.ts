@@ -1,0 +1,263 @@
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "@hotpin/runtime";
+import type { AudioQualityFigures } from "../audio/quality";
+import type { Transcript } from "../engines/engine";
+import type { EngineName } from "../settings";
+import type { FromWorker, ToWorker, WorkerSetup } from "./protocol";
+
+/** What a stream hears back from its worker. */
+export interface StreamEvents {
+  onAck(bytes: number, waitMs: number): void;
+  onPartial(text: string, audioMs: number, sentAt: number): void;
+  onFinal(transcript: Transcript, quality: AudioQualityFigures, engineMs: number): void;
+  onError(code: number, message: string): void;
+}
+
+/** A stream's place on one worker; every call after open goes to that same worker. */
+export interface PooledStream {
+  readonly id: number;
+  open(engine: EngineName, sampleRate: number, language: string, partials: boolean): void;
+  /** Copies the chunk and hands it to the worker. */
+  audio(chunk: Uint8Array): void;
+  end(): void;
+  /** Frees the slot and the recognizer at once; later calls do nothing. */
+  cancel(): void;
+}
+
+interface Member {
+  worker: Worker;
+  ready: boolean;
+  engines: EngineName[];
+  slots: (PooledStreamImpl | undefined)[];
+  cancelled: Int32Array;
+  error?: string;
+}
+
+export type PoolSetup = Omit<WorkerSetup, "cancelled">;
+
+/**
+ * Worker threads that run the engines. Each stream takes a slot on the least busy worker for
+ * its whole life; with every slot taken `acquire` returns undefined and the caller refuses.
+ */
+export class WorkerPool {
+  private readonly members: Member[] = [];
+  private readonly streams = new Map<number, PooledStreamImpl>();
+  private nextId = 1;
+  private nextRequest = 1;
+  private readonly countRequests = new Map<number, (c: { live: number; idle: number; streams: number }) => void>();
+  private closing = false;
+
+  private constructor(
+    private readonly setup: PoolSetup,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts `size` workers and waits until each has built its engines; rejects when one cannot. */
+  static async start(size: number, setup: PoolSetup, log: Logger): Promise<WorkerPool> {
+    const pool = new WorkerPool(setup, log);
+    try {
+      await Promise.all(Array.from({ length: size }, (_, i) => pool.spawn(i)));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get capacity(): number {
+    return this.members.length * this.setup.streamsPerWorker;
+  }
+
+  get active(): number {
+    return this.streams.size;
+  }
+
+  /** Engines every worker has; a stream may ask for any of these. */
+  get engines(): EngineName[] {
+    return this.setup.engines;
+  }
+
+  /** A slot for a new stream, or undefined when the pool is full (or shutting down). */
+  acquire(events: StreamEvents): PooledStream | undefined {
+    if (this.closing) return undefined;
+    let best: Member | undefined;
+    let bestFree = 0;
+    for (const m of this.members) {
+      if (!m.ready) continue;
+      const free = m.slots.filter((s) => s === undefined).length;
+      if (free > bestFree) {
+        best = m;
+        bestFree = free;
+      }
+    }
+    if (!best) return undefined;
+    const slot = best.slots.indexOf(undefined);
+    const stream = new PooledStreamImpl(this.nextId++, best, slot, events, (s) => this.forget(s));
+    best.slots[slot] = stream;
+    this.streams.set(stream.id, stream);
+    return stream;
+  }
+
+  /** Problems that make the pool unable to serve: workers down or never ready. */
+  problems(): string[] {
+    const out: string[] = [];
+    this.members.forEach((m, i) => {
+      if (!m.ready) out.push(`worker ${i} ${m.error ? `failed: ${m.error}` : "not ready"}`);
+    });
+    return out;
+  }
+
+  /** Recognizers in use and prepared across all workers, and streams the workers hold. */
+  async counts(): Promise<{ live: number; idle: number; streams: number }> {
+    const all = await Promise.all(
+      this.members.map(
+        (m) =>
+          new Promise<{ live: number; idle: number; streams: number }>((resolve) => {
+            const request = this.nextRequest++;
+            this.countRequests.set(request, resolve);
+            m.worker.postMessage({ t: "counts", request } satisfies ToWorker);
+          }),
+      ),
+    );
+    return all.reduce((a, b) => ({ live: a.live + b.live, idle: a.idle + b.idle, streams: a.streams + b.streams }));
+  }
+
+  /** Cancels what is left and stops the workers. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of [...this.streams.values()]) s.fail(14, "service shutting down");
+    await Promise.all(this.members.map((m) => m.worker.terminate()));
+  }
+
+  private forget(stream: PooledStreamImpl): void {
+    this.streams.delete(stream.id);
+    const m = stream.member;
+    if (m.slots[stream.slot] === stream) m.slots[stream.slot] = undefined;
+  }
+
+  private spawn(index: number): Promise<void> {
+    const cancelled = new SharedArrayBuffer(4 * this.setup.streamsPerWorker);
+    const worker = new Worker(join(__dirname, "worker.js"), {
+      workerData: { ...this.setup, cancelled } satisfies WorkerSetup,
+    });
+    const member: Member = {
+      worker,
+      ready: false,
+      engines: [],
+      slots: new Array(this.setup.streamsPerWorker).fill(undefined),
+      cancelled: new Int32Array(cancelled),
+    };
+    this.members[index] = member;
+    return new Promise((resolve, reject) => {
+      worker.on("message", (msg: FromWorker) => {
+        if (msg.t === "ready") {
+          member.ready = true;
+          member.engines = msg.engines;
+          resolve();
+        } else if (msg.t === "failed") {
+          member.error = msg.message;
+          reject(new Error(`stt worker could not start: ${msg.message}`));
+        } else if (msg.t === "counts") {
+          this.countRequests.get(msg.request)?.(msg);
+          this.countRequests.delete(msg.request);
+        } else {
+          this.streams.get(msg.id)?.deliver(msg);
+        }
+      });
+      worker.on("error", (err) => {
+        member.error = err.message;
+        this.log.error({ err, worker: index }, "stt worker crashed");
+        reject(err);
+      });
+      worker.on("exit", (code) => {
+        member.ready = false;
+        for (const s of member.slots) s?.fail(14, "stt worker stopped");
+        if (this.closing) return;
+        member.error ??= `exited with code ${code}`;
+        this.log.error({ worker: index, code }, "stt worker exited; starting a new one");
+        // A crashed worker is replaced so capacity comes back; streams it held have failed.
+        // The pause keeps a worker that cannot start from spinning.
+        setTimeout(() => {
+          if (!this.closing)
+            this.spawn(index).catch((err) => this.log.error({ err, worker: index }, "stt worker restart failed"));
+        }, 1_000).unref();
+      });
+    });
+  }
+}
+
+class PooledStreamImpl implements PooledStream {
+  private done = false;
+
+  constructor(
+    readonly id: number,
+    readonly member: Member,
+    readonly slot: number,
+    private readonly events: StreamEvents,
+    private readonly onDone: (s: PooledStreamImpl) => void,
+  ) {}
+
+  open(engine: EngineName, sampleRate: number, language: string, partials: boolean): void {
+    this.send({ t: "open", id: this.id, slot: this.slot, engine, sampleRate, language, partials });
+  }
+
+  audio(chunk: Uint8Array): void {
+    if (this.done) return;
+    // A copy the worker can own: gRPC's Buffers may be views into a shared pool.
+    const copy = new Uint8Array(chunk.byteLength);
+    copy.set(chunk);
+    const pcm = copy.buffer;
+    this.member.worker.postMessage(
+      { t: "audio", id: this.id, pcm, sentAt: performance.timeOrigin + performance.now() } satisfies ToWorker,
+      [pcm],
+    );
+  }
+
+  end(): void {
+    this.send({ t: "end", id: this.id });
+  }
+
+  cancel(): void {
+    if (this.done) return;
+    Atomics.store(this.member.cancelled, this.slot, this.id);
+    this.send({ t: "cancel", id: this.id });
+    this.finishWith();
+  }
+
+  /** Ends the stream from this side with an error (worker gone, shutdown). */
+  fail(code: number, message: string): void {
+    if (this.done) return;
+    this.cancel();
+    this.events.onError(code, message);
+  }
+
+  deliver(msg: FromWorker): void {
+    if (this.done) return;
+    switch (msg.t) {
+      case "ack":
+        this.events.onAck(msg.bytes, msg.waitMs);
+        break;
+      case "partial":
+        this.events.onPartial(msg.text, msg.audioMs, msg.sentAt);
+        break;
+      case "final":
+        this.finishWith();
+        this.events.onFinal(msg.transcript, msg.quality, msg.engineMs);
+        break;
+      case "error":
+        this.finishWith();
+        this.events.onError(msg.code, msg.message);
+        break;
+    }
+  }
+
+  private send(msg: ToWorker): void {
+    if (!this.done) this.member.worker.postMessage(msg);
+  }
+
+  private finishWith(): void {
+    this.done = true;
+    this.onDone(this);
+  }
+}

@@ -1,0 +1,79 @@
+import { availableParallelism } from "node:os";
+import { int, num, oneOf, runtimeSettings, secret, str } from "@hotpin/runtime";
+
+export const ENGINE_NAMES = ["vosk", "pocketsphinx", "groq"] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/** Every setting of the STT service; README.md lists them with these doc strings. */
+export const sttSettings = {
+  ...runtimeSettings("stt", { port: 50051, metricsPort: 9465 }),
+  engine: oneOf(
+    "HOTPIN_STT_ENGINE",
+    ["auto", ...ENGINE_NAMES],
+    "auto",
+    "engine: auto picks vosk when a model loads, else pocketsphinx when installed, else groq when a key is set",
+  ),
+  workers: int("HOTPIN_STT_WORKERS", availableParallelism(), "worker threads running engines (default: cores)", {
+    min: 1,
+    max: 256,
+  }),
+  streamsPerWorker: int("HOTPIN_STT_STREAMS_PER_WORKER", 6, "streams one worker serves at once; more are refused", {
+    min: 1,
+    max: 64,
+  }),
+  warmRecognizers: int(
+    "HOTPIN_STT_WARM_RECOGNIZERS",
+    1,
+    "recognizers each worker prepares at start-up (pocketsphinx decoders take ~0.3 s and ~100 MB each)",
+    { min: 0, max: 64 },
+  ),
+  maxUtteranceMs: int("HOTPIN_STT_MAX_UTTERANCE_MS", 60_000, "longest utterance accepted, in ms of audio", {
+    min: 1_000,
+    max: 600_000,
+  }),
+  idleTimeoutMs: int("HOTPIN_STT_IDLE_TIMEOUT_MS", 5_000, "longest gap between messages of a stream", {
+    min: 100,
+    max: 600_000,
+  }),
+  maxChunkBytes: int("HOTPIN_STT_MAX_CHUNK_BYTES", 256 * 1024, "largest audio chunk accepted in one message", {
+    min: 2,
+    max: 4 * 1024 * 1024,
+  }),
+  maxInflightBytes: int(
+    "HOTPIN_STT_MAX_INFLIGHT_BYTES",
+    512 * 1024,
+    "audio of one stream queued for its worker before reading from the client pauses",
+    { min: 4096, max: 64 * 1024 * 1024 },
+  ),
+  minSampleRateHz: int("HOTPIN_STT_MIN_SAMPLE_RATE_HZ", 8_000, "lowest input sample rate resampled to 16 kHz", {
+    min: 1_000,
+  }),
+  maxSampleRateHz: int("HOTPIN_STT_MAX_SAMPLE_RATE_HZ", 48_000, "highest input sample rate resampled to 16 kHz", {
+    min: 1_000,
+    max: 384_000,
+  }),
+  speechRmsThreshold: num(
+    "HOTPIN_STT_SPEECH_RMS_THRESHOLD",
+    200,
+    "RMS (PCM16 units) above which a 30 ms frame counts as speech for speech_ratio",
+    { min: 0, max: 32767 },
+  ),
+  voskModelPath: str("HOTPIN_STT_VOSK_MODEL_PATH", "", "folder of an unpacked Vosk model; empty: vosk unavailable"),
+  voskLibPath: str("HOTPIN_STT_VOSK_LIB", "", "path of libvosk.so; empty: the one shipped in the vosk npm package"),
+  pocketsphinxModelDir: str(
+    "HOTPIN_STT_POCKETSPHINX_MODEL_DIR",
+    "/usr/share/pocketsphinx/model/en-us",
+    "folder with en-us/ (acoustic model), en-us.lm.bin and cmudict-en-us.dict",
+  ),
+  groqApiKey: secret("GROQ_API_KEY", "Groq API key; empty: groq unavailable"),
+  groqBaseUrl: str("GROQ_BASE_URL", "https://api.groq.com", "Groq API base URL"),
+  groqModel: str("HOTPIN_STT_GROQ_MODEL", "whisper-large-v3-turbo", "Groq Whisper model"),
+  groqTimeoutMs: int("HOTPIN_STT_GROQ_TIMEOUT_MS", 30_000, "deadline of one Groq transcription request", {
+    min: 1_000,
+    max: 300_000,
+  }),
+};
+
+export type SttConfig = {
+  [K in keyof typeof sttSettings]: ReturnType<(typeof sttSettings)[K]["read"]>;
+};
