@@ -101,6 +101,56 @@ export const edgeSettings = {
   historyTurns: int("HOTPIN_EDGE_HISTORY_TURNS", 0, "turns of history sent to the LLM; 0: storage's limit", {
     min: 0,
   }),
+  historyMaxChars: int(
+    "HOTPIN_EDGE_HISTORY_MAX_CHARS",
+    8_000,
+    "characters of history sent to the LLM; the oldest turns beyond are left out",
+    { min: 0 },
+  ),
+  // Camera images (POST /image)
+  imageMaxBytes: int("HOTPIN_EDGE_IMAGE_MAX_BYTES", 5 * 1024 * 1024, "largest image upload; larger gets 413", {
+    min: 1024,
+  }),
+  imageMaxPixels: int("HOTPIN_EDGE_IMAGE_MAX_PIXELS", 20_000_000, "most pixels (width × height) an upload may have", {
+    min: 1,
+  }),
+  imageMaxDimension: int("HOTPIN_EDGE_IMAGE_MAX_DIMENSION", 1_024, "longest side of the image sent to the LLM", {
+    min: 16,
+    max: 8_192,
+  }),
+  imageThumbnailPx: int("HOTPIN_EDGE_IMAGE_THUMBNAIL_PX", 160, "longest side of the stored thumbnail", {
+    min: 16,
+    max: 1_024,
+  }),
+  imageTtlSec: int("HOTPIN_EDGE_IMAGE_TTL_SEC", 600, "an uploaded image waits this long for the next question", {
+    min: 10,
+  }),
+  imageUploadsAtOnce: int("HOTPIN_EDGE_IMAGE_UPLOADS_AT_ONCE", 4, "image uploads this process handles at once", {
+    min: 1,
+  }),
+  imageUploadsPerMinute: int("HOTPIN_EDGE_IMAGE_UPLOADS_PER_MINUTE", 12, "image uploads one device may make a minute", {
+    min: 1,
+  }),
+  // Device commands and ownership across replicas
+  ownershipLeaseMs: int(
+    "HOTPIN_EDGE_OWNERSHIP_LEASE_MS",
+    30_000,
+    "device ownership lease in NATS KV; renewed every third of it, lost after it",
+    { min: 3_000 },
+  ),
+  maxSayChars: int("HOTPIN_EDGE_MAX_SAY_CHARS", 1_000, "longest text of a say command", { min: 1 }),
+  // Observers (GET /events)
+  observerTokens: list(
+    "HOTPIN_EDGE_OBSERVER_TOKENS",
+    "tokens admitting /events clients to every device (signed device tokens see their own device)",
+  ),
+  maxObservers: int("HOTPIN_EDGE_MAX_OBSERVERS", 50, "/events clients this process accepts at once", { min: 1 }),
+  observerHighWaterBytes: int(
+    "HOTPIN_EDGE_OBSERVER_HIGH_WATER_BYTES",
+    1024 * 1024,
+    "bytes queued for a slow /events client before it is closed with 1013",
+    { min: 4_096 },
+  ),
   // Events
   eventBuffer: int("HOTPIN_EDGE_EVENT_BUFFER", 10_000, "events held while NATS is unreachable; oldest dropped", {
     min: 10,

@@ -6,11 +6,13 @@ import { Authenticator, issueToken } from "./auth";
 import { readEdgeConfig } from "./config";
 import { grpcDependencyCheck } from "./dependencies";
 import { EventPublisher } from "./events";
+import { Fleet } from "./fleet/fleet";
 import { createEdgeMetrics } from "./metrics";
 import { Apologies } from "./pipeline/apologies";
 import { closeServices, connectServices } from "./pipeline/services";
 import { EdgeServer } from "./server";
 import { DeviceRegistry } from "./session/devices";
+import type { Session } from "./session/session";
 
 async function main(): Promise<void> {
   const cfg = readEdgeConfig();
@@ -33,6 +35,9 @@ async function main(): Promise<void> {
   }
 
   const events = new EventPublisher(cfg.instance, cfg.eventBuffer, log, metrics);
+  const devices = new DeviceRegistry<Session>();
+  const fleet = new Fleet(cfg, devices, log, metrics);
+  let server: EdgeServer | undefined;
   let nc: NatsConnection | undefined;
   // Devices are served while NATS is away; events wait in the bounded buffer meanwhile.
   void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log, token: cfg.natsToken })
@@ -40,8 +45,11 @@ async function main(): Promise<void> {
       nc = conn;
       await ensureEventStream(conn);
       events.attach(jetstream(conn));
+      await fleet.attach(conn);
+      server?.observers.attach(conn);
     })
     .catch((err) => log.error({ err }, "nats unavailable; events stay buffered"));
+  health.addCheck("fleet", () => (nc && !fleet.images.ready ? "NATS KV buckets not open" : true));
   health.addCheck("nats", () =>
     nc && isConnected(nc) ? true : events.buffered < cfg.eventBuffer * 0.9 ? true : "disconnected, event buffer full",
   );
@@ -54,19 +62,22 @@ async function main(): Promise<void> {
 
   const apologies = new Apologies(services, log);
   apologies.warm();
-  const server = new EdgeServer({
+  server = new EdgeServer({
     cfg,
     services,
     apologies,
     events,
     metrics,
     log,
-    devices: new DeviceRegistry(),
+    devices,
+    fleet,
     auth,
   });
+  if (nc) server.observers.attach(nc);
   const port = await server.listen(cfg.host, cfg.port);
 
   shutdown.add("devices", () => server.drain(cfg.drainTimeoutMs));
+  shutdown.add("device ownership", () => fleet.drain());
   shutdown.add("events", () => events.flush(5_000));
   shutdown.add("nats", async () => {
     await nc?.drain();

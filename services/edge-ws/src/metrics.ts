@@ -43,6 +43,39 @@ export function createEdgeMetrics(registry: Registry) {
       help: "recorded bytes written to disk",
       registers,
     }),
+    imageUploads: new Counter({
+      name: "hotpin_edge_image_uploads_total",
+      help: "POST /image answers, by outcome (ok or the error code)",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    imageBytes: new Counter({
+      name: "hotpin_edge_image_bytes_total",
+      help: "image bytes accepted (as uploaded)",
+      registers,
+    }),
+    commands: new Counter({
+      name: "hotpin_edge_commands_total",
+      help: "device commands answered by this replica, by command and outcome",
+      labelNames: ["command", "outcome"],
+      registers,
+    }),
+    observers: new Gauge({
+      name: "hotpin_edge_observers",
+      help: "/events clients connected now",
+      registers,
+    }),
+    observerEvents: new Counter({
+      name: "hotpin_edge_observer_events_total",
+      help: "events sent to /events clients",
+      registers,
+    }),
+    ownership: new Counter({
+      name: "hotpin_edge_ownership_changes_total",
+      help: "device ownership changes in NATS KV seen by this replica, by kind",
+      labelNames: ["kind"],
+      registers,
+    }),
     eventsPublished: new Counter({
       name: "hotpin_edge_events_published_total",
       help: "events stored by JetStream",

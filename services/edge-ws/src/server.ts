@@ -6,18 +6,24 @@ import { dialectFromFirstFrame, dialectFromUrl } from "./dialects/detect";
 import type { DialectName } from "./dialects/dialect";
 import { FirmwareDialect } from "./dialects/firmware";
 import { SpecDialect } from "./dialects/spec";
+import type { Fleet } from "./fleet/fleet";
+import { ImageUploads } from "./images/upload-handler";
+import { ObserverServer } from "./observers/observer-server";
 import { serveDownload } from "./pipeline/downloads";
+import { unary } from "./pipeline/services";
 import { CloseCode, Session, type SessionDeps } from "./session/session";
 import { WsTransport } from "./transport";
 
-export interface EdgeServerDeps extends SessionDeps {
+export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   auth: Authenticator;
+  fleet: Fleet;
 }
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
- * checked before the upgrade; the dialect is detected per device-protocols.md §3) and
- * `GET /download/<token>` for replies a device did not pull in time.
+ * checked before the upgrade; the dialect is detected per device-protocols.md §3),
+ * `POST /image` for camera images, `/events` for observers, and `GET /download/<token>` for
+ * replies a device did not pull in time.
  */
 export class EdgeServer {
   readonly http: Server;
@@ -26,8 +32,19 @@ export class EdgeServer {
   private readonly alive = new WeakSet<WebSocket>();
   private pinger: NodeJS.Timeout | undefined;
   private draining = false;
+  private readonly sessionDeps: SessionDeps;
+  readonly uploads: ImageUploads;
+  readonly observers: ObserverServer;
 
   constructor(private readonly deps: EdgeServerDeps) {
+    this.sessionDeps = { ...deps, images: deps.fleet.images };
+    this.uploads = new ImageUploads({
+      ...deps,
+      pending: deps.fleet.images,
+      knownDevice: (deviceId) => this.knownDevice(deviceId),
+      notifyLocal: (deviceId) => deps.devices.get(deviceId)?.imageReceived(),
+    });
+    this.observers = new ObserverServer(deps.cfg, deps.auth, deps.log, deps.metrics);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: deps.cfg.maxFrameBytes,
@@ -38,9 +55,8 @@ export class EdgeServer {
       if (req.method === "GET" && path.startsWith("/download/")) {
         void serveDownload(deps.services, path.slice("/download/".length), res, deps.cfg.storageTimeoutMs);
       } else if (path === "/image") {
-        res
-          .writeHead(501, { "content-type": "text/plain" })
-          .end("image upload is not available on this edge version yet\n");
+        const url = new URL(req.url ?? "/", "http://edge");
+        void this.uploads.handle(req, res, url, (deviceId) => deps.devices.get(deviceId)?.id ?? "");
       } else {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       }
@@ -48,6 +64,18 @@ export class EdgeServer {
     this.http.on("upgrade", (req, socket, head) => this.upgrade(req, socket, head));
     this.http.requestTimeout = 30_000;
     this.http.headersTimeout = 10_000;
+  }
+
+  /** A device connected now (any replica) or with a session on record in storage. */
+  private async knownDevice(deviceId: string): Promise<boolean> {
+    if (await this.deps.fleet.connectedAnywhere(deviceId)) return true;
+    const res = await unary(
+      this.deps.services.storage,
+      this.deps.services.storage.listSessions,
+      { deviceId, limit: 1 },
+      this.deps.cfg.storageTimeoutMs,
+    );
+    return res.sessions.length > 0;
   }
 
   get connections(): number {
@@ -90,6 +118,10 @@ export class EdgeServer {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => socket.destroy());
     const url = new URL(req.url ?? "/", "http://edge");
+    if (url.pathname === "/events") {
+      this.observers.upgrade(req, socket, head, url, (s, status, reason) => this.refuse(s, status, reason));
+      return;
+    }
     if (url.pathname !== "/ws") {
       this.refuse(socket, 404, "not_found");
       return;
@@ -129,7 +161,7 @@ export class EdgeServer {
         dialect === "firmware"
           ? new FirmwareDialect(transport)
           : new SpecDialect(transport, { maxChunkBytes: cfg.maxChunkBytes });
-      session = new Session(this.deps, d, transport, grant, remote);
+      session = new Session(this.sessionDeps, d, transport, grant, remote);
       this.sockets.set(ws, session);
       this.deps.metrics.connections.inc({ dialect });
       return session;
@@ -195,6 +227,7 @@ export class EdgeServer {
     this.draining = true;
     clearInterval(this.pinger);
     this.http.close();
+    this.observers.drain();
     const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.all(
       [...this.sockets].map(async ([ws, session]) => {

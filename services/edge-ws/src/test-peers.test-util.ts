@@ -1,18 +1,21 @@
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { llm, storage, stt, tts } from "@hotpin/contracts";
-import { createLogger } from "@hotpin/runtime";
+import { connectNats, createLogger, ensureEventStream } from "@hotpin/runtime";
+import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
 
 import { WebSocket } from "ws";
 import { Authenticator } from "./auth";
 import { readEdgeConfig } from "./config";
-import type { EventPayload } from "./events";
+import { type EventPayload, EventPublisher } from "./events";
+import { Fleet } from "./fleet/fleet";
 import { createEdgeMetrics } from "./metrics";
 import { Apologies } from "./pipeline/apologies";
 import { closeServices, connectServices } from "./pipeline/services";
 import { EdgeServer } from "./server";
 import { DeviceRegistry } from "./session/devices";
+import type { Session } from "./session/session";
 
 /**
  * Test peers for the edge's gRPC dependencies: small real gRPC servers speaking the contracts
@@ -44,6 +47,9 @@ export function tone(bytes: number, amplitude = 3000): Buffer {
 export async function startPeers(behaviour: PeerBehaviour) {
   const server = new grpc.Server();
   const histories: string[][] = [];
+  /** The image each LLM call carried (undefined: none). */
+  const images: (llm.Image | undefined)[] = [];
+  const sessions = new Set<string>();
   server.addService(stt.SpeechToTextService, {
     recognize(call: grpc.ServerDuplexStream<stt.RecognizeRequest, stt.RecognizeResponse>) {
       const parts: Buffer[] = [];
@@ -83,6 +89,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
   server.addService(llm.LanguageModelService, {
     chat(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatResponse>) {
       histories.push(call.request.history.map((t) => t.text));
+      images.push(call.request.image);
       if (behaviour.llm === "unconfigured") {
         call.emit("error", { code: grpc.status.FAILED_PRECONDITION, details: "no provider" });
         return;
@@ -123,7 +130,33 @@ export async function startPeers(behaviour: PeerBehaviour) {
     startSession: (
       c: grpc.ServerUnaryCall<storage.StartSessionRequest, storage.Session>,
       cb: grpc.sendUnaryData<storage.Session>,
-    ) => ok(cb, storage.Session.fromPartial({ id: c.request.id })),
+    ) => {
+      sessions.add(c.request.deviceId);
+      ok(cb, storage.Session.fromPartial({ id: c.request.id }));
+    },
+    listSessions: (
+      c: grpc.ServerUnaryCall<storage.ListSessionsRequest, storage.ListSessionsResponse>,
+      cb: grpc.sendUnaryData<storage.ListSessionsResponse>,
+    ) =>
+      ok(cb, {
+        sessions: sessions.has(c.request.deviceId)
+          ? [storage.Session.fromPartial({ deviceId: c.request.deviceId })]
+          : [],
+      }),
+    clearConversation: (
+      c: grpc.ServerUnaryCall<storage.ClearConversationRequest, storage.ClearConversationResponse>,
+      cb: grpc.sendUnaryData<storage.ClearConversationResponse>,
+    ) => {
+      for (let i = turns.length - 1; i >= 0; i--) if (turns[i]?.deviceId === c.request.deviceId) turns.splice(i, 1);
+      ok(cb, {});
+    },
+    deleteBlob: (
+      c: grpc.ServerUnaryCall<storage.DeleteBlobRequest, storage.DeleteBlobResponse>,
+      cb: grpc.sendUnaryData<storage.DeleteBlobResponse>,
+    ) => {
+      blobs.delete(c.request.id);
+      ok(cb, {});
+    },
     endSession: (
       c: grpc.ServerUnaryCall<storage.EndSessionRequest, storage.Session>,
       cb: grpc.sendUnaryData<storage.Session>,
@@ -191,11 +224,22 @@ export async function startPeers(behaviour: PeerBehaviour) {
       err ? reject(err) : resolve(p),
     ),
   );
-  return { address: `127.0.0.1:${port}`, turns, histories, stop: () => server.forceShutdown() };
+  return {
+    address: `127.0.0.1:${port}`,
+    turns,
+    histories,
+    images,
+    blobs,
+    sessions,
+    stop: () => server.forceShutdown(),
+  };
 }
 
-/** An edge in this process, wired like main.ts, in front of the given peers. */
-export async function startEdge(peerAddress: string, env: Record<string, string> = {}) {
+/**
+ * An edge in this process, wired like main.ts, in front of the given peers. With `natsUrl`, its
+ * fleet features (image pointers, ownership, commands, /events) run on that NATS server.
+ */
+export async function startEdge(peerAddress: string, env: Record<string, string> = {}, natsUrl?: string) {
   const cfg = readEdgeConfig({
     HOTPIN_EDGE_HOST: "127.0.0.1",
     HOTPIN_EDGE_PORT: "0",
@@ -215,16 +259,35 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
   const services = connectServices({ stt: peerAddress, llm: peerAddress, tts: peerAddress, storage: peerAddress });
   const events: { deviceId: string; payload: EventPayload }[] = [];
   const apologies = new Apologies(services, log);
+  const devices = new DeviceRegistry<Session>();
+  const fleet = new Fleet(cfg, devices, log, metrics);
+  const nc = natsUrl ? await connectNats({ servers: natsUrl, name: "edge-test", log }) : undefined;
+  // With NATS, events also go to JetStream, as in main.ts (other replicas and /events see them).
+  const publisher = nc ? new EventPublisher(cfg.instance, cfg.eventBuffer, log, metrics) : undefined;
+  if (nc && publisher) {
+    await ensureEventStream(nc);
+    publisher.attach(jetstream(nc));
+  }
   const server = new EdgeServer({
     cfg,
     services,
     apologies,
-    events: { publish: (deviceId, _s, payload) => events.push({ deviceId, payload }) },
+    events: {
+      publish: (deviceId, sessionId, payload) => {
+        events.push({ deviceId, payload });
+        publisher?.publish(deviceId, sessionId, payload);
+      },
+    },
     metrics,
     log,
-    devices: new DeviceRegistry(),
+    devices,
+    fleet,
     auth: new Authenticator({ enabled: cfg.auth, staticTokens: cfg.deviceTokens, secret: cfg.tokenSecret }),
   });
+  if (nc) {
+    await fleet.attach(nc);
+    server.observers.attach(nc);
+  }
   const port = await server.listen("127.0.0.1", 0);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
@@ -232,8 +295,13 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
     events,
     server,
     metrics,
+    fleet,
+    devices,
     async stop() {
       await server.drain(1000);
+      await fleet.drain();
+      await publisher?.flush(2_000);
+      await nc?.drain();
       closeServices(services);
     },
   };

@@ -47,7 +47,8 @@ export class FirmwareDialect implements Dialect {
     }
     if (m.signal === "EOS") return one({ type: "stop_recording" });
     if (m.signal === "RESET") return one({ type: "reset" });
-    return refuse("unknown_type", "expected session_id or signal EOS/RESET");
+    if (m.signal === "NEW_CONVERSATION") return one({ type: "reset_conversation" });
+    return refuse("unknown_type", "expected session_id or signal EOS/RESET/NEW_CONVERSATION");
   }
 
   binary(data: Buffer): Parsed {
@@ -79,6 +80,8 @@ export class FirmwareDialect implements Dialect {
         return { status: "error", message: out.message, error_type: out.code };
       case "reset_complete":
         return { status: "reset_complete" };
+      case "conversation_reset":
+        return { status: "conversation_reset" };
       case "complete":
         return { status: "complete" };
       // No firmware counterpart: the answer text travels in the tts stage, pings are WebSocket pings.
@@ -86,6 +89,7 @@ export class FirmwareDialect implements Dialect {
       case "answer":
       case "state":
       case "pong":
+      case "image_received":
         return undefined;
     }
   }

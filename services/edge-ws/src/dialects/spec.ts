@@ -25,6 +25,7 @@ const REASONS: Record<RerecordReason, string> = {
   disconnected: "Disconnected during recording",
   stalled: "Audio stopped arriving",
   chunks_lost: "Audio chunks were lost",
+  operator: "Please say that again",
 };
 
 export interface SpecOptions {
@@ -91,6 +92,8 @@ export class SpecDialect implements Dialect {
         return one({ type: "playback_complete" });
       case "reset":
         return one({ type: "reset" });
+      case "reset_conversation":
+        return one({ type: "reset_conversation" });
       case "ping":
         return one({ type: "ping" });
       default:
@@ -162,6 +165,10 @@ export class SpecDialect implements Dialect {
         return { type: "pong" };
       case "reset_complete":
         return { type: "state_sync", server_state: "idle", message: "Reset" };
+      case "image_received":
+        return { type: "image_received", filename: "image.jpg" };
+      case "conversation_reset":
+        return { type: "conversation_reset" };
       // The state_sync that follows covers these.
       case "processing":
       case "complete":

@@ -103,15 +103,90 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
   };
 }
 
-/** The device's conversation so far, oldest first; an unreachable storage means no history. */
-export async function loadHistory(services: Services, deviceId: string, limit: number, timeoutMs: number) {
-  const res = await unary(services.storage, services.storage.recentTurns, { deviceId, limit }, timeoutMs);
-  return res.turns.map(
-    (t): llm.Turn => ({
-      role: t.role === storage.TurnRole.TURN_ROLE_ASSISTANT ? llm.Role.ROLE_ASSISTANT : llm.Role.ROLE_USER,
-      text: t.text,
-    }),
+/**
+ * Operator speech (the `say` command): the whole text to the TTS service, which splits it into
+ * sentences; one PCM buffer per sentence, within maxBytes.
+ */
+export function speakText(
+  services: Services,
+  opts: { deviceId: string; sessionId: string; text: string; ttsTimeoutMs: number; maxBytes: number },
+): Reply & { cancel(): void } {
+  const call = services.tts.synthesize(
+    {
+      text: opts.text,
+      sentences: [],
+      voice: undefined,
+      sampleRateHz: 16_000,
+      maxBytes: opts.maxBytes,
+      deviceId: opts.deviceId,
+      sessionId: opts.sessionId,
+    },
+    { deadline: deadlineIn(opts.ttsTimeoutMs) },
   );
+  async function* segments(): AsyncGenerator<Buffer> {
+    let sentence = -1;
+    let parts: Buffer[] = [];
+    let any = false;
+    try {
+      for await (const res of call as AsyncIterable<tts.SynthesizeResponse>) {
+        if (res.event?.$case !== "chunk" || res.event.value.pcm.length === 0) continue;
+        const { pcm, sentenceIndex } = res.event.value;
+        if (sentenceIndex !== sentence && parts.length > 0) {
+          yield Buffer.concat(parts);
+          parts = [];
+        }
+        sentence = sentenceIndex;
+        parts.push(pcm);
+        any = true;
+      }
+    } catch (err) {
+      throw stageError("tts", err);
+    }
+    if (parts.length > 0) yield Buffer.concat(parts);
+    if (!any) throw new StageError("tts", "tts_failed", "the text gave no speech");
+  }
+  return { segments: segments(), text: () => opts.text, apology: false, cancel: () => call.cancel() };
+}
+
+/**
+ * The device's conversation so far, oldest first, at most `maxChars` of text (the newest turns
+ * are kept); an unreachable storage means no history. Storage bounds the turn count and
+ * forgets a conversation idle for its configured time.
+ */
+export async function loadHistory(
+  services: Services,
+  deviceId: string,
+  limit: number,
+  timeoutMs: number,
+  maxChars = Number.POSITIVE_INFINITY,
+) {
+  const res = await unary(services.storage, services.storage.recentTurns, { deviceId, limit }, timeoutMs);
+  return boundHistory(
+    res.turns.map(
+      (t): llm.Turn => ({
+        role: t.role === storage.TurnRole.TURN_ROLE_ASSISTANT ? llm.Role.ROLE_ASSISTANT : llm.Role.ROLE_USER,
+        text: t.text,
+      }),
+    ),
+    maxChars,
+  );
+}
+
+/** The newest turns whose text fits in maxChars, oldest first. */
+export function boundHistory(turns: llm.Turn[], maxChars: number): llm.Turn[] {
+  let total = 0;
+  let from = turns.length;
+  while (from > 0) {
+    const next = total + (turns[from - 1]?.text.length ?? 0);
+    if (next > maxChars) break;
+    total = next;
+    from--;
+  }
+  return turns.slice(from);
+}
+
+export async function clearConversation(services: Services, deviceId: string, timeoutMs: number): Promise<void> {
+  await unary(services.storage, services.storage.clearConversation, { deviceId }, timeoutMs);
 }
 
 export async function saveTurns(

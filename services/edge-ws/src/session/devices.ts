@@ -12,8 +12,15 @@ export interface Claimant {
  * the same authentication for that device. Also remembers devices whose recording was cut by
  * a disconnect, so their next connection is asked to record again.
  */
-export class DeviceRegistry {
-  private readonly active = new Map<string, Claimant>();
+/** Told when a device's active session on this process changes (ownership, command routing). */
+export interface RegistryListener<T extends Claimant> {
+  claimed(deviceId: string, session: T): void;
+  released(deviceId: string, session: T): void;
+}
+
+export class DeviceRegistry<T extends Claimant = Claimant> {
+  private readonly active = new Map<string, T>();
+  private readonly listeners: RegistryListener<T>[] = [];
   private readonly interrupted = new Map<string, number>();
 
   constructor(
@@ -25,23 +32,34 @@ export class DeviceRegistry {
     return this.active.size;
   }
 
-  claim(deviceId: string, session: Claimant): Claimant | undefined {
+  listen(listener: RegistryListener<T>): void {
+    this.listeners.push(listener);
+  }
+
+  claim(deviceId: string, session: T): T | undefined {
     const previous = this.active.get(deviceId);
     this.active.set(deviceId, session);
     if (previous && previous !== session) previous.replace();
+    for (const l of this.listeners) l.claimed(deviceId, session);
     return previous === session ? undefined : previous;
   }
 
-  release(deviceId: string, session: Claimant): void {
-    if (this.active.get(deviceId) === session) this.active.delete(deviceId);
+  release(deviceId: string, session: T): void {
+    if (this.active.get(deviceId) !== session) return;
+    this.active.delete(deviceId);
+    for (const l of this.listeners) l.released(deviceId, session);
   }
 
-  get(deviceId: string): Claimant | undefined {
+  get(deviceId: string): T | undefined {
     return this.active.get(deviceId);
   }
 
-  sessions(): Claimant[] {
+  sessions(): T[] {
     return [...this.active.values()];
+  }
+
+  entries(): [string, T][] {
+    return [...this.active.entries()];
   }
 
   markInterrupted(deviceId: string, now = Date.now()): void {

@@ -25,6 +25,7 @@ export type Input =
   | { type: "ready_for_playback" }
   | { type: "playback_complete" }
   | { type: "reset" }
+  | { type: "reset_conversation" }
   | { type: "ping" };
 
 export type InputType = Input["type"];
@@ -48,6 +49,7 @@ export type ErrorCode =
   | "llm_unconfigured"
   | "tts_failed"
   | "not_understood"
+  | "storage_failed"
   | "shutting_down";
 
 export type RerecordReason =
@@ -58,7 +60,8 @@ export type RerecordReason =
   | "too_loud"
   | "disconnected"
   | "stalled"
-  | "chunks_lost";
+  | "chunks_lost"
+  | "operator";
 
 export type Output =
   | { type: "connected"; deviceId: string; sessionId: string }
@@ -73,6 +76,8 @@ export type Output =
   | { type: "state"; state: State; message: string }
   | { type: "pong" }
   | { type: "reset_complete" }
+  | { type: "image_received" }
+  | { type: "conversation_reset" }
   | { type: "complete" };
 
 /** Which inputs each state accepts, and where they lead; anything else is illegal there. */
@@ -84,6 +89,7 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     start_recording: "recording",
     image_captured: "camera_uploading",
     reset: "idle",
+    reset_conversation: "idle",
     ping: "idle",
     // Re-sent after a reply by clients that finish playback late.
     playback_complete: "idle",
@@ -92,6 +98,7 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     start_recording: "recording",
     image_captured: "camera_uploading",
     reset: "idle",
+    reset_conversation: "camera_uploading",
     ping: "camera_uploading",
   },
   recording: { audio: "recording", stop_recording: "processing", reset: "idle", ping: "recording" },
@@ -101,7 +108,14 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     playback_complete: "playing",
     ping: "playing",
   },
-  stalled: { start_recording: "recording", reset: "idle", ping: "stalled", client_on: "stalled", hello: "stalled" },
+  stalled: {
+    start_recording: "recording",
+    reset: "idle",
+    reset_conversation: "stalled",
+    ping: "stalled",
+    client_on: "stalled",
+    hello: "stalled",
+  },
   shutdown: {},
 };
 

@@ -1,16 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { pcmDurationMs } from "@hotpin/audio";
-import { storage } from "@hotpin/contracts";
+import { edge, type llm, storage } from "@hotpin/contracts";
 import { Attr, type Logger, recordFailure, tracer } from "@hotpin/runtime";
 import { type Context, context, type Span, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
 import type { Dialect, PlaybackControl, Reply } from "../dialects/dialect";
 import type { EventPayload, EventSink } from "../events";
+import type { PendingImage, PendingImages } from "../images/pending-images";
 import type { EdgeMetrics } from "../metrics";
 import { APOLOGY_TEXT, type Apologies, apologyFor } from "../pipeline/apologies";
+import { deleteBlob, getBlob } from "../pipeline/blobs";
 import { offerDownload } from "../pipeline/downloads";
-import { loadHistory, saveTurns, speakAnswer } from "../pipeline/reply";
+import { clearConversation, loadHistory, saveTurns, speakAnswer, speakText } from "../pipeline/reply";
 import { type Services, unary } from "../pipeline/services";
 import { type StageError, stageError } from "../pipeline/stage-error";
 import { SttStream } from "../pipeline/stt-stream";
@@ -27,7 +29,20 @@ export interface SessionDeps {
   events: EventSink;
   metrics: EdgeMetrics;
   log: Logger;
-  devices: DeviceRegistry;
+  devices: DeviceRegistry<Session>;
+  /** The pending-image pointers every replica sees (NATS KV). */
+  images: PendingImages;
+}
+
+/** A device command refused by the session; `code` goes into CommandReply.error_code. */
+export class CommandError extends Error {
+  override name = "CommandError";
+  constructor(
+    readonly code: "busy" | "bad_request" | "failed",
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Close codes the edge uses besides the standard ones. */
@@ -203,6 +218,9 @@ export class Session implements Claimant {
         this.rerecords = 0;
         this.setState("idle", "Reset");
         this.send({ type: "reset_complete" });
+        return;
+      case "reset_conversation":
+        this.resetConversation().catch(() => undefined);
         return;
     }
   }
@@ -411,19 +429,28 @@ export class Session implements Claimant {
       },
     });
     if (reason) return this.rerecord(reason);
-    const hasImage = false; // camera images arrive with issue 8
+    // The image uploaded for this device (on any replica) belongs to this turn only.
+    const pending = await this.deps.images.take(deviceId).catch((err) => {
+      this.log.warn({ err: (err as Error).message }, "pending image unavailable, answering without it");
+      return undefined;
+    });
+    const hasImage = pending !== undefined;
     this.send({ type: "transcript", text: final.text, hasImage });
     await this.saving;
-    const history = await loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs).catch((err) => {
-      this.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
-      return [];
-    });
+    const [history, image] = await Promise.all([
+      loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
+        this.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
+        return [];
+      }),
+      pending ? this.loadImage(pending) : undefined,
+    ]);
     if (this.closed) return;
     const reply = speakAnswer(services, {
       deviceId,
       sessionId: this.id,
       userText: final.text,
       history,
+      ...(image ? { image } : {}),
       llmTimeoutMs: cfg.llmTimeoutMs,
       ttsTimeoutMs: cfg.ttsTimeoutMs,
       maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
@@ -464,6 +491,19 @@ export class Session implements Claimant {
     } catch (err) {
       reply.cancel();
       return this.fail(stageError("llm", err), rec.span);
+    }
+  }
+
+  /** The stored image for the LLM; a blob that expired or cannot be read means no image. */
+  private async loadImage(pending: PendingImage): Promise<llm.Image | undefined> {
+    const { services, cfg } = this.deps;
+    try {
+      const blob = await getBlob(services, pending.blobId, cfg.storageTimeoutMs, cfg.imageMaxBytes);
+      void deleteBlob(services, pending.blobId, cfg.storageTimeoutMs).catch(() => undefined);
+      return { data: blob.data, mimeType: pending.mimeType };
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "pending image not readable, answering without it");
+      return undefined;
     }
   }
 
@@ -581,6 +621,101 @@ export class Session implements Claimant {
 
   private event(payload: EventPayload): void {
     if (this.deviceId) this.deps.events.publish(this.deviceId, this.id, payload);
+  }
+
+  /** An image for this device was stored (here or on another replica). */
+  imageReceived(): void {
+    if (this.closed) return;
+    this.send({ type: "image_received" });
+    if (this.state === "camera_uploading") this.setState("idle", "Image received");
+  }
+
+  /** Starts the conversation over: history and any pending image are forgotten everywhere. */
+  async resetConversation(): Promise<void> {
+    const deviceId = this.deviceId;
+    if (!deviceId) throw new CommandError("bad_request", "the device has not identified itself");
+    try {
+      await clearConversation(this.deps.services, deviceId, this.deps.cfg.storageTimeoutMs);
+      await this.deps.images.clear(deviceId).catch(() => undefined);
+    } catch (err) {
+      this.protocolError("storage_failed", "the conversation could not be reset; try again");
+      throw new CommandError("failed", `storage: ${(err as Error).message}`);
+    }
+    this.send({ type: "conversation_reset" });
+  }
+
+  /** What the `state` command reports. */
+  snapshot(): edge.DeviceState {
+    return edge.DeviceState.fromPartial({
+      deviceId: this.deviceId ?? "",
+      sessionId: this.id,
+      dialect: this.dialect.name,
+      state: this.state,
+      edgeInstance: this.deps.cfg.instance,
+      utterances: this.utterances,
+    });
+  }
+
+  /** The `say` command: speaks the text now when the device is not in an exchange. */
+  async say(text: string): Promise<void> {
+    if (this.closed || !this.deviceId) throw new CommandError("busy", "the device is not connected");
+    if (this.busy || this.state === "connected") throw new CommandError("busy", `the device is ${this.state}`);
+    const { services, cfg, metrics } = this.deps;
+    const utterance = this.utterances;
+    const reply = speakText(services, {
+      deviceId: this.deviceId,
+      sessionId: this.id,
+      text,
+      ttsTimeoutMs: cfg.ttsTimeoutMs,
+      maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
+    });
+    const abort = () => reply.cancel();
+    this.abort.signal.addEventListener("abort", abort, { once: true });
+    this.ready = false;
+    const span = tracer().startSpan("edge.say", { attributes: { [Attr.sessionId]: this.id } });
+    this.setState("playing", "Speaking");
+    this.send({ type: "answer", text });
+    this.event({ $case: "ttsStarted", value: { utterance } });
+    try {
+      const result = await this.dialect.play(
+        reply,
+        this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}),
+      );
+      metrics.audioOutBytes.inc(result.bytes);
+      this.event({
+        $case: "ttsDone",
+        value: { utterance, durationMs: pcmDurationMs(result.bytes), bytes: result.bytes, truncated: false },
+      });
+      this.send({ type: "complete" });
+      if (result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
+    } catch (err) {
+      reply.cancel();
+      if (err instanceof CommandError) throw err;
+      recordFailure(span, err as Error);
+      this.send({ type: "error", code: "tts_failed", message: FAILURE_MESSAGE.tts_failed ?? "" });
+      throw new CommandError("failed", (err as Error).message);
+    } finally {
+      span.end();
+      this.abort.signal.removeEventListener("abort", abort);
+      this.setState("idle", "Ready");
+    }
+  }
+
+  /** The `rerecord` command: asks the device to record again (when it is not in an exchange). */
+  requestRerecord(): void {
+    if (this.busy || this.state === "connected" || this.closed) {
+      throw new CommandError("busy", `the device is ${this.state}`);
+    }
+    const utterance = this.utterances;
+    this.event({ $case: "rerecord", value: { utterance, reason: "operator", attempt: 1, intervention: false } });
+    this.send({ type: "rerecord", reason: "operator", attempt: 1 });
+    this.setState("stalled", "Please record again");
+  }
+
+  /** The `disconnect` command: closes the socket (1000); the device may reconnect. */
+  disconnect(reason: string): void {
+    this.transport.close(1000, reason.slice(0, 100) || "disconnected by an operator");
+    this.end(1000, "disconnected by an operator");
   }
 
   /** Another connection took this device: tell this one and close it. */

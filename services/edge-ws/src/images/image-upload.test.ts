@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { after, before, test } from "node:test";
+import { startNats, type TestNats } from "@hotpin/test-support";
+import sharp from "sharp";
+import { issueToken } from "../auth";
+import { SECRET, STATIC_TOKEN, startEdge, startPeers, TestDevice, tone } from "../test-peers.test-util";
+import { testJpeg, testPng } from "./sample-images.test-util";
+
+/**
+ * POST /image end to end in this process: two edge replicas (A and B) on one real NATS server
+ * (pending-image pointers in KV, image notices over the event stream) in front of
+ * contract-speaking gRPC peers that record what the LLM was given.
+ */
+let nats: TestNats;
+let peers: Awaited<ReturnType<typeof startPeers>>;
+let a: Awaited<ReturnType<typeof startEdge>>;
+let b: Awaited<ReturnType<typeof startEdge>>;
+const bearer = { authorization: `Bearer ${STATIC_TOKEN}` };
+const MAX_BYTES = 64 * 1024;
+
+before(async () => {
+  nats = await startNats();
+  peers = await startPeers({ transcript: "what is this", llm: "ok", ttsFails: false });
+  const env = {
+    HOTPIN_EDGE_IMAGE_MAX_BYTES: String(MAX_BYTES),
+    HOTPIN_EDGE_IMAGE_MAX_PIXELS: "1000000",
+    HOTPIN_EDGE_IMAGE_MAX_DIMENSION: "256",
+    HOTPIN_EDGE_IMAGE_UPLOADS_PER_MINUTE: "3",
+  };
+  a = await startEdge(peers.address, { ...env, HOTPIN_EDGE_INSTANCE: "edge-a" }, nats.url);
+  b = await startEdge(peers.address, { ...env, HOTPIN_EDGE_INSTANCE: "edge-b" }, nats.url);
+});
+after(async () => {
+  await a?.stop();
+  await b?.stop();
+  peers?.stop();
+  await nats?.[Symbol.asyncDispose]();
+});
+
+async function specDevice(edge: typeof a, id: string) {
+  const d = new TestDevice(`${edge.url}?session=${encodeURIComponent(id)}&token=${STATIC_TOKEN}`);
+  await d.opened;
+  await d.until((m) => m.type === "ready");
+  return d;
+}
+
+/** One spec exchange; resolves the image the LLM was given for it. */
+async function specUtterance(d: TestDevice) {
+  const calls = peers.images.length;
+  d.send({ type: "recording_started" });
+  for (let seq = 1; seq <= 2; seq++) {
+    d.send({ type: "audio_chunk_meta", seq, len_bytes: 16_000 });
+    d.ws.send(tone(16_000));
+  }
+  d.send({ type: "recording_stopped" });
+  await d.until((m) => m.type === "tts_ready");
+  d.send({ type: "ready_for_playback" });
+  await d.until((m) => m.type === "tts_done");
+  await d.until((m) => m.type === "state_sync" && m.server_state === "idle");
+  assert.equal(peers.images.length, calls + 1);
+  return peers.images[calls];
+}
+
+async function postRaw(edge: typeof a, query: string, body: Buffer, headers: Record<string, string> = bearer) {
+  const res = await fetch(`${edge.http}/image${query}`, {
+    method: "POST",
+    headers: { "content-type": "image/jpeg", ...headers },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function postForm(edge: typeof a, session: string | undefined, file: Buffer, headers = bearer) {
+  const form = new FormData();
+  if (session !== undefined) form.append("session", session);
+  form.append("file", new Blob([file], { type: "image/jpeg" }), "image.jpg");
+  const res = await fetch(`${edge.http}/image`, { method: "POST", headers, body: form });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test("image - spec upload on replica A reaches the LLM of the device on replica B, once; B's socket hears image_received", async () => {
+  const d = await specDevice(b, "cam-cross");
+  const photo = await testJpeg(800, 400);
+  const res = await postRaw(a, "?session=cam-cross", photo);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.type, "image_received");
+  assert.deepEqual([res.body.width, res.body.height], [256, 128]);
+  await d.until((m) => m.type === "image_received");
+  const image = await specUtterance(d);
+  assert.ok(image, "the LLM call carried the image");
+  assert.equal(image.mimeType, "image/jpeg");
+  const meta = await sharp(image.data).metadata();
+  assert.deepEqual([meta.width, meta.height], [256, 128]);
+  assert.equal(await specUtterance(d), undefined, "the next turn has no image");
+  d.ws.close();
+});
+
+test("image - firmware multipart upload survives the device reconnecting before its question (has_image true)", async () => {
+  const first = new TestDevice(a.url, bearer);
+  await first.opened;
+  first.send({ session_id: "cam-firmware" });
+  await first.until((m) => m.status === "connected");
+  const res = await postForm(b, "cam-firmware", await testPng(300, 300));
+  assert.equal(res.status, 200);
+  first.ws.close();
+  await first.closed;
+  const d = new TestDevice(b.url, bearer);
+  await d.opened;
+  d.send({ session_id: "cam-firmware" });
+  await d.until((m) => m.status === "connected");
+  const calls = peers.images.length;
+  for (let i = 0; i < 8; i++) {
+    d.ws.send(tone(4096));
+    if (i % 2 === 1) await d.until((m) => m.status === "receiving");
+  }
+  d.send({ signal: "EOS" });
+  const llmStage = await d.until((m) => m.stage === "llm");
+  assert.equal(llmStage.has_image, true);
+  await d.until((m) => m.status === "complete");
+  assert.ok(peers.images[calls], "the LLM got the image");
+  d.ws.close();
+});
+
+test("image - every bad upload gets its specific answer", async () => {
+  const d = await specDevice(a, "cam-bad");
+  const jpeg = await testJpeg(64, 64);
+  const cases: [string, Promise<{ status: number; body: Record<string, unknown> }>, number, string][] = [
+    ["no token", postRaw(a, "?session=cam-bad", jpeg, {}), 401, "unauthorized"],
+    ["bad token", postRaw(a, "?session=cam-bad", jpeg, { authorization: "Bearer nope" }), 401, "unauthorized"],
+    [
+      "token of another device",
+      postRaw(a, "?session=cam-bad", jpeg, { authorization: `Bearer ${issueToken(SECRET, "other", 60)}` }),
+      403,
+      "wrong_device",
+    ],
+    ["no session", postRaw(a, "", jpeg), 400, "missing_session"],
+    ["multipart without session", postForm(a, undefined, jpeg), 400, "missing_session"],
+    ["unknown session", postRaw(a, "?session=never-seen", jpeg), 404, "unknown_session"],
+    ["not an image", postRaw(a, "?session=cam-bad", Buffer.from("<html>hello</html>")), 415, "not_an_image"],
+    ["too large (raw)", postRaw(a, "?session=cam-bad", Buffer.alloc(MAX_BYTES + 1, 0xff)), 413, "too_large"],
+    ["too many pixels", postRaw(a, "?session=cam-bad", await testPng(1200, 1000)), 413, "too_many_pixels"],
+    ["truncated", postRaw(a, "?session=cam-bad", jpeg.subarray(0, jpeg.length - 200)), 422, "corrupt_image"],
+    ["empty body", postRaw(a, "?session=cam-bad", Buffer.alloc(0)), 400, "missing_file"],
+  ];
+  for (const [name, p, status, code] of cases) {
+    const res = await p;
+    assert.deepEqual([res.status, res.body.error], [status, code], name);
+  }
+  const big = await postForm(a, "cam-bad", Buffer.alloc(MAX_BYTES + 1, 0xff));
+  assert.deepEqual([big.status, big.body.error], [413, "too_large"], "too large (multipart)");
+  const get = await fetch(`${a.http}/image?session=cam-bad`, { headers: bearer });
+  assert.equal(get.status, 405);
+  const stored = a.events.filter((e) => e.deviceId === "cam-bad" && e.payload.$case === "imageReceived");
+  assert.equal(stored.length, 0);
+  d.ws.close();
+});
+
+test("image - a device uploading faster than the per-minute limit gets 429", async () => {
+  const d = await specDevice(a, "cam-rate");
+  const jpeg = await testJpeg(32, 32);
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) statuses.push((await postRaw(a, "?session=cam-rate", jpeg)).status);
+  assert.deepEqual(statuses, [200, 200, 200, 429]);
+  d.ws.close();
+});
+
+test("image - a slow trickle over the byte limit is cut off with 413 without reading it all", async () => {
+  const d = await specDevice(a, "cam-stream");
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(`${a.http}/image?session=cam-stream`, {
+      method: "POST",
+      headers: { ...bearer, "content-type": "image/jpeg", "transfer-encoding": "chunked" },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.write(Buffer.alloc(MAX_BYTES, 0xff));
+    req.write(Buffer.alloc(1024, 0xff));
+  });
+  assert.equal(status, 413);
+  d.ws.close();
+});
