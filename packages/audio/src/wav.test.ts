@@ -25,6 +25,23 @@ test("audio - parseWav reads back what toWav wrote and skips extra chunks", () =
   }
 });
 
+test("audio - a header claiming more than the file holds yields the whole frames present", () => {
+  const wav = toWav(Buffer.alloc(100));
+  wav.writeUInt32LE(0x7ffff000, 40); // what espeak-ng writes to a pipe
+  const parsed = parseWav(wav.subarray(0, wav.length - 1));
+  assert.equal(parsed.data.length, 98);
+  assert.equal(parsed.declaredBytes, 0x7ffff000);
+});
+
+test("audio - wavHeader refuses sizes that are not whole frames and nonsense formats", () => {
+  assert.throws(() => wavHeader(3), WavError);
+  assert.throws(() => wavHeader(-2), WavError);
+  assert.throws(() => wavHeader(4, { sampleRate: 16_000, channels: 0, bitsPerSample: 16 }), WavError);
+  const zeroChannels = toWav(Buffer.alloc(4));
+  zeroChannels.writeUInt16LE(0, 22);
+  assert.throws(() => parseWav(zeroChannels), /unsupported PCM layout/);
+});
+
 test("audio - parseWav refuses what is not PCM WAV", () => {
   assert.throws(() => parseWav(Buffer.from("hello world, not a wav")), WavError);
   const float = toWav(Buffer.alloc(4));

@@ -14,8 +14,12 @@ export const DEVICE_FORMAT: PcmFormat = { sampleRate: 16_000, channels: 1, bitsP
  * size at offset 40, so it must be the true byte count, never a streaming placeholder.
  */
 export function wavHeader(dataBytes: number, format: PcmFormat = DEVICE_FORMAT): Buffer {
+  checkFormat(format);
   const { sampleRate, channels, bitsPerSample } = format;
   const blockAlign = (channels * bitsPerSample) / 8;
+  if (!Number.isInteger(dataBytes) || dataBytes < 0 || dataBytes % blockAlign !== 0 || dataBytes > 0xffffffff - 36) {
+    throw new WavError(`data size ${dataBytes} is not a whole number of ${blockAlign}-byte frames within 4 GiB`);
+  }
   const h = Buffer.alloc(WAV_HEADER_BYTES);
   h.write("RIFF", 0, "ascii");
   h.writeUInt32LE(36 + dataBytes, 4);
@@ -43,8 +47,18 @@ export class WavError extends Error {
 
 export interface ParsedWav {
   format: PcmFormat;
-  /** The PCM samples; clipped to the bytes present when the header claims more. */
+  /** Whole frames of PCM; clipped to the bytes present when the header claims more. */
   data: Buffer;
+  /** What the data chunk's header claimed: larger than `data` for files written to a pipe. */
+  declaredBytes: number;
+}
+
+function checkFormat(format: PcmFormat): void {
+  const { sampleRate, channels, bitsPerSample } = format;
+  if (!(channels >= 1 && channels <= 8) || ![8, 16, 24, 32].includes(bitsPerSample)) {
+    throw new WavError(`unsupported PCM layout: ${channels} channels of ${bitsPerSample} bits`);
+  }
+  if (!(sampleRate >= 1000 && sampleRate <= 384_000)) throw new WavError(`unsupported sample rate ${sampleRate}`);
 }
 
 /** Parses PCM WAV files, walking the chunk list, so headers with extra chunks (LIST) work too. */
@@ -68,7 +82,10 @@ export function parseWav(file: Buffer): ParsedWav {
       };
     } else if (id === "data") {
       if (!format) throw new WavError("data chunk before fmt chunk");
-      return { format, data: file.subarray(body, Math.min(file.length, body + size)) };
+      checkFormat(format);
+      const frame = (format.channels * format.bitsPerSample) / 8;
+      const present = Math.min(file.length - body, size);
+      return { format, data: file.subarray(body, body + present - (present % frame)), declaredBytes: size };
     }
     offset = body + size + (size % 2);
   }

@@ -70,7 +70,10 @@ export function deadlineIn(ms: number): Date {
   return new Date(Date.now() + ms);
 }
 
-/** A gRPC status error for a handler's callback or stream.destroy(). */
+/**
+ * A gRPC status error for a unary handler's callback, or for `call.emit("error", err)` on a
+ * server stream (grpc-js sends no status for `destroy(err)`, so the client would hang).
+ */
 export function grpcError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
