@@ -25,6 +25,8 @@ import type { StorageMetrics } from "../metrics";
 import { decodeEvent, type EventRows, eventRows, undecodableRows } from "./to-rows";
 import { writeEvents } from "./write-events";
 
+const PULL_EXPIRES_MS = 5_000;
+
 export interface ConsumerOptions {
   /** Durable consumer name; replicas share it and split the stream between them. */
   name: string;
@@ -110,7 +112,9 @@ export class EventConsumer {
 
   private async consume(): Promise<void> {
     const consumer = await jetstream(this.nc).consumers.get(EVENT_STREAM, this.opts.name);
-    const messages = await consumer.consume({ max_messages: this.opts.batch });
+    // A short pull expiry: a pull left open by a replica that stopped would swallow new events until
+    // their ack wait ran out; it now lives at most this long.
+    const messages = await consumer.consume({ max_messages: this.opts.batch, expires: PULL_EXPIRES_MS });
     this.messages = messages;
     if (this.stopping) messages.stop();
     let pending: JsMsg[] = [];
