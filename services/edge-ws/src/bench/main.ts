@@ -21,14 +21,14 @@ function args() {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const steps = (value("--steps") ?? "25,50,100,200,300")
+  const steps = (value("--steps") ?? "50,100,150,200,300")
     .split(",")
     .map(Number)
     .filter((n) => Number.isInteger(n) && n > 0 && n <= 1_000);
   return {
     json: argv.includes("--json"),
     steps,
-    utterances: Math.min(20, Math.max(1, Number(value("--utterances") ?? 5))),
+    utterances: Math.min(20, Math.max(1, Number(value("--utterances") ?? 3))),
     only: value("--only"),
   };
 }
