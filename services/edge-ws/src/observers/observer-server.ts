@@ -65,7 +65,6 @@ export class ObserverServer {
   ): { status: number; reason: string } | { devices: Set<string> | undefined } {
     if (this.draining) return { status: 503, reason: "draining" };
     if (!this.nc || this.nc.isClosed()) return { status: 503, reason: "events_unavailable" };
-    if (this.clients.size >= this.cfg.maxObservers) return { status: 503, reason: "too_many_observers" };
     const asked = url.searchParams
       .getAll("device")
       .flatMap((d) => d.split(","))
@@ -74,9 +73,10 @@ export class ObserverServer {
     const scope = this.scope(tokenFromRequest(req, url));
     if (scope === "unauthorized") return { status: 401, reason: "unauthorized" };
     if (scope === "forbidden") return { status: 403, reason: "observer_token_required" };
-    if (scope === "all") return { devices: asked.length > 0 ? new Set(asked) : undefined };
-    if (asked.some((d) => d !== scope)) return { status: 403, reason: "wrong_device" };
-    return { devices: new Set([scope]) };
+    if (scope !== "all" && asked.some((d) => d !== scope)) return { status: 403, reason: "wrong_device" };
+    if (this.clients.size >= this.cfg.maxObservers) return { status: 503, reason: "too_many_observers" };
+    if (scope !== "all") return { devices: new Set([scope]) };
+    return { devices: asked.length > 0 ? new Set(asked) : undefined };
   }
 
   /** "all", "unauthorized", "forbidden", or the one device id a signed device token covers. */

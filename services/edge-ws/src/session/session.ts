@@ -635,6 +635,7 @@ export class Session implements Claimant {
     const deviceId = this.deviceId;
     if (!deviceId) throw new CommandError("bad_request", "the device has not identified itself");
     try {
+      await this.saving; // a turn still being stored must not come back after the reset
       await clearConversation(this.deps.services, deviceId, this.deps.cfg.storageTimeoutMs);
       await this.deps.images.clear(deviceId).catch(() => undefined);
     } catch (err) {

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+import { events } from "@hotpin/contracts";
+import { EVENT_SUBJECTS, subjectToken } from "@hotpin/runtime";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type CommandBody, CommandTimeoutError, DeviceNotConnectedError, sendCommand } from "./commands/send-command";
+import { observerMessage } from "./observers/observer-format";
+
+const USAGE = `hotpin — operator commands for HotPin devices, over NATS
+
+usage:
+  hotpin say <device> <text…>          speak the text on the device now
+  hotpin rerecord <device>             ask the device to record again
+  hotpin disconnect <device> [reason]  close the device's connection (it may reconnect)
+  hotpin state <device>                where the device is connected and what it is doing
+  hotpin reset <device>                start the device's conversation over
+  hotpin events [--device <id>]…       print device events as JSON lines until interrupted
+
+options:
+  --nats <url>      NATS server(s), comma separated (default $HOTPIN_NATS_URL or nats://127.0.0.1:4222)
+  --timeout <ms>    wait this long for the device's edge to answer (default 60000)
+  --json            print the reply as JSON
+
+The NATS token, if the server wants one, comes from $HOTPIN_NATS_TOKEN.
+exit status: 0 done, 1 refused by the device's edge, 2 device not connected, 3 no answer in time, 64 usage`;
+
+interface Args {
+  verb: string;
+  positional: string[];
+  nats: string;
+  timeoutMs: number;
+  json: boolean;
+  devices: string[];
+}
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
+  const args: Args = {
+    verb: "",
+    positional: [],
+    nats: env.HOTPIN_NATS_URL || "nats://127.0.0.1:4222",
+    timeoutMs: 60_000,
+    json: false,
+    devices: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--nats") args.nats = value();
+    else if (a === "--timeout") {
+      args.timeoutMs = Number(value());
+      if (!Number.isInteger(args.timeoutMs) || args.timeoutMs <= 0)
+        throw new UsageError("--timeout takes milliseconds");
+    } else if (a === "--json") args.json = true;
+    else if (a === "--device") args.devices.push(value());
+    else if (a === "-h" || a === "--help") args.verb = "help";
+    else if (a.startsWith("--")) throw new UsageError(`unknown option ${a}`);
+    else if (!args.verb) args.verb = a;
+    else args.positional.push(a);
+  }
+  return args;
+}
+
+class UsageError extends Error {}
+
+/** The command a verb stands for; throws UsageError for bad usage. */
+export function commandFor(verb: string, rest: string[]): { deviceId: string; command: CommandBody } {
+  const [deviceId, ...more] = rest;
+  if (!deviceId) throw new UsageError(`${verb} needs a device id`);
+  const text = more.join(" ");
+  switch (verb) {
+    case "say":
+      if (!text.trim()) throw new UsageError("say needs a text");
+      return { deviceId, command: { $case: "say", value: { text } } };
+    case "rerecord":
+      return { deviceId, command: { $case: "rerecord", value: { reason: text } } };
+    case "disconnect":
+      return { deviceId, command: { $case: "disconnect", value: { reason: text } } };
+    case "state":
+      return { deviceId, command: { $case: "getState", value: {} } };
+    case "reset":
+      return { deviceId, command: { $case: "resetConversation", value: {} } };
+    default:
+      throw new UsageError(`unknown command ${verb}`);
+  }
+}
+
+async function tail(nc: NatsConnection, devices: string[]): Promise<void> {
+  const subjects = devices.length > 0 ? devices.map((d) => `hotpin.events.${subjectToken(d)}.>`) : [EVENT_SUBJECTS];
+  const subs = subjects.map((s) => nc.subscribe(s));
+  await Promise.all(
+    subs.map(async (sub) => {
+      for await (const msg of sub) {
+        try {
+          const e = events.Event.decode(msg.data);
+          if (devices.length > 0 && !devices.includes(e.deviceId)) continue;
+          const m = observerMessage(e);
+          if (m) process.stdout.write(`${JSON.stringify(m)}\n`);
+        } catch {
+          // not an event
+        }
+      }
+    }),
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  let cmd: ReturnType<typeof commandFor> | undefined;
+  try {
+    args = parseArgs(argv);
+    if (args.verb === "help" || !args.verb) {
+      process.stdout.write(`${USAGE}\n`);
+      return args.verb ? 0 : 64;
+    }
+    if (args.verb !== "events") cmd = commandFor(args.verb, args.positional);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`hotpin: ${err.message}\n\n${USAGE}\n`);
+    return 64;
+  }
+  const token = process.env.HOTPIN_NATS_TOKEN;
+  const nc = await connect({ servers: args.nats.split(","), name: "hotpin-cli", ...(token ? { token } : {}) });
+  try {
+    if (!cmd) {
+      process.once("SIGINT", () => void nc.close());
+      await tail(nc, args.devices);
+      return 0;
+    }
+    const reply = await sendCommand(nc, cmd.deviceId, cmd.command, args.timeoutMs);
+    if (args.json) process.stdout.write(`${JSON.stringify(reply)}\n`);
+    else {
+      const s = reply.state;
+      const where = s ? `${s.deviceId} on ${s.edgeInstance}: ${s.dialect}, ${s.state}, ${s.utterances} utterances` : "";
+      process.stdout.write(reply.ok ? `ok ${where}\n` : `refused (${reply.errorCode}): ${reply.message}\n`);
+    }
+    return reply.ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`hotpin: ${(err as Error).message}\n`);
+    if (err instanceof DeviceNotConnectedError) return 2;
+    if (err instanceof CommandTimeoutError) return 3;
+    return 1;
+  } finally {
+    await nc.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`hotpin: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}
