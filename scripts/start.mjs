@@ -40,6 +40,8 @@ const token = process.env.HOTPIN_DEVICE_TOKENS?.split(",")[0] ?? persistent("dev
 const env = {
   HOTPIN_DEVICE_TOKENS: process.env.HOTPIN_DEVICE_TOKENS ?? token,
   HOTPIN_TOKEN_SECRET: process.env.HOTPIN_TOKEN_SECRET ?? persistent("token-secret"),
+  // This script prints the device token itself, once, in its summary.
+  HOTPIN_EDGE_PRINT_TOKEN: process.env.HOTPIN_EDGE_PRINT_TOKEN ?? "false",
 };
 
 let nats;
