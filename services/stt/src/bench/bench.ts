@@ -1,0 +1,210 @@
+// `npm run bench:stt [-- --json]`: the STT service against pocketsphinx_continuous on the real
+// speech of pocketsphinx-testdata — accuracy, speed, and streams held at real-time pacing.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseWav } from "@hotpin/audio";
+import type { stt } from "@hotpin/contracts";
+import { baseConfig, recognize, startTestStt, TEST_DATA, type TestStt } from "../test/harness";
+import { wordErrorRate } from "./wer";
+
+const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
+const CHUNK_BYTES = 4096;
+const LAG_LIMIT_MS = 300;
+const json = process.argv.includes("--json");
+const say = (line: string) => {
+  if (!json) console.log(line);
+};
+
+interface Utterance {
+  name: string;
+  reference: string;
+  pcm: Buffer;
+}
+
+function corpus(): Utterance[] {
+  const dir = join(TEST_DATA, "librivox");
+  const refs = new Map<string, string>();
+  for (const line of readFileSync(join(dir, "transcription"), "utf8").split("\n")) {
+    const m = /^(.*)\(([^)]+)\)\s*$/.exec(line.trim());
+    if (m?.[1] && m[2]) refs.set(m[2], m[1]);
+  }
+  const out: Utterance[] = [...refs].map(([id, reference]) => ({
+    name: id,
+    reference,
+    pcm: parseWav(readFileSync(join(dir, `${id}.wav`))).data,
+  }));
+  out.push({
+    name: "goforward",
+    reference: "go forward ten meters",
+    pcm: readFileSync(join(TEST_DATA, "goforward.raw")),
+  });
+  return out;
+}
+
+const audioSeconds = (pcm: Buffer) => pcm.length / 2 / 16_000;
+
+/** pocketsphinx_continuous on one raw file: its text and wall time. */
+function cli(rawPath: string): { text: string; seconds: number } {
+  const began = performance.now();
+  const run = spawnSync(
+    "pocketsphinx_continuous",
+    [
+      "-infile",
+      rawPath,
+      "-hmm",
+      join(MODEL_DIR, "en-us"),
+      "-lm",
+      join(MODEL_DIR, "en-us.lm.bin"),
+      "-dict",
+      join(MODEL_DIR, "cmudict-en-us.dict"),
+      "-logfn",
+      "/dev/null",
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  const seconds = (performance.now() - began) / 1000;
+  if (run.status !== 0) throw new Error(`pocketsphinx_continuous failed (${run.status}): ${run.stderr}`);
+  return { text: run.stdout.split("\n").filter(Boolean).join(" "), seconds };
+}
+
+async function serviceFinal(s: TestStt, pcm: Buffer): Promise<{ text: string; seconds: number }> {
+  const began = performance.now();
+  const out = await recognize(s.client, pcm, { partialResults: false }, CHUNK_BYTES);
+  if (!out.final) throw new Error(`service failed: ${out.error?.message}`);
+  return { text: out.final.text, seconds: (performance.now() - began) / 1000 };
+}
+
+/** One stream sent at real-time pacing; the lag of each partial behind the audio it covers. */
+function pacedStream(s: TestStt, pcm: Buffer, offsetMs: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const call = s.client.recognize();
+    const lags: number[] = [];
+    let start = 0;
+    call.on("data", (res: stt.RecognizeResponse) => {
+      if (res.result?.$case === "partial") {
+        lags.push(performance.now() - (start + res.result.value.audioMs));
+      } else if (res.result?.$case === "final") resolve(lags);
+    });
+    call.on("error", reject);
+    setTimeout(() => {
+      start = performance.now();
+      call.write({ request: { $case: "config", value: { ...baseConfig(), partialResults: true } } });
+      let sent = 0;
+      const next = () => {
+        call.write({ request: { $case: "audio", value: pcm.subarray(sent, sent + CHUNK_BYTES) } });
+        sent += CHUNK_BYTES;
+        if (sent >= pcm.length) return call.end();
+        // Against the absolute schedule so timer drift does not slow the stream down.
+        setTimeout(next, Math.max(0, start + sent / 32 - performance.now()));
+      };
+      // The first chunk leaves once it has been "spoken".
+      setTimeout(next, CHUNK_BYTES / 32);
+    }, offsetMs);
+  });
+}
+
+function p95(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const cores = availableParallelism();
+  const utterances = corpus();
+  const dir = mkdtempSync(join(tmpdir(), "stt-bench-"));
+  try {
+    // Accuracy: each utterance through both, compared on the same normalisation.
+    const pairsCli: { reference: string; hypothesis: string }[] = [];
+    const pairsService: { reference: string; hypothesis: string }[] = [];
+    const maxLevel = 24;
+    await using s = await startTestStt({
+      HOTPIN_STT_ENGINE: "pocketsphinx",
+      HOTPIN_STT_WORKERS: String(cores),
+      HOTPIN_STT_STREAMS_PER_WORKER: String(Math.ceil(maxLevel / cores)),
+      HOTPIN_STT_WARM_RECOGNIZERS: String(Math.ceil(maxLevel / cores)),
+      HOTPIN_STT_IDLE_TIMEOUT_MS: "30000",
+    });
+    say(`STT bench: pocketsphinx, ${utterances.length} utterances, ${cores} cores`);
+    for (const u of utterances) {
+      const raw = join(dir, `${u.name}.raw`);
+      writeFileSync(raw, u.pcm);
+      const c = cli(raw);
+      const v = await serviceFinal(s, u.pcm);
+      pairsCli.push({ reference: u.reference, hypothesis: c.text });
+      pairsService.push({ reference: u.reference, hypothesis: v.text });
+      say(`  ${u.name.padEnd(42)} same text: ${c.text === v.text ? "yes" : "NO"}`);
+    }
+    const werCli = wordErrorRate(pairsCli);
+    const werService = wordErrorRate(pairsService);
+
+    // Speed: the whole corpus as one long utterance, so process start-up is small next to decoding.
+    const all = Buffer.concat(utterances.map((u) => u.pcm));
+    const allRaw = join(dir, "all.raw");
+    writeFileSync(allRaw, all);
+    const silence = join(dir, "silence.raw");
+    writeFileSync(silence, Buffer.alloc(3_200));
+    const startup = Math.min(...[0, 1, 2].map(() => cli(silence).seconds));
+    let cliBest = Number.POSITIVE_INFINITY;
+    let serviceBest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 2; i++) {
+      cliBest = Math.min(cliBest, cli(allRaw).seconds - startup);
+      serviceBest = Math.min(serviceBest, (await serviceFinal(s, all)).seconds);
+    }
+    const seconds = audioSeconds(all);
+    const rtfCli = cliBest / seconds;
+    const rtfService = serviceBest / seconds;
+    const bound = Math.floor(cores / rtfService);
+
+    // Capacity: streams at real-time pacing until the p95 lag of partials passes the limit.
+    const paced = utterances.find((u) => u.name.endsWith("0890"))?.pcm ?? (utterances[0] as Utterance).pcm;
+    const levels: { streams: number; p95LagMs: number }[] = [];
+    let held = 0;
+    for (let n = 2; n <= maxLevel; n += 2) {
+      const lags = (
+        await Promise.all(Array.from({ length: n }, (_, i) => pacedStream(s, paced, (i * 128) / n)))
+      ).flat();
+      const lag = p95(lags);
+      levels.push({ streams: n, p95LagMs: Math.round(lag) });
+      say(`  ${String(n).padStart(2)} real-time streams: p95 partial lag ${lag.toFixed(0)} ms`);
+      if (lag > LAG_LIMIT_MS) break;
+      held = n;
+      if (n > 1.5 * bound) break;
+    }
+
+    const result = {
+      wer_service: round(werService),
+      wer_cli: round(werCli),
+      rtf_service: round(rtfService, 3),
+      rtf_cli: round(rtfCli, 3),
+      rtf_ratio: round(rtfService / rtfCli, 3),
+      realtime_streams: held,
+      realtime_streams_bound: bound,
+      cores,
+      audio_seconds: round(seconds),
+      cli_startup_seconds: round(startup, 3),
+      levels,
+    };
+    if (json) {
+      console.log(JSON.stringify(result));
+      return;
+    }
+    say(`WER: service ${result.wer_service}% vs pocketsphinx_continuous ${result.wer_cli}%`);
+    say(
+      `RTF: service ${result.rtf_service} vs CLI ${result.rtf_cli} (ratio ${result.rtf_ratio}) over ${result.audio_seconds} s of audio`,
+    );
+    say(`Real-time streams held (p95 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF = ${bound}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function round(v: number, digits = 2): number {
+  return Number(v.toFixed(digits));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
