@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { storage } from "@hotpin/contracts";
+import { freePort } from "@hotpin/mesh";
+import { connectNats, createGrpcClient, createLogger } from "@hotpin/runtime";
+import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { sendCommand } from "./commands/send-command";
+import { FIRMWARE_FRAME_BYTES } from "./dialects/firmware";
+import { testJpeg } from "./images/sample-images.test-util";
+import { unary } from "./pipeline/services";
+import { TestDevice } from "./test-peers.test-util";
+
+/**
+ * Two real edge processes (the mesh's edge "A" and a second replica "B" started here with the
+ * same environment) in front of the real STT, LLM (fake Groq), TTS and storage services on one
+ * NATS: an image uploaded on A reaches the LLM for a device on B; the conversation continues on
+ * the other replica and is gone after storage's idle expiry; `say` and /events across replicas.
+ */
+const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
+const IDLE_TTL_S = 6;
+const skip =
+  process.env.HOTPIN_EDGE_SKIP_MESH === "1"
+    ? "HOTPIN_EDGE_SKIP_MESH=1"
+    : existsSync(GOFORWARD)
+      ? false
+      : `${GOFORWARD} is missing (Debian package pocketsphinx-testdata)`;
+if (skip) console.log(`# fleet end-to-end tests skipped: ${skip}`);
+
+let groq: Awaited<ReturnType<typeof startFakeGroq>>;
+let mesh: Awaited<ReturnType<typeof startMesh>>;
+let replicaB: ChildProcess | undefined;
+let urlB = "";
+let nc: NatsConnection;
+const OBSERVER_TOKEN = "fleet-observer-token";
+
+before(async () => {
+  if (skip) return;
+  groq = await startFakeGroq({ defaultAnswer: "Moving forward now." });
+  const env = {
+    GROQ_API_KEY: "test-key",
+    GROQ_BASE_URL: groq.url,
+    HOTPIN_STORAGE_CONVERSATION_IDLE_TTL_S: String(IDLE_TTL_S),
+    HOTPIN_EDGE_OBSERVER_TOKENS: OBSERVER_TOKEN,
+  };
+  mesh = await startMesh({ env, serviceEnv: { edge: { HOTPIN_EDGE_INSTANCE: "edge-a" } } });
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  replicaB = spawn(process.execPath, ["--require", "@hotpin/runtime/register", "dist/main.js"], {
+    cwd: join(__dirname, ".."),
+    stdio: "ignore",
+    env: {
+      ...process.env,
+      ...env,
+      HOTPIN_DEVICE_TOKENS: TEST_DEVICE_TOKEN,
+      HOTPIN_TOKEN_SECRET: "test-token-secret-0123456789abcdef",
+      HOTPIN_LOG_LEVEL: "warn",
+      HOTPIN_EDGE_INSTANCE: "edge-b",
+      HOTPIN_EDGE_HOST: "127.0.0.1",
+      HOTPIN_EDGE_PORT: String(port),
+      HOTPIN_EDGE_METRICS_PORT: String(metricsPort),
+      HOTPIN_NATS_URL: mesh.nats.url,
+      HOTPIN_STT_ADDRESS: mesh.address("stt"),
+      HOTPIN_LLM_ADDRESS: mesh.address("llm"),
+      HOTPIN_TTS_ADDRESS: mesh.address("tts"),
+      HOTPIN_STORAGE_ADDRESS: mesh.address("storage"),
+    },
+  });
+  urlB = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (replicaB.exitCode !== null) throw new Error("replica B exited at start-up");
+    const ok = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  nc = await connectNats({ servers: mesh.nats.url, name: "fleet-e2e", log: createLogger("fleet-e2e", "silent") });
+});
+after(async () => {
+  await nc?.close();
+  if (replicaB && replicaB.exitCode === null) {
+    const exited = new Promise((r) => replicaB?.once("exit", r));
+    replicaB.kill("SIGTERM");
+    await exited;
+  }
+  await mesh?.[Symbol.asyncDispose]();
+  await groq?.[Symbol.asyncDispose]();
+});
+
+const ws = (http: string) => `${http.replace("http", "ws")}/ws`;
+const bearer = { authorization: `Bearer ${TEST_DEVICE_TOKEN}` };
+
+async function firmware(http: string, id: string) {
+  const d = new TestDevice(ws(http), bearer);
+  await d.opened;
+  d.send({ session_id: id });
+  await d.until((m) => m.status === "connected");
+  return d;
+}
+
+async function speak(d: TestDevice) {
+  const pcm = readFileSync(GOFORWARD);
+  let sent = 0;
+  let acked = 0;
+  for (let at = 0; at < pcm.length; at += FIRMWARE_FRAME_BYTES) {
+    d.ws.send(pcm.subarray(at, at + FIRMWARE_FRAME_BYTES));
+    if (++sent - acked >= 2) acked = (await d.until((m) => m.status === "receiving")).chunks_received as number;
+  }
+  d.send({ signal: "EOS" });
+  const llmStage = await d.until((m) => m.stage === "llm");
+  await d.until((m) => m.status === "complete");
+  return llmStage;
+}
+
+/** The last chat request's messages as text, and whether it carried an image. */
+function lastChat() {
+  const body = groq.chatRequests().at(-1)?.body;
+  const text = JSON.stringify(body?.messages ?? []);
+  return { text, hasImage: text.includes("image_url") || text.includes("data:image/") };
+}
+
+test("fleet e2e - image uploaded on replica A reaches the LLM for a device on replica B; history follows the device across replicas, then expires", {
+  skip,
+}, async () => {
+  const onB = await firmware(urlB, "fleet-cam");
+  const form = new FormData();
+  form.append("session", "fleet-cam");
+  form.append("file", new Blob([await testJpeg(1600, 1200)], { type: "image/jpeg" }), "image.jpg");
+  const up = await fetch(`${mesh.edgeUrl}/image`, { method: "POST", headers: bearer, body: form });
+  assert.equal(up.status, 200, await up.clone().text());
+  const first = await speak(onB);
+  assert.equal(first.has_image, true);
+  assert.equal(lastChat().hasImage, true);
+  onB.ws.close();
+  // The same device on replica A: its conversation continues there.
+  const onA = await firmware(mesh.edgeUrl, "fleet-cam");
+  const second = await speak(onA);
+  assert.equal(second.has_image, false);
+  const chat = lastChat();
+  assert.equal(chat.hasImage, false, "the image belonged to one turn");
+  assert.match(chat.text, /Moving forward now/, "the previous answer is in the history");
+  // After storage's idle expiry the conversation is gone (watched through storage, no fixed wait).
+  const client = createGrpcClient(storage.StorageClient, mesh.address("storage"));
+  while ((await unary(client, client.recentTurns, { deviceId: "fleet-cam", limit: 0 }, 3_000)).turns.length > 0) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  client.close();
+  await speak(onA);
+  assert.doesNotMatch(lastChat().text, /Moving forward now/);
+  onA.ws.close();
+});
+
+test("fleet e2e - say reaches a device on the other replica; /events on A shows its transcript", { skip }, async () => {
+  const events = new TestDevice(`${ws(mesh.edgeUrl).replace(/\/ws$/, "/events")}?device=fleet-say`, {
+    authorization: `Bearer ${OBSERVER_TOKEN}`,
+  });
+  await events.opened;
+  const d = await firmware(urlB, "fleet-say");
+  for (;;) {
+    const r = await sendCommand(nc, "fleet-say", { $case: "getState", value: {} }, 5_000).catch(() => undefined);
+    if (r?.state?.edgeInstance === "edge-b") break;
+    await new Promise((r2) => setTimeout(r2, 50));
+  }
+  const reply = sendCommand(nc, "fleet-say", { $case: "say", value: { text: "Hello from the operator." } }, 30_000);
+  assert.equal((await d.until((m) => m.stage === "tts")).response, "Hello from the operator.");
+  await d.until((m) => m.status === "complete");
+  assert.equal((await reply).ok, true);
+  await speak(d);
+  const t = await events.until((m) => m.event === "transcription" && m.is_final === true);
+  assert.match(String(t.text), /go forward/);
+  assert.equal(t.edge_instance, "edge-b");
+  events.ws.close();
+  d.ws.close();
+});
