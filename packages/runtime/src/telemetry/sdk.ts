@@ -2,7 +2,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { NodeSDK } from "@opentelemetry/sdk-node";
-import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 
 const KEY = Symbol.for("hotpin.telemetry.sdk");
 type Holder = { [KEY]?: NodeSDK };
@@ -26,6 +26,9 @@ export function startTelemetry(extraProcessors: SpanProcessor[] = []): NodeSDK {
   const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   const spanProcessors = [...extraProcessors];
   if (endpoint) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  // With no processor at all the SDK registers no tracer provider: span contexts would be
+  // empty and no traceparent would reach NATS or gRPC. Keep a provider that exports nothing.
+  if (spanProcessors.length === 0) spanProcessors.push(new NoopSpanProcessor());
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? process.env.HOTPIN_SERVICE ?? "hotpin",
     spanProcessors,
