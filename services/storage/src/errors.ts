@@ -35,8 +35,11 @@ export function requireMaxBytes(field: string, value: string, max: number): stri
 /** Cuts a string to at most `max` UTF-8 bytes without splitting a character: events are never refused. */
 export function truncateBytes(value: string, max: number): string {
   if (Buffer.byteLength(value) <= max) return value;
-  let out = Buffer.from(value).subarray(0, max).toString("utf8");
-  // A cut multi-byte character decodes to U+FFFD at the end; drop it.
-  while (out.endsWith("\uFFFD") && Buffer.byteLength(out) > max - 3) out = out.slice(0, -1);
-  return `${out.slice(0, Math.max(0, out.length - 1))}…`;
+  const ELLIPSIS = "…"; // 3 bytes in UTF-8
+  let out = Buffer.from(value)
+    .subarray(0, Math.max(0, max - 3))
+    .toString("utf8");
+  // A character cut in half decodes to U+FFFD at the end; drop it.
+  if (out.endsWith("\uFFFD")) out = out.slice(0, -1);
+  return `${out}${ELLIPSIS}`;
 }

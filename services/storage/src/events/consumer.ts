@@ -25,7 +25,9 @@ import type { StorageMetrics } from "../metrics";
 import { decodeEvent, type EventRows, eventRows, undecodableRows } from "./to-rows";
 import { writeEvents } from "./write-events";
 
-const PULL_EXPIRES_MS = 5_000;
+/** How long a partial batch waits for more events before it is written. */
+const FLUSH_AFTER_MS = 10;
+const QUIET = Symbol("quiet");
 
 export interface ConsumerOptions {
   /** Durable consumer name; replicas share it and split the stream between them. */
@@ -112,22 +114,33 @@ export class EventConsumer {
 
   private async consume(): Promise<void> {
     const consumer = await jetstream(this.nc).consumers.get(EVENT_STREAM, this.opts.name);
-    // A short pull expiry: a pull left open by a replica that stopped would swallow new events until
-    // their ack wait ran out; it now lives at most this long.
-    const messages = await consumer.consume({ max_messages: this.opts.batch, expires: PULL_EXPIRES_MS });
+    // Events the server sends to the open pull of a replica that just stopped come back after the ack wait.
+    const messages = await consumer.consume({ max_messages: this.opts.batch });
     this.messages = messages;
     if (this.stopping) messages.stop();
+    const it = messages[Symbol.asyncIterator]();
+    let next = it.next();
     let pending: JsMsg[] = [];
-    for await (const m of messages) {
+    for (;;) {
+      // With events in hand, wait only briefly for more: large batches under load, low latency when idle.
+      // (The iterator's getPending() can overcount, so it alone cannot say that nothing more is coming.)
+      const r = pending.length === 0 ? await next : await Promise.race([next, this.quiet(FLUSH_AFTER_MS)]);
+      // Stopping: events in hand are not acked and come back to another replica.
       if (this.stopping) break;
-      pending.push(m);
-      // Write when the batch is full or nothing more is buffered: large batches under load, low latency when idle.
-      if (pending.length < this.opts.batch && messages.getPending() > 0) continue;
+      if (r !== QUIET) {
+        if (r.done) break;
+        pending.push(r.value);
+        next = it.next();
+        if (pending.length < this.opts.batch && messages.getPending() > 0) continue;
+      }
       const batch = pending;
       pending = [];
-      const ok = await this.process(batch);
-      if (!ok) await this.pause(500);
+      if (!(await this.process(batch))) await this.pause(500);
     }
+  }
+
+  private quiet(ms: number): Promise<typeof QUIET> {
+    return new Promise((resolve) => setTimeout(() => resolve(QUIET), ms));
   }
 
   /** Writes one batch; true when committed and acked. */

@@ -1,0 +1,183 @@
+// Events persisted per second from the stream (the consumer path: JetStream pull, decode, one
+// transaction per batch, ack after commit) next to a plain batched insert loop on the same database
+// in the same run. `--json` prints one object; `--events N`, `--batch N` change the size.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { events } from "@hotpin/contracts";
+import { createLogger, EVENT_STREAM, ensureEventStream, eventSubject } from "@hotpin/runtime";
+import { startNats } from "@hotpin/test-support";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { Registry } from "prom-client";
+import { openDatabase } from "./db/connect";
+import { EventConsumer } from "./events/consumer";
+import { createStorageMetrics } from "./metrics";
+import { postgresDatabase, sqliteDatabase, type TestDatabase } from "./testing/databases";
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  const v = i >= 0 ? Number(args[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 1 || v > 1_000_000) throw new Error(`${name} must be a whole number 1..1000000`);
+  return v;
+};
+const EVENTS = flag("--events", 5000);
+const BATCH = flag("--batch", 256);
+const json = args.includes("--json");
+
+interface Result {
+  plain_rows_per_s: number;
+  consumer_events_per_s: number;
+  ratio: number;
+  batch_commit_p99_ms: number;
+  mean_batch_size: number;
+  event_loop_delay_max_ms: number;
+}
+
+async function bench(make: () => Promise<TestDatabase>): Promise<Result> {
+  await using nats = await startNats();
+  await using db = await make();
+  const open = await openDatabase({ url: db.url, dataDir: db.dataDir, schema: db.schema });
+  const nc = await connect({ servers: nats.url });
+  try {
+    // Plain loop: the same rows, batched the same way, written straight to the database.
+    const t0 = performance.now();
+    for (let i = 0; i < EVENTS; i += BATCH) {
+      await open.db.transaction().execute(async (tx) => {
+        const rows = [];
+        for (let j = i; j < Math.min(i + BATCH, EVENTS); j++) {
+          rows.push({
+            time: j,
+            session_id: "s",
+            device_id: "plain",
+            level: 2,
+            message: `line ${j}`,
+            dedup_key: `p${j}`,
+            event_type: "log",
+          });
+        }
+        for (let k = 0; k < rows.length; k += 100)
+          await tx
+            .insertInto("logs")
+            .values(rows.slice(k, k + 100))
+            .execute();
+      });
+    }
+    const plainS = (performance.now() - t0) / 1000;
+
+    await ensureEventStream(nc);
+    const js = jetstream(nc);
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < EVENTS; i++) {
+      const ev: events.Event = {
+        id: `b${i}`,
+        deviceId: "bench",
+        sessionId: "s",
+        time: new Date(i),
+        edgeInstance: "bench",
+        payload: { $case: "log", value: { level: "info", message: `line ${i}` } },
+      };
+      pending.push(js.publish(eventSubject("bench", "log"), events.Event.encode(ev).finish(), { msgID: ev.id }));
+      if (pending.length >= 500) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+
+    const registry = new Registry();
+    const metrics = createStorageMetrics(registry);
+    const consumer = new EventConsumer(
+      nc,
+      open.db,
+      {
+        name: "bench",
+        batch: BATCH,
+        ackWaitMs: 30_000,
+        maxTextBytes: 16_384,
+        maxEventBytes: 65_536,
+        stream: { maxAgeMs: 3_600_000, maxBytes: 1024 ** 3, replicas: 1, duplicateWindowMs: 600_000 },
+      },
+      metrics,
+      createLogger("storage-bench", process.env.BENCH_LOG ?? "warn"),
+    );
+    const jsm = await jetstreamManager(nc);
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const t1 = performance.now();
+    await consumer.start();
+    for (;;) {
+      const info = await jsm.consumers.info(EVENT_STREAM, "bench");
+      if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const consumerS = (performance.now() - t1) / 1000;
+    delay.disable();
+    await consumer.stop();
+    const stored = await open.db
+      .selectFrom("logs")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("device_id", "=", "bench")
+      .executeTakeFirstOrThrow();
+    if (Number(stored.n) !== EVENTS) throw new Error(`stored ${stored.n} of ${EVENTS} events`);
+    const batches = (await metrics.eventBatchSeconds.get()).values;
+    const p99 = percentileFromHistogram(batches, 0.99);
+    const batchCount = batches.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+    const plain = EVENTS / plainS;
+    const consumed = EVENTS / consumerS;
+    return {
+      plain_rows_per_s: Math.round(plain),
+      consumer_events_per_s: Math.round(consumed),
+      ratio: Number((consumed / plain).toFixed(3)),
+      batch_commit_p99_ms: p99,
+      mean_batch_size: Number((EVENTS / Math.max(1, batchCount)).toFixed(1)),
+      event_loop_delay_max_ms: Number((delay.max / 1e6).toFixed(1)),
+    };
+  } finally {
+    await nc.close();
+    await open.close();
+  }
+}
+
+/** The upper bucket bound below which `q` of the batch commits fell (milliseconds). */
+function percentileFromHistogram(
+  values: Array<{ value: number; labels: Record<string, unknown>; metricName?: string }>,
+  q: number,
+): number {
+  const buckets = values
+    .filter((v) => v.metricName?.endsWith("_bucket"))
+    .map((v) => ({ le: Number(v.labels.le), n: v.value }));
+  const total = buckets.find((b) => b.le === Number.POSITIVE_INFINITY)?.n ?? 0;
+  const hit = buckets.find((b) => b.n >= total * q);
+  return hit ? hit.le * 1000 : 0;
+}
+
+async function main(): Promise<void> {
+  const out: Record<string, unknown> = { events: EVENTS, batch: BATCH };
+  let failed = false;
+  for (const [name, make] of [
+    ["sqlite", sqliteDatabase],
+    ["postgres", postgresDatabase],
+  ] as const) {
+    try {
+      const r = await bench(make);
+      out[`${name}_ratio`] = r.ratio;
+      out[name] = r;
+    } catch (err) {
+      failed = true;
+      out[`${name}_ratio`] = null;
+      out[`${name}_error`] = (err as Error).message;
+    }
+  }
+  if (json) console.log(JSON.stringify(out));
+  else {
+    for (const name of ["sqlite", "postgres"]) {
+      const r = out[name] as Result | undefined;
+      if (!r) console.log(`${name}: failed: ${out[`${name}_error`]}`);
+      else
+        console.log(
+          `${name}: consumer ${r.consumer_events_per_s} events/s, plain insert ${r.plain_rows_per_s} rows/s, ratio ${r.ratio}, ` +
+            `batch commit p99 <= ${r.batch_commit_p99_ms} ms, event loop delay max ${r.event_loop_delay_max_ms} ms`,
+        );
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+void main();
