@@ -155,6 +155,12 @@ export const edgeSettings = {
   eventBuffer: int("HOTPIN_EDGE_EVENT_BUFFER", 10_000, "events held while NATS is unreachable; oldest dropped", {
     min: 10,
   }),
+  eventConfirmTimeoutMs: int(
+    "HOTPIN_EDGE_EVENT_CONFIRM_TIMEOUT_MS",
+    2_000,
+    "longest a device message waits for the events before it to be stored in JetStream; then it is sent and they stay buffered",
+    { min: 0 },
+  ),
   drainTimeoutMs: int("HOTPIN_EDGE_DRAIN_TIMEOUT_MS", 20_000, "on SIGTERM, wait this long for utterances", {
     min: 0,
   }),

@@ -86,6 +86,13 @@ export function createEdgeMetrics(registry: Registry) {
       help: "events dropped because the local buffer was full",
       registers,
     }),
+    eventConfirm: new Histogram({
+      name: "hotpin_edge_event_confirm_seconds",
+      help: "wait before a device milestone for its events to be stored, by outcome (acked or timeout)",
+      labelNames: ["outcome"],
+      buckets: [0.0005, 0.001, 0.002, 0.005, ...latencyBuckets.slice(1)],
+      registers,
+    }),
     eventsBuffered: new Gauge({
       name: "hotpin_edge_events_buffered",
       help: "events waiting for NATS",

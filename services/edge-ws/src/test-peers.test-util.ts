@@ -277,6 +277,7 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
         events.push({ deviceId, payload });
         publisher?.publish(deviceId, sessionId, payload);
       },
+      confirm: (timeoutMs) => publisher?.confirm(timeoutMs) ?? Promise.resolve(true),
     },
     metrics,
     log,

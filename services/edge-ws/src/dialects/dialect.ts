@@ -29,6 +29,12 @@ export interface PlaybackControl {
   playbackReadyTimeoutMs: number;
   /** Marks the first reply byte handed to the transport (latency metric, trace event). */
   firstAudio(): void;
+  /**
+   * The whole reply went out: awaited before the dialect's last playback message (spec tts_done,
+   * firmware zero-length frame), so the session's ttsDone event is stored before the device
+   * hears that playback ended.
+   */
+  beforeDone(bytes: number): Promise<void>;
 }
 
 export interface PlaybackResult {

@@ -14,6 +14,7 @@ const ctl = (): PlaybackControl & { first: number } => ({
   firstAudio() {
     this.first++;
   },
+  beforeDone: async () => undefined,
 });
 
 test("firmware dialect - handshake, audio, EOS and RESET become inputs", () => {

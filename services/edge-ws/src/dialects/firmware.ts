@@ -109,6 +109,7 @@ export class FirmwareDialect implements Dialect {
       onFirstFrame: () => ctl.firstAudio(),
     });
     if (sent < wav.length) return { outcome: "aborted", bytes: sent };
+    await ctl.beforeDone(sent);
     this.transport.sendBinary(Buffer.alloc(0));
     return { outcome: "played", bytes: sent };
   }

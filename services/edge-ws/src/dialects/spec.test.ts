@@ -23,6 +23,7 @@ function control(ready: boolean): PlaybackControl & { offered: Buffer[] } {
     pace: { bytesPerSecond: 32_000, leadMs: 60_000, highWaterBytes: 1 << 20 },
     playbackReadyTimeoutMs: 10,
     firstAudio() {},
+    beforeDone: async () => undefined,
   };
 }
 

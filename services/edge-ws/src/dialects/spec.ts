@@ -191,6 +191,7 @@ export class SpecDialect implements Dialect {
       bytes += r.bytes;
       if (r.outcome !== "played") return { outcome: r.outcome, bytes };
     }
+    await ctl.beforeDone(bytes);
     this.transport.sendText(JSON.stringify({ type: "tts_done" }));
     return { outcome: "played", bytes };
   }
@@ -233,7 +234,10 @@ export class SpecDialect implements Dialect {
       },
     });
     if (sent < wav.length) return { outcome: "aborted", bytes: sent };
-    if (done) this.transport.sendText(JSON.stringify({ type: "tts_done" }));
+    if (done) {
+      await ctl.beforeDone(sent);
+      this.transport.sendText(JSON.stringify({ type: "tts_done" }));
+    }
     return { outcome: "played", bytes: sent };
   }
 }

@@ -63,11 +63,13 @@ export class ImageUploads {
       const stored = await this.store(deviceId, sessionIdFor(deviceId), image);
       metrics.imageUploads.inc({ outcome: "ok" });
       metrics.imageBytes.inc(upload.data.length);
-      this.deps.notifyLocal(deviceId, stored);
       this.deps.events.publish(deviceId, sessionIdFor(deviceId), {
         $case: "imageReceived",
         value: { blobId: stored.blobId, width: stored.width, height: stored.height, bytes: stored.bytes },
       });
+      // Stored (bounded wait) before the device or the uploader hears the image arrived.
+      await this.deps.events.confirm(this.deps.cfg.eventConfirmTimeoutMs);
+      this.deps.notifyLocal(deviceId, stored);
       this.answer(res, 200, {
         type: "image_received",
         status: "ok",

@@ -17,7 +17,8 @@ export interface ReplyOptions {
   /** Timing marks for metrics and the trace. */
   onFirstSegment?: () => void;
   onFirstAudio?: () => void;
-  onAnswer?: (text: string, model: string) => void;
+  /** The LLM's final text; awaited before the reply ends (the device sees the answer after it settles). */
+  onAnswer?: (text: string, model: string) => void | Promise<void>;
 }
 
 /**
@@ -55,7 +56,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           if (pcm.length > 0) yield pcm;
         } else if (ev?.$case === "final") {
           text = ev.value.text;
-          opts.onAnswer?.(text, ev.value.model);
+          await opts.onAnswer?.(text, ev.value.model);
         }
       }
     } catch (err) {

@@ -102,6 +102,8 @@ export class Session implements Claimant {
   private lastPartial = { text: "", at: 0 };
   private tokens: number;
   private tokensAt = Date.now();
+  /** Outputs queued behind a milestone still waiting for its events to be stored (in order). */
+  private outputs: Promise<void> | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -253,7 +255,7 @@ export class Session implements Claimant {
       this.deps.cfg.storageTimeoutMs,
     ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
     this.state = "idle";
-    this.send({ type: "connected", deviceId, sessionId: this.id });
+    void this.sendConfirmed({ type: "connected", deviceId, sessionId: this.id });
     this.sendState();
     if (this.deps.devices.takeInterrupted(deviceId)) this.rerecord("disconnected");
   }
@@ -429,13 +431,15 @@ export class Session implements Claimant {
       },
     });
     if (reason) return this.rerecord(reason);
+    // Stored while the image pointer is read, so the milestone costs no extra round trip.
+    const stored = this.milestone();
     // The image uploaded for this device (on any replica) belongs to this turn only.
     const pending = await this.deps.images.take(deviceId).catch((err) => {
       this.log.warn({ err: (err as Error).message }, "pending image unavailable, answering without it");
       return undefined;
     });
     const hasImage = pending !== undefined;
-    this.send({ type: "transcript", text: final.text, hasImage });
+    await this.sendAfter(stored, { type: "transcript", text: final.text, hasImage });
     await this.saving;
     const [history, image] = await Promise.all([
       loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
@@ -457,29 +461,23 @@ export class Session implements Claimant {
       onFirstSegment: () => since("llm_first_segment"),
       onFirstAudio: () => since("tts_first_chunk"),
       onAnswer: (text, model) => {
-        this.send({ type: "answer", text });
         this.event({ $case: "llmText", value: { utterance: rec.utterance, text, model, hadImage: hasImage } });
+        return this.sendConfirmed({ type: "answer", text });
       },
     });
     this.abort.signal.addEventListener("abort", () => reply.cancel(), { once: true });
     this.setState("playing", "Speaking the answer");
     this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
     try {
-      const result = await this.dialect.play(reply, this.playbackControl(rec, since));
+      const done = this.ttsDone(rec.utterance);
+      await this.outputsSent(); // playback writes to the socket directly: after every queued output
+      const result = await this.dialect.play(reply, this.playbackControl(rec, since, done));
       if (this.closed) return;
       metrics.audioOutBytes.inc(result.bytes);
       since("reply_sent");
-      this.event({
-        $case: "ttsDone",
-        value: {
-          utterance: rec.utterance,
-          durationMs: pcmDurationMs(result.bytes),
-          bytes: result.bytes,
-          truncated: false,
-        },
-      });
+      await done(result.bytes); // already stored when the dialect announced the end itself
       metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
-      this.send({ type: "complete" });
+      await this.sendConfirmed({ type: "complete" });
       this.rerecords = 0;
       // Stored in the background; the next utterance waits for it before reading history.
       this.saving = saveTurns(
@@ -507,7 +505,29 @@ export class Session implements Claimant {
     }
   }
 
-  private playbackControl(rec: Recording, since: (stage: string) => void): PlaybackControl {
+  /**
+   * The ttsDone event, published once and awaited until stored: called by the dialect before its
+   * last playback message, or after playback that ended otherwise (offered, aborted).
+   */
+  private ttsDone(utterance: number): (bytes: number) => Promise<void> {
+    let stored: Promise<void> | undefined;
+    return (bytes) => {
+      if (!stored) {
+        this.event({
+          $case: "ttsDone",
+          value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false },
+        });
+        stored = this.milestone();
+      }
+      return stored;
+    };
+  }
+
+  private playbackControl(
+    rec: Recording,
+    since: (stage: string) => void,
+    beforeDone: (bytes: number) => Promise<void> = () => Promise.resolve(),
+  ): PlaybackControl {
     const { cfg, services } = this.deps;
     return {
       waitReady: (timeoutMs) =>
@@ -544,6 +564,7 @@ export class Session implements Claimant {
         since("first_audio");
         rec.span.addEvent("first_audio");
       },
+      beforeDone,
     };
   }
 
@@ -565,6 +586,7 @@ export class Session implements Claimant {
         apology: true,
       };
       this.setState("playing", "Apologising");
+      await this.outputsSent();
       await this.dialect
         .play(
           apology,
@@ -573,7 +595,7 @@ export class Session implements Claimant {
         .catch((e) => this.log.warn({ err: (e as Error).message }, "apology not played"));
     }
     if (this.closed) return;
-    this.send({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
+    void this.sendConfirmed({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
     this.setState("idle", "Ready");
   }
 
@@ -585,13 +607,13 @@ export class Session implements Claimant {
       this.rerecords = 0;
       this.deps.metrics.utterances.inc({ outcome: "intervention" });
       this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: true } });
-      this.send({ type: "intervention", message: "Too many re-recording attempts" });
+      void this.sendConfirmed({ type: "intervention", message: "Too many re-recording attempts" });
       this.setState("idle", "Waiting for the user");
       return;
     }
     this.deps.metrics.utterances.inc({ outcome: "rerecord" });
     this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: false } });
-    this.send({ type: "rerecord", reason, attempt: this.rerecords });
+    void this.sendConfirmed({ type: "rerecord", reason, attempt: this.rerecords });
     this.setState("stalled", "Please record again");
   }
 
@@ -616,7 +638,43 @@ export class Session implements Claimant {
   }
 
   private send(out: Output): void {
-    if (!this.closed) this.dialect.send(out);
+    if (this.closed) return;
+    if (this.outputs) void this.sendAfter(Promise.resolve(), out);
+    else this.dialect.send(out);
+  }
+
+  /**
+   * Waits (at most HOTPIN_EDGE_EVENT_CONFIRM_TIMEOUT_MS) until every event published so far is
+   * stored in JetStream. Past the bound (NATS unreachable) the device is served anyway and the
+   * events stay in the buffer: a crash of this process in that window loses them.
+   */
+  private async milestone(): Promise<void> {
+    const started = performance.now();
+    const ok = await this.deps.events.confirm(this.deps.cfg.eventConfirmTimeoutMs);
+    const outcome = ok ? "acked" : "timeout";
+    this.deps.metrics.eventConfirm.observe({ outcome }, (performance.now() - started) / 1000);
+  }
+
+  /** A message that proves events happened: sent once they are stored (bounded), in order. */
+  private sendConfirmed(out: Output): Promise<void> {
+    return this.sendAfter(this.milestone(), out);
+  }
+
+  /** Sends `out` once `ready` settles and every output queued before it has gone. */
+  private sendAfter(ready: Promise<void>, out: Output): Promise<void> {
+    const sent = Promise.all([this.outputs, ready]).then(() => {
+      if (!this.closed) this.dialect.send(out);
+    });
+    this.outputs = sent;
+    void sent.then(() => {
+      if (this.outputs === sent) this.outputs = undefined;
+    });
+    return sent;
+  }
+
+  /** Resolves when every queued output has been sent (playback writes to the socket directly). */
+  private outputsSent(): Promise<void> {
+    return this.outputs ?? Promise.resolve();
   }
 
   private event(payload: EventPayload): void {
@@ -678,16 +736,15 @@ export class Session implements Claimant {
     this.send({ type: "answer", text });
     this.event({ $case: "ttsStarted", value: { utterance } });
     try {
+      const done = this.ttsDone(utterance);
+      await this.outputsSent();
       const result = await this.dialect.play(
         reply,
-        this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}),
+        this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}, done),
       );
       metrics.audioOutBytes.inc(result.bytes);
-      this.event({
-        $case: "ttsDone",
-        value: { utterance, durationMs: pcmDurationMs(result.bytes), bytes: result.bytes, truncated: false },
-      });
-      this.send({ type: "complete" });
+      await done(result.bytes);
+      await this.sendConfirmed({ type: "complete" });
       if (result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
     } catch (err) {
       reply.cancel();
@@ -709,7 +766,7 @@ export class Session implements Claimant {
     }
     const utterance = this.utterances;
     this.event({ $case: "rerecord", value: { utterance, reason: "operator", attempt: 1, intervention: false } });
-    this.send({ type: "rerecord", reason: "operator", attempt: 1 });
+    void this.sendConfirmed({ type: "rerecord", reason: "operator", attempt: 1 });
     this.setState("stalled", "Please record again");
   }
 
@@ -737,6 +794,7 @@ export class Session implements Claimant {
   async drain(): Promise<void> {
     this.draining = true;
     await this.whenIdle();
+    await this.outputsSent();
   }
 
   /** The socket closed (or is being closed): release everything this session holds. */
