@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { grpc } from "@hotpin/runtime";
 import { StreamingResampler } from "./audio/resampler";
-import { baseConfig, collect, goforward, recognize, startTestStt, type TestStt } from "./test/harness";
+import { baseConfig, collect, goforward, recognize, startTestStt, type TestStt } from "./testing/harness";
 
 describe("stt over gRPC with pocketsphinx", () => {
   let stt: TestStt;
@@ -11,7 +11,7 @@ describe("stt over gRPC with pocketsphinx", () => {
     stt = await startTestStt({
       HOTPIN_STT_WORKERS: "2",
       HOTPIN_STT_STREAMS_PER_WORKER: "6",
-      HOTPIN_STT_WARM_RECOGNIZERS: "5",
+      HOTPIN_STT_WARM_RECOGNIZERS: "6",
       HOTPIN_STT_IDLE_TIMEOUT_MS: "30000",
     });
   });
@@ -88,14 +88,16 @@ describe("stt over gRPC with pocketsphinx", () => {
       const out = collect(call);
       call.write({ request: { $case: "config", value: { ...baseConfig(), partialResults: true } } });
       const partial = Promise.race([new Promise<void>((resolve) => call.once("data", () => resolve())), out]);
+      const accepted = Promise.race([new Promise<void>((resolve) => call.once("metadata", () => resolve())), out]);
       for (let at = 0; at < (waitForPartial ? 8 : 2) * 4096; at += 4096) {
         call.write({ request: { $case: "audio", value: audio.subarray(at, at + 4096) } });
       }
       // With waitForPartial the engine has produced a hypothesis, so its recognizer is busy.
-      if (waitForPartial) await partial;
+      // Otherwise cancel as soon as the server has given the stream a slot.
+      await (waitForPartial ? partial : accepted);
       call.cancel();
       const end = await out;
-      assert.equal(end.error?.code, grpc.status.CANCELLED);
+      assert.equal(end.error?.code, grpc.status.CANCELLED, end.error?.details);
     };
     const round = async (n: number, waitForPartial: boolean) => {
       for (let i = 0; i < n; i += 10) {

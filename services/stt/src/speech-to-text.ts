@@ -21,6 +21,8 @@ export function speechToText(deps: SessionDeps): stt.SpeechToTextServer {
         resume: () => call.resume(),
       });
       if (session.isClosed) return;
+      // Headers now tell the client its stream holds a worker slot (a refusal has none).
+      call.sendMetadata(new grpc.Metadata());
       call.on("data", (req: stt.RecognizeRequest) => {
         const r = req.request;
         if (r?.$case === "config") session.configure(r.value);
@@ -30,6 +32,8 @@ export function speechToText(deps: SessionDeps): stt.SpeechToTextServer {
       call.on("end", () => session.end());
       call.on("cancelled", () => session.cancel());
       call.on("error", () => session.cancel());
+      // A client may cancel before this handler ran; that event is already gone.
+      if (call.cancelled) session.cancel();
     },
 
     recognizeFile(call, callback) {
@@ -48,6 +52,7 @@ export function speechToText(deps: SessionDeps): stt.SpeechToTextServer {
       });
       if (session.isClosed) return;
       call.on("cancelled", () => session.cancel());
+      if (call.cancelled) return session.cancel();
       const config = { ...(call.request.config ?? emptyConfig()), partialResults: false };
       let audio = call.request.audio;
       if (audio.length >= 12 && audio.toString("ascii", 0, 4) === "RIFF") {

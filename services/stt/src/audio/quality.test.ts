@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { tone } from "../test/harness";
+import { tone } from "../testing/harness";
 import { AudioQualityMeter } from "./quality";
 
 test("stt quality - a steady tone has the RMS, peak and speech ratio of a sine", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { tone } from "../test/harness";
+import { tone } from "../testing/harness";
 import { StreamingResampler } from "./resampler";
 
 function rms(pcm: Int16Array, skip = 200): number {

@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseWav } from "@hotpin/audio";
 import type { stt } from "@hotpin/contracts";
-import { baseConfig, recognize, startTestStt, TEST_DATA, type TestStt } from "../test/harness";
+import { baseConfig, recognize, startTestStt, TEST_DATA, type TestStt } from "../testing/harness";
 import { wordErrorRate } from "./wer";
 
 const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { grpc } from "@hotpin/runtime";
 import { startFakeGroq } from "@hotpin/test-support";
-import { goforward, recognize, startTestStt } from "../test/harness";
+import { goforward, recognize, startTestStt } from "../testing/harness";
 
 test("stt groq - a stream is sent to Groq Whisper as one WAV and the final carries its text", async () => {
   await using groq = await startFakeGroq({ apiKey: "test-key", transcription: "Turn left at the door." });

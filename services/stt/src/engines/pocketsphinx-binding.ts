@@ -24,10 +24,6 @@ export interface PocketSphinxApi {
   psSegFrames(seg: unknown, sf: [number], ef: [number]): void;
   psSegProb(seg: unknown, a: [number], l: [number], b: [number]): number;
   psSegFree(seg: unknown): void;
-  psGetFeat(ps: unknown): unknown;
-  cmnLiveSet(cmn: unknown, vec: number[]): void;
-  /** The decoder's live cepstral-mean state, read through the public struct layouts of feat.h/cmn.h. */
-  cmnOf(ps: unknown): { cmn: unknown; mean: number[] };
 }
 
 let api: PocketSphinxApi | undefined;
@@ -69,41 +65,7 @@ export function pocketSphinxApi(): PocketSphinxApi {
     psSegFrames: ps.func("void ps_seg_frames(void *seg, _Out_ int *sf, _Out_ int *ef)"),
     psSegProb: ps.func("int32_t ps_seg_prob(void *seg, _Out_ int32_t *a, _Out_ int32_t *l, _Out_ int32_t *b)"),
     psSegFree: ps.func("void ps_seg_free(void *seg)"),
-    psGetFeat: ps.func("void *ps_get_feat(void *ps)"),
-    cmnLiveSet: sb.func("void cmn_live_set(void *cmn, const float *vec)"),
-  } as unknown as PocketSphinxApi;
-  // struct feat_s up to cmn_struct and cmn_t, as declared in sphinxbase 5prealpha's headers.
-  const featHead = koffi.struct("hotpin_feat_head", {
-    refcount: "int",
-    name: "void *",
-    cepsize: "int32_t",
-    n_stream: "int32_t",
-    stream_len: "void *",
-    window_size: "int32_t",
-    n_sv: "int32_t",
-    sv_len: "void *",
-    subvecs: "void *",
-    sv_buf: "void *",
-    sv_dim: "int32_t",
-    cmn: "int",
-    varnorm: "int32_t",
-    agc: "int",
-    compute_feat: "void *",
-    cmn_struct: "void *",
-  });
-  const cmnStruct = koffi.struct("hotpin_cmn", {
-    cmn_mean: "void *",
-    cmn_var: "void *",
-    sum: "void *",
-    nframe: "int32_t",
-    veclen: "int32_t",
-  });
-  const bound = api;
-  bound.cmnOf = (decoder) => {
-    const feat = koffi.decode(bound.psGetFeat(decoder), featHead) as { cmn_struct: unknown };
-    const cmn = koffi.decode(feat.cmn_struct, cmnStruct) as { cmn_mean: unknown; veclen: number };
-    return { cmn: feat.cmn_struct, mean: koffi.decode(cmn.cmn_mean, "float", cmn.veclen) as number[] };
-  };
+  } as PocketSphinxApi;
   // The library logs every decoder setting to stderr; keep our logs readable and structured.
   api.errSetLogfp(null);
   return api;

@@ -36,7 +36,7 @@ export class PocketSphinxEngine implements Engine {
   readonly partials = true;
   private readonly api: PocketSphinxApi;
   private readonly argv: string[];
-  private readonly idle: Decoder[] = [];
+  private readonly idle: unknown[] = [];
   private live = 0;
 
   constructor(
@@ -55,13 +55,10 @@ export class PocketSphinxEngine implements Engine {
   open(): Recognizer {
     const decoder = this.idle.pop() ?? this.newDecoder();
     this.live++;
-    // Each stream starts from the model's initial cepstral mean, not the last speaker's, so a
-    // result never depends on which stream used the decoder before (live CMN adapts per utterance).
-    this.api.cmnLiveSet(decoder.cmn, decoder.initialMean);
-    return new PocketSphinxRecognizer(this.api, decoder.ps, () => {
+    return new PocketSphinxRecognizer(this.api, decoder, (d) => {
       this.live--;
-      if (this.idle.length < this.maxIdle) this.idle.push(decoder);
-      else this.api.psFree(decoder.ps);
+      if (this.idle.length < this.maxIdle) this.idle.push(d);
+      else this.api.psFree(d);
     });
   }
 
@@ -70,10 +67,10 @@ export class PocketSphinxEngine implements Engine {
   }
 
   close(): void {
-    for (const d of this.idle.splice(0)) this.api.psFree(d.ps);
+    for (const d of this.idle.splice(0)) this.api.psFree(d);
   }
 
-  private newDecoder(): Decoder {
+  private newDecoder(): unknown {
     const api = this.api;
     const cfg = api.cmdLnParse(null, api.psArgs(), this.argv.length, this.argv, 1);
     if (!cfg) throw new EngineUnavailableError("pocketsphinx rejected its configuration");
@@ -82,15 +79,8 @@ export class PocketSphinxEngine implements Engine {
     // The decoder holds its own reference to the configuration.
     api.cmdLnFree(cfg);
     if (!decoder) throw new EngineUnavailableError("pocketsphinx could not load its model");
-    const { cmn, mean } = api.cmnOf(decoder);
-    return { ps: decoder, cmn, initialMean: mean };
+    return decoder;
   }
-}
-
-interface Decoder {
-  ps: unknown;
-  cmn: unknown;
-  initialMean: number[];
 }
 
 /**
@@ -108,7 +98,7 @@ class PocketSphinxRecognizer implements Recognizer {
   constructor(
     private readonly api: PocketSphinxApi,
     private readonly decoder: unknown,
-    private readonly giveBack: () => void,
+    private readonly giveBack: (decoder: unknown) => void,
   ) {
     api.psStartStream(decoder);
     api.psStartUtt(decoder);
@@ -144,7 +134,7 @@ class PocketSphinxRecognizer implements Recognizer {
       this.api.psEndUtt(this.decoder);
       this.inUtterance = false;
     }
-    this.giveBack();
+    this.giveBack(this.decoder);
   }
 
   private endPiece(): void {

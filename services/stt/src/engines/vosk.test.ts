@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { grpc } from "@hotpin/runtime";
-import { goforward, recognize, startTestStt } from "../test/harness";
+import { goforward, recognize, startTestStt } from "../testing/harness";
 import { EngineUnavailableError } from "./engine";
 import { selectEngines } from "./select";
 import { loadVoskModel, voskApi } from "./vosk-binding";

@@ -26,7 +26,9 @@ export type ToWorker =
   | { t: "audio"; id: number; pcm: ArrayBuffer; sentAt: number }
   | { t: "end"; id: number }
   | { t: "cancel"; id: number }
-  | { t: "counts"; request: number };
+  | { t: "counts"; request: number }
+  /** Release everything and let the thread end (terminating it inside a native call aborts the process). */
+  | { t: "close" };
 
 export type FromWorker =
   | { t: "ready"; engines: EngineName[] }
@@ -41,4 +43,6 @@ export type FromWorker =
       engineMs: number;
     }
   | { t: "error"; id: number; code: number; message: string }
+  /** The worker has let go of a cancelled stream; only now may its slot take another. */
+  | { t: "released"; id: number }
   | { t: "counts"; request: number; live: number; idle: number; streams: number };

@@ -47,6 +47,8 @@ export class WorkerPool {
   private nextRequest = 1;
   private readonly countRequests = new Map<number, (c: { live: number; idle: number; streams: number }) => void>();
   private closing = false;
+  /** Cancelled streams whose slot waits for the worker to let go of the recognizer. */
+  private readonly releasing = new Map<number, () => void>();
 
   private constructor(
     private readonly setup: PoolSetup,
@@ -69,8 +71,9 @@ export class WorkerPool {
     return this.members.length * this.setup.streamsPerWorker;
   }
 
+  /** Streams holding a slot, including cancelled ones the worker has not let go of yet. */
   get active(): number {
-    return this.streams.size;
+    return this.streams.size + this.releasing.size;
   }
 
   /** Engines every worker has; a stream may ask for any of these. */
@@ -93,7 +96,7 @@ export class WorkerPool {
     }
     if (!best) return undefined;
     const slot = best.slots.indexOf(undefined);
-    const stream = new PooledStreamImpl(this.nextId++, best, slot, events, (s) => this.forget(s));
+    const stream = new PooledStreamImpl(this.nextId++, best, slot, events, (s, c) => this.forget(s, c));
     best.slots[slot] = stream;
     this.streams.set(stream.id, stream);
     return stream;
@@ -127,13 +130,19 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closing = true;
     for (const s of [...this.streams.values()]) s.fail(14, "service shutting down");
-    await Promise.all(this.members.map((m) => m.worker.terminate()));
+    await Promise.all(this.members.map((m) => stopWorker(m.worker)));
   }
 
-  private forget(stream: PooledStreamImpl): void {
+  private forget(stream: PooledStreamImpl, cancelled: boolean): void {
     this.streams.delete(stream.id);
     const m = stream.member;
-    if (m.slots[stream.slot] === stream) m.slots[stream.slot] = undefined;
+    const free = () => {
+      if (m.slots[stream.slot] === stream) m.slots[stream.slot] = undefined;
+    };
+    // A cancelled stream keeps its slot until the worker confirms, so a worker never holds more
+    // recognizers than it has slots however fast clients cancel.
+    if (cancelled && m.ready && !this.closing) this.releasing.set(stream.id, free);
+    else free();
   }
 
   private spawn(index: number): Promise<void> {
@@ -161,6 +170,9 @@ export class WorkerPool {
         } else if (msg.t === "counts") {
           this.countRequests.get(msg.request)?.(msg);
           this.countRequests.delete(msg.request);
+        } else if (msg.t === "released") {
+          this.releasing.get(msg.id)?.();
+          this.releasing.delete(msg.id);
         } else {
           this.streams.get(msg.id)?.deliver(msg);
         }
@@ -173,6 +185,7 @@ export class WorkerPool {
       worker.on("exit", (code) => {
         member.ready = false;
         for (const s of member.slots) s?.fail(14, "stt worker stopped");
+        member.slots.fill(undefined);
         if (this.closing) return;
         member.error ??= `exited with code ${code}`;
         this.log.error({ worker: index, code }, "stt worker exited; starting a new one");
@@ -187,6 +200,21 @@ export class WorkerPool {
   }
 }
 
+/**
+ * Asks a worker to finish its current engine call and end; terminate() only as a last resort,
+ * because stopping a thread inside a native call aborts the whole process.
+ */
+function stopWorker(worker: Worker, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void worker.terminate().then(() => resolve()), graceMs);
+    worker.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    worker.postMessage({ t: "close" } satisfies ToWorker);
+  });
+}
+
 class PooledStreamImpl implements PooledStream {
   private done = false;
 
@@ -195,7 +223,7 @@ class PooledStreamImpl implements PooledStream {
     readonly member: Member,
     readonly slot: number,
     private readonly events: StreamEvents,
-    private readonly onDone: (s: PooledStreamImpl) => void,
+    private readonly onDone: (s: PooledStreamImpl, cancelled: boolean) => void,
   ) {}
 
   open(engine: EngineName, sampleRate: number, language: string, partials: boolean): void {
@@ -222,7 +250,7 @@ class PooledStreamImpl implements PooledStream {
     if (this.done) return;
     Atomics.store(this.member.cancelled, this.slot, this.id);
     this.send({ t: "cancel", id: this.id });
-    this.finishWith();
+    this.finishWith(true);
   }
 
   /** Ends the stream from this side with an error (worker gone, shutdown). */
@@ -256,8 +284,8 @@ class PooledStreamImpl implements PooledStream {
     if (!this.done) this.member.worker.postMessage(msg);
   }
 
-  private finishWith(): void {
+  private finishWith(cancelled = false): void {
     this.done = true;
-    this.onDone(this);
+    this.onDone(this, cancelled);
   }
 }

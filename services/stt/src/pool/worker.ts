@@ -98,6 +98,12 @@ async function finish(id: number, stream: Stream): Promise<void> {
 }
 
 function handle(msg: ToWorker): void {
+  if (msg.t === "close") {
+    for (const id of [...streams.keys()]) close(id);
+    for (const engine of engines.values()) engine.close();
+    port?.close();
+    return;
+  }
   if (msg.t === "counts") {
     let live = 0;
     let idle = 0;
@@ -111,6 +117,8 @@ function handle(msg: ToWorker): void {
   }
   if (msg.t === "open") {
     const engine = engines.get(msg.engine);
+    // Cancelled before it reached us: never build a recognizer for it.
+    if (Atomics.load(cancelled, msg.slot) === msg.id) return;
     try {
       if (!engine) throw new EngineCallError(9, `engine ${msg.engine} is not available`);
       streams.set(msg.id, {
@@ -127,9 +135,14 @@ function handle(msg: ToWorker): void {
     }
     return;
   }
+  if (msg.t === "cancel") {
+    close(msg.id);
+    post({ t: "released", id: msg.id });
+    return;
+  }
   const stream = streams.get(msg.id);
   if (!stream) return; // already finished, failed or cancelled
-  if (msg.t === "cancel" || isCancelled(msg.id, stream)) {
+  if (isCancelled(msg.id, stream)) {
     close(msg.id);
     return;
   }
