@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { llm, storage, stt, tts } from "@hotpin/contracts";
+import { health, llm, storage, stt, tts } from "@hotpin/contracts";
 import { connectNats, createLogger, ensureEventStream } from "@hotpin/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
@@ -26,6 +26,10 @@ export interface PeerBehaviour {
   transcript: string;
   llm: "ok" | "unconfigured";
   ttsFails: boolean;
+  /** When set, an LLM call holds its answer until this settles (an utterance kept in flight). */
+  llmHold?: Promise<void>;
+  /** Told when an LLM call starts. */
+  onChat?: () => void;
 }
 
 export const STATIC_TOKEN = "static-test-token";
@@ -87,9 +91,11 @@ export async function startPeers(behaviour: PeerBehaviour) {
     },
   });
   server.addService(llm.LanguageModelService, {
-    chat(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatResponse>) {
+    async chat(call: grpc.ServerWritableStream<llm.ChatRequest, llm.ChatResponse>) {
       histories.push(call.request.history.map((t) => t.text));
       images.push(call.request.image);
+      behaviour.onChat?.();
+      await behaviour.llmHold;
       if (behaviour.llm === "unconfigured") {
         call.emit("error", { code: grpc.status.FAILED_PRECONDITION, details: "no provider" });
         return;
@@ -218,6 +224,12 @@ export async function startPeers(behaviour: PeerBehaviour) {
       call.write({ part: { $case: "chunk", value: data } });
       call.end();
     },
+  });
+  // grpc.health.v1, so that an edge process in front of these peers reports ready.
+  server.addService(health.HealthService, {
+    check: (_c: unknown, cb: grpc.sendUnaryData<health.HealthCheckResponse>) =>
+      cb(null, { status: health.HealthCheckResponse_ServingStatus.SERVING }),
+    watch: (call: grpc.ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>) => call.end(),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     utterances: value("--utterances", 3, 10),
     progress: (line) => process.stderr.write(`# ${line}\n`),
   });
-  const num = (x: number) => (Number.isFinite(x) ? round(x, 1) : null);
+  const num = (x: number, digits = 1) => (Number.isFinite(x) ? round(x, digits) : null);
   if (argv.includes("--json")) {
     process.stdout.write(
       `${JSON.stringify({
@@ -36,6 +36,13 @@ async function main(): Promise<void> {
         reconnect_p99_ms: num(r.reconnectP99Ms),
         devices_moved: r.killedEdgeDevices,
         nats_restarted: r.natsRestarted,
+        event_confirm: {
+          acked: r.confirm.acked,
+          timeouts: r.confirm.timeouts,
+          mean_ms: num(r.confirm.meanMs, 2),
+          p50_le_ms: num(r.confirm.p50Ms, 2),
+          p99_le_ms: num(r.confirm.p99Ms, 2),
+        },
         notes: r.notes,
       })}\n`,
     );
@@ -48,6 +55,8 @@ async function main(): Promise<void> {
     "events (implied by what devices saw → stored in HOTPIN_EVENTS):",
     ...Object.entries(r.events).map(([t, e]) => `  ${t.padEnd(11)} ${String(e.implied).padStart(5)} → ${e.stored}`),
     `events lost: ${r.eventsLost}`,
+    `milestone waits for JetStream acks (surviving edge): ${r.confirm.acked} acked, mean ${num(r.confirm.meanMs, 2)} ms, ` +
+      `p50 ≤ ${num(r.confirm.p50Ms, 2)} ms, p99 ≤ ${num(r.confirm.p99Ms, 2)} ms; ${r.confirm.timeouts} gave up (NATS away)`,
     ...r.notes.map((n) => `note: ${n}`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -4,7 +4,7 @@ import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-suppor
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startEdgeProcess } from "./edge-process";
-import { sample, scrape } from "./prom-text";
+import { histogramQuantile, sample, scrape } from "./prom-text";
 import { percentile } from "./stats";
 import { startRoundRobinProxy } from "./tcp-proxy";
 
@@ -21,16 +21,36 @@ export interface FleetBenchResult {
   reconnectP99Ms: number;
   killedEdgeDevices: number;
   natsRestarted: boolean;
+  /** The surviving edge's waits for JetStream acks before device milestones (the latency cost). */
+  confirm: { acked: number; timeouts: number; meanMs: number; p50Ms: number; p99Ms: number };
   notes: string[];
 }
 
-/** Device messages that prove the edge queued an event first (session.ts publishes, then sends). */
+/**
+ * Device messages that prove an event was stored: the edge sends each only after JetStream acked
+ * the events before it (session.ts milestones). Every connection's `connected` counts, reconnects
+ * included.
+ */
 const IMPLIED: Record<string, (text: string) => boolean> = {
   connected: (t) => t.includes('"status":"connected"'),
   transcript: (t) => t.includes('"stage":"llm"'),
   llmText: (t) => t.includes('"stage":"tts"'),
   ttsDone: (t) => t.includes('"status":"complete"'),
 };
+
+/** A connection cut without a close frame: the edge holding it died (SIGKILL) and published nothing. */
+const KILLED = "closed by server, code 1006";
+
+/**
+ * `disconnected` events the stream must hold: one per identified connection, except those cut by
+ * the killed edge. A disconnect has no device-visible milestone, so the edge cannot wait for its
+ * ack; it is checked here all the same (the surviving edge is alive to publish it).
+ */
+function impliedDisconnects(d: DeviceResult): number {
+  const connected = d.timeline.filter((e) => e.dir === "in" && IMPLIED.connected?.(e.text)).length;
+  const killed = d.timeline.filter((e) => e.dir === "note" && e.text.startsWith(KILLED)).length;
+  return connected - killed;
+}
 
 /**
  * Two edge processes on one NATS and one storage (the rest of the mesh shared), a round-robin
@@ -115,7 +135,14 @@ export async function runFleetBench(opts: {
       if (buffered === 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const stored = await countStoredEvents(mesh.nats.url);
+    // The devices' last closes reach the surviving edge just after the fleet ends: wait (bounded)
+    // for their disconnected events.
+    const disconnects = fleet.devices.reduce((n, d) => n + impliedDisconnects(d), 0);
+    let stored = await countStoredEvents(mesh.nats.url);
+    for (let i = 0; i < 25 && (stored.get("disconnected") ?? 0) < disconnects; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      stored = await countStoredEvents(mesh.nats.url);
+    }
     const events: FleetBenchResult["events"] = {};
     let eventsLost = 0;
     for (const [type, seen] of Object.entries(IMPLIED)) {
@@ -127,6 +154,12 @@ export async function runFleetBench(opts: {
       events[type] = { implied, stored: inStream };
       eventsLost += Math.max(0, implied - inStream);
     }
+    events.disconnected = { implied: disconnects, stored: stored.get("disconnected") ?? 0 };
+    eventsLost += Math.max(0, disconnects - events.disconnected.stored);
+    const metricsB = await scrape(edgeB.metricsUrl);
+    const CONFIRM = "hotpin_edge_event_confirm_seconds";
+    const acked = { outcome: "acked" };
+    const ackedCount = sample(metricsB, `${CONFIRM}_count`, acked);
     const reconnectMs = fleet.devices.flatMap(reconnectTimes);
     return {
       devices: opts.devices,
@@ -143,6 +176,13 @@ export async function runFleetBench(opts: {
       reconnectP99Ms: percentile(reconnectMs, 99),
       killedEdgeDevices: fleet.devices.filter((d) => d.connections > 1).length,
       natsRestarted,
+      confirm: {
+        acked: ackedCount,
+        timeouts: sample(metricsB, `${CONFIRM}_count`, { outcome: "timeout" }),
+        meanMs: ackedCount ? (sample(metricsB, `${CONFIRM}_sum`, acked) / ackedCount) * 1000 : Number.NaN,
+        p50Ms: histogramQuantile(metricsB, CONFIRM, 0.5, acked) * 1000,
+        p99Ms: histogramQuantile(metricsB, CONFIRM, 0.99, acked) * 1000,
+      },
       notes,
     };
   } finally {

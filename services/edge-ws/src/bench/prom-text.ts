@@ -33,6 +33,24 @@ export function sample(s: Samples, name: string, labels: Record<string, string> 
   return total;
 }
 
+/**
+ * The upper bound (`le`) of the bucket holding quantile q of a histogram's observations: an upper
+ * estimate, as precise as the buckets. NaN without observations.
+ */
+export function histogramQuantile(s: Samples, name: string, q: number, labels: Record<string, string> = {}): number {
+  const count = sample(s, `${name}_count`, labels);
+  if (count === 0) return Number.NaN;
+  const bounds = new Set<number>();
+  for (const key of s.keys()) {
+    const m = key.startsWith(`${name}_bucket{`) ? /le="([^"]+)"/.exec(key) : null;
+    if (m?.[1] && m[1] !== "+Inf") bounds.add(Number(m[1]));
+  }
+  for (const le of [...bounds].sort((a, b) => a - b)) {
+    if (sample(s, `${name}_bucket`, { ...labels, le: String(le) }) >= q * count) return le;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
 /** What a histogram gained between two scrapes: observations and their sum (seconds). */
 export function histogramDelta(
   before: Samples,
