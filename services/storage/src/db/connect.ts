@@ -1,10 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { type DialectName, migrate } from "./migrations";
 import type { Database } from "./schema";
+import { SqliteWorker } from "./sqlite-worker/client";
+import { SqliteWorkerDialect } from "./sqlite-worker/dialect";
 
 export interface DatabaseOptions {
   /** Empty: SQLite under dataDir; postgres://…: PostgreSQL. */
@@ -27,7 +28,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Opens the configured database and migrates it to the newest schema version. */
 export async function openDatabase(opts: DatabaseOptions): Promise<OpenDatabase> {
-  const open = opts.url === "" ? openSqlite(opts.dataDir) : await openPostgres(opts);
+  const open = opts.url === "" ? await openSqlite(opts.dataDir) : await openPostgres(opts);
   try {
     await migrate(open.db as Kysely<unknown>, open.dialect);
   } catch (err) {
@@ -37,16 +38,13 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OpenDatabase>
   return open;
 }
 
-function openSqlite(dataDir: string): OpenDatabase {
+/** SQLite runs in a worker thread: better-sqlite3 is synchronous and must not stall the RPC event loop. */
+async function openSqlite(dataDir: string): Promise<OpenDatabase> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "storage.db");
-  const sqlite = new SQLite(file, { timeout: 5_000 });
-  // WAL: readers never block the writer; NORMAL sync is durable across process crashes (fsync at checkpoints).
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const worker = await SqliteWorker.open({ file, timeoutMs: 5_000 });
+  const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(worker) });
   return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
 }
 

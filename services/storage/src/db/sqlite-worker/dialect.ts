@@ -1,0 +1,95 @@
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from "kysely";
+import type { SqliteWorker } from "./client";
+
+/** Kysely's SQLite dialect with the engine in a worker thread: same SQL, same types, async for real. */
+export class SqliteWorkerDialect implements Dialect {
+  constructor(private readonly worker: SqliteWorker) {}
+  createDriver(): Driver {
+    return new SqliteWorkerDriver(this.worker);
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter() {
+    return new SqliteAdapter();
+  }
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}
+
+/**
+ * One connection (the worker's handle). As in Kysely's SqliteDriver, a mutex hands it to one
+ * user at a time, so a transaction's statements never interleave with anyone else's.
+ */
+class SqliteWorkerDriver implements Driver {
+  readonly #connection: SqliteWorkerConnection;
+  #held: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+
+  constructor(private readonly worker: SqliteWorker) {
+    this.#connection = new SqliteWorkerConnection(worker);
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    while (this.#held) await this.#held;
+    this.#held = new Promise((resolve) => {
+      this.#release = resolve;
+    });
+    return this.#connection;
+  }
+
+  async releaseConnection(): Promise<void> {
+    const release = this.#release;
+    this.#held = undefined;
+    this.#release = undefined;
+    release?.();
+  }
+
+  async beginTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw("begin"));
+  }
+  async commitTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw("commit"));
+  }
+  async rollbackTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw("rollback"));
+  }
+
+  async destroy(): Promise<void> {
+    await this.worker.close();
+  }
+}
+
+class SqliteWorkerConnection implements DatabaseConnection {
+  constructor(private readonly worker: SqliteWorker) {}
+
+  async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    const r = await this.worker.query(q.sql, q.parameters);
+    return {
+      rows: r.rows as R[],
+      ...(r.changes === undefined ? {} : { numAffectedRows: BigInt(r.changes) }),
+      ...(r.lastInsertRowid === undefined ? {} : { insertId: BigInt(r.lastInsertRowid) }),
+    };
+  }
+
+  /** Buffered: the whole result crosses the thread boundary at once (every query here is capped). */
+  async *streamQuery<R>(q: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
+    const { rows } = await this.executeQuery<R>(q);
+    for (let i = 0; i < rows.length; i += chunkSize) yield { rows: rows.slice(i, i + chunkSize) };
+  }
+}
