@@ -70,8 +70,11 @@ class SqliteWorkerDriver implements Driver {
     await c.executeQuery(CompiledQuery.raw("rollback"));
   }
 
+  /** Waits for whoever holds the connection (a transaction in hand commits), then closes. */
   async destroy(): Promise<void> {
+    if (!this.worker.unusable) await this.acquireConnection();
     await this.worker.close();
+    await this.releaseConnection();
   }
 }
 
