@@ -231,3 +231,20 @@ test("events - a full buffer drops the oldest events and counts them in hotpin_e
   assert.equal(await counter("hotpin_edge_events_published_total"), 3);
   await pub.flush(5_000);
 });
+
+test("events - confirm resolves once the events published before it are in the stream; unattached it gives up after its timeout", async () => {
+  const { pub } = publisher(100, "edge-e");
+  pub.publish("pin-confirm", "s", { $case: "recordingStarted", value: { utterance: 1 } });
+  assert.equal(await pub.confirm(200), false, "no JetStream yet: the bounded wait ends unconfirmed");
+  assert.equal(pub.buffered, 1, "the event stays queued");
+  pub.attach(jetstream(nc));
+  pub.publish("pin-confirm", "s", { $case: "recordingStarted", value: { utterance: 2 } });
+  assert.equal(await pub.confirm(10_000), true);
+  assert.equal(pub.buffered, 0);
+  // Already in the stream when confirm resolved: read without waiting for more.
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(EVENT_STREAM, { subjects_filter: "hotpin.events.pin-confirm.>" });
+  assert.equal(info.state.subjects?.["hotpin.events.pin-confirm.recordingStarted"], 2);
+  assert.equal(await pub.confirm(0), true, "nothing new: confirmed at once");
+  await pub.flush(5_000);
+});
