@@ -1,6 +1,8 @@
 // Events persisted per second from the stream (the consumer path: JetStream pull, decode, one
 // transaction per batch, ack after commit) next to a plain batched insert loop on the same database
-// in the same run. `--json` prints one object; `--events N`, `--batch N` change the size.
+// in the same run. SQLite runs twice: through the worker thread (the service's path) and, as the
+// "before" reference, on this thread, to compare the worst event-loop delay during the burst.
+// `--json` prints one object; `--events N`, `--batch N` change the size.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { events } from "@hotpin/contracts";
 import { createLogger, EVENT_STREAM, ensureEventStream, eventSubject } from "@hotpin/runtime";
@@ -8,10 +10,11 @@ import { startNats } from "@hotpin/test-support";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
-import { openDatabase } from "./db/connect";
+import { type OpenDatabase, openDatabase } from "./db/connect";
 import { EventConsumer } from "./events/consumer";
 import { createStorageMetrics } from "./metrics";
 import { postgresDatabase, sqliteDatabase, type TestDatabase } from "./testing/databases";
+import { openSqliteInThread } from "./testing/sqlite-in-thread";
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -30,38 +33,63 @@ interface Result {
   ratio: number;
   batch_commit_p99_ms: number;
   mean_batch_size: number;
+  /** Worst event-loop delay while the consumer works through the burst. */
   event_loop_delay_max_ms: number;
+  /** Same, during the plain insert loop. */
+  plain_event_loop_delay_max_ms: number;
 }
 
-async function bench(make: () => Promise<TestDatabase>): Promise<Result> {
+type Opener = (db: TestDatabase) => Promise<OpenDatabase>;
+const service: Opener = (db) => openDatabase({ url: db.url, dataDir: db.dataDir, schema: db.schema });
+const inThread: Opener = (db) => openSqliteInThread(db.dataDir);
+
+/** Worst delay (ms) of this event loop while `fn` runs, sampled every millisecond. */
+async function worstLoopDelay<T>(fn: () => Promise<T>): Promise<{ value: T; maxMs: number }> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  // The sampler's first tick only starts its clock: let it tick before the work can stall the loop.
+  await new Promise((r) => setTimeout(r, 3));
+  try {
+    const value = await fn();
+    // A stall that lasts until fn ends is recorded only when the sampling timer next fires.
+    await new Promise((r) => setTimeout(r, 2));
+    return { value, maxMs: Number((delay.max / 1e6).toFixed(1)) };
+  } finally {
+    delay.disable();
+  }
+}
+
+async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promise<Result> {
   await using nats = await startNats();
   await using db = await make();
-  const open = await openDatabase({ url: db.url, dataDir: db.dataDir, schema: db.schema });
+  const open = await openWith(db);
   const nc = await connect({ servers: nats.url });
   try {
     // Plain loop: the same rows, batched the same way, written straight to the database.
     const t0 = performance.now();
-    for (let i = 0; i < EVENTS; i += BATCH) {
-      await open.db.transaction().execute(async (tx) => {
-        const rows = [];
-        for (let j = i; j < Math.min(i + BATCH, EVENTS); j++) {
-          rows.push({
-            time: j,
-            session_id: "s",
-            device_id: "plain",
-            level: 2,
-            message: `line ${j}`,
-            dedup_key: `p${j}`,
-            event_type: "log",
-          });
-        }
-        for (let k = 0; k < rows.length; k += 100)
-          await tx
-            .insertInto("logs")
-            .values(rows.slice(k, k + 100))
-            .execute();
-      });
-    }
+    const plainLoop = await worstLoopDelay(async () => {
+      for (let i = 0; i < EVENTS; i += BATCH) {
+        await open.db.transaction().execute(async (tx) => {
+          const rows = [];
+          for (let j = i; j < Math.min(i + BATCH, EVENTS); j++) {
+            rows.push({
+              time: j,
+              session_id: "s",
+              device_id: "plain",
+              level: 2,
+              message: `line ${j}`,
+              dedup_key: `p${j}`,
+              event_type: "log",
+            });
+          }
+          for (let k = 0; k < rows.length; k += 100)
+            await tx
+              .insertInto("logs")
+              .values(rows.slice(k, k + 100))
+              .execute();
+        });
+      }
+    });
     const plainS = (performance.now() - t0) / 1000;
 
     await ensureEventStream(nc);
@@ -98,17 +126,16 @@ async function bench(make: () => Promise<TestDatabase>): Promise<Result> {
       createLogger("storage-bench", process.env.BENCH_LOG ?? "warn"),
     );
     const jsm = await jetstreamManager(nc);
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
     const t1 = performance.now();
-    await consumer.start();
-    for (;;) {
-      const info = await jsm.consumers.info(EVENT_STREAM, "bench");
-      if (info.num_pending === 0 && info.num_ack_pending === 0) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const burst = await worstLoopDelay(async () => {
+      await consumer.start();
+      for (;;) {
+        const info = await jsm.consumers.info(EVENT_STREAM, "bench");
+        if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
     const consumerS = (performance.now() - t1) / 1000;
-    delay.disable();
     await consumer.stop();
     const stored = await open.db
       .selectFrom("logs")
@@ -127,7 +154,8 @@ async function bench(make: () => Promise<TestDatabase>): Promise<Result> {
       ratio: Number((consumed / plain).toFixed(3)),
       batch_commit_p99_ms: p99,
       mean_batch_size: Number((EVENTS / Math.max(1, batchCount)).toFixed(1)),
-      event_loop_delay_max_ms: Number((delay.max / 1e6).toFixed(1)),
+      event_loop_delay_max_ms: burst.maxMs,
+      plain_event_loop_delay_max_ms: plainLoop.maxMs,
     };
   } finally {
     await nc.close();
@@ -151,12 +179,14 @@ function percentileFromHistogram(
 async function main(): Promise<void> {
   const out: Record<string, unknown> = { events: EVENTS, batch: BATCH };
   let failed = false;
-  for (const [name, make] of [
-    ["sqlite", sqliteDatabase],
-    ["postgres", postgresDatabase],
-  ] as const) {
+  const runs = [
+    ["sqlite_in_thread", sqliteDatabase, inThread],
+    ["sqlite", sqliteDatabase, service],
+    ["postgres", postgresDatabase, service],
+  ] as const;
+  for (const [name, make, openWith] of runs) {
     try {
-      const r = await bench(make);
+      const r = await bench(make, openWith);
       out[`${name}_ratio`] = r.ratio;
       out[name] = r;
     } catch (err) {
@@ -165,15 +195,21 @@ async function main(): Promise<void> {
       out[`${name}_error`] = (err as Error).message;
     }
   }
+  const before = out.sqlite_in_thread as Result | undefined;
+  const after = out.sqlite as Result | undefined;
+  out.sqlite_event_loop_delay_max_ms = {
+    before_in_thread: before?.event_loop_delay_max_ms ?? null,
+    after_worker: after?.event_loop_delay_max_ms ?? null,
+  };
   if (json) console.log(JSON.stringify(out));
   else {
-    for (const name of ["sqlite", "postgres"]) {
+    for (const [name] of runs) {
       const r = out[name] as Result | undefined;
       if (!r) console.log(`${name}: failed: ${out[`${name}_error`]}`);
       else
         console.log(
           `${name}: consumer ${r.consumer_events_per_s} events/s, plain insert ${r.plain_rows_per_s} rows/s, ratio ${r.ratio}, ` +
-            `batch commit p99 <= ${r.batch_commit_p99_ms} ms, event loop delay max ${r.event_loop_delay_max_ms} ms`,
+            `batch commit p99 <= ${r.batch_commit_p99_ms} ms, event loop delay max ${r.event_loop_delay_max_ms} ms (plain loop ${r.plain_event_loop_delay_max_ms} ms)`,
         );
     }
   }
