@@ -28,7 +28,7 @@ export class SqliteWorker {
 
   private constructor(worker: Worker) {
     this.#worker = worker;
-    // Only queries in flight keep the process alive, as a synchronous handle would not at all.
+    // Idle, the thread must not keep the process alive (a synchronous handle never did); queries in flight do.
     worker.unref();
     worker.on("message", (m: Response) => this.#onMessage(m));
     worker.on("error", (err) => this.#fail(new Error("sqlite worker failed", { cause: err })));
