@@ -35,7 +35,7 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
   const nats = await startNats();
   const dataDir = await mkdtemp(join(tmpdir(), "hotpin-mesh-"));
   const verbose = process.env.HOTPIN_TEST_LOGS === "1";
-  let mesh: Mesh;
+  let mesh: Mesh | undefined;
   try {
     mesh = await Mesh.start({
       root: repositoryRoot(),
@@ -56,17 +56,20 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
       for (const name of opts.only ?? (["storage", "stt", "llm", "tts", "edge"] as const)) await mesh.waitReady(name);
     }
   } catch (err) {
+    // Mesh.start stops what it started when it fails; a readiness failure leaves them running.
+    await mesh?.stop();
     await nats.stop();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
+  const started = mesh;
   return {
-    mesh,
+    mesh: started,
     nats,
-    address: (name) => mesh.address(name),
-    edgeUrl: `http://127.0.0.1:${mesh.ports.edge.port}`,
+    address: (name) => started.address(name),
+    edgeUrl: `http://127.0.0.1:${started.ports.edge.port}`,
     async [Symbol.asyncDispose]() {
-      await mesh.stop();
+      await started.stop();
       await nats[Symbol.asyncDispose]();
       await rm(dataDir, { recursive: true, force: true });
     },

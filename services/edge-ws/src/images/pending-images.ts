@@ -61,7 +61,7 @@ export class PendingImages {
     const key = deviceKey(deviceId);
     for (let attempt = 0; attempt < 3; attempt++) {
       const entry = await kv.get(key);
-      if (!entry || entry.operation !== "PUT") return undefined;
+      if (entry?.operation !== "PUT") return undefined;
       try {
         await kv.delete(key, { previousSeq: entry.revision });
       } catch {
