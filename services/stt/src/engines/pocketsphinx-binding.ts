@@ -18,6 +18,7 @@ export interface PocketSphinxApi {
   psGetHyp(ps: unknown, score: [number]): string | null;
   psGetInSpeech(ps: unknown): number;
   psGetLogmath(ps: unknown): unknown;
+  psGetFeat(ps: unknown): unknown;
   psSegIter(ps: unknown): unknown;
   psSegNext(seg: unknown): unknown;
   psSegWord(seg: unknown): string;
@@ -59,6 +60,7 @@ export function pocketSphinxApi(): PocketSphinxApi {
     psGetHyp: ps.func("const char *ps_get_hyp(void *ps, _Out_ int32_t *score)"),
     psGetInSpeech: ps.func("uint8_t ps_get_in_speech(void *ps)"),
     psGetLogmath: ps.func("void *ps_get_logmath(void *ps)"),
+    psGetFeat: ps.func("void *ps_get_feat(void *ps)"),
     psSegIter: ps.func("void *ps_seg_iter(void *ps)"),
     psSegNext: ps.func("void *ps_seg_next(void *seg)"),
     psSegWord: ps.func("const char *ps_seg_word(void *seg)"),

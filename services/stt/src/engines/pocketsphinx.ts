@@ -2,9 +2,16 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type Engine, EngineUnavailableError, type RecognizedWord, type Recognizer, transcriptOf } from "./engine";
 import { type PocketSphinxApi, pocketSphinxApi } from "./pocketsphinx-binding";
+import { CmnAccess, type CmnState } from "./pocketsphinx-cmn";
 
 /** Frames per second of the default front end (-frate 100). */
 const FRAME_MS = 10;
+/**
+ * pocketsphinx_continuous reads its file 2048 samples at a time and asks the voice-activity
+ * detector after each read; asking at the same sample positions cuts speech where it does,
+ * whatever chunk sizes a client sends.
+ */
+export const VAD_CHECK_SAMPLES = 2048;
 
 /** The files of a pocketsphinx model folder, checked so a bad path is a clear start-up error. */
 export function pocketSphinxArgs(modelDir: string): string[] {
@@ -36,7 +43,7 @@ export class PocketSphinxEngine implements Engine {
   readonly partials = true;
   private readonly api: PocketSphinxApi;
   private readonly argv: string[];
-  private readonly idle: unknown[] = [];
+  private readonly idle: Decoder[] = [];
   private live = 0;
 
   constructor(
@@ -54,11 +61,14 @@ export class PocketSphinxEngine implements Engine {
 
   open(): Recognizer {
     const decoder = this.idle.pop() ?? this.newDecoder();
+    // Every stream starts from the model's cepstral mean, as a fresh decoder (and the CLI) does,
+    // so a result never depends on which streams used this decoder before.
+    decoder.cmn.write(decoder.initialCmn);
     this.live++;
-    return new PocketSphinxRecognizer(this.api, decoder, (d) => {
+    return new PocketSphinxRecognizer(this.api, decoder.ps, () => {
       this.live--;
-      if (this.idle.length < this.maxIdle) this.idle.push(d);
-      else this.api.psFree(d);
+      if (this.idle.length < this.maxIdle) this.idle.push(decoder);
+      else this.api.psFree(decoder.ps);
     });
   }
 
@@ -67,10 +77,10 @@ export class PocketSphinxEngine implements Engine {
   }
 
   close(): void {
-    for (const d of this.idle.splice(0)) this.api.psFree(d);
+    for (const d of this.idle.splice(0)) this.api.psFree(d.ps);
   }
 
-  private newDecoder(): unknown {
+  private newDecoder(): Decoder {
     const api = this.api;
     const cfg = api.cmdLnParse(null, api.psArgs(), this.argv.length, this.argv, 1);
     if (!cfg) throw new EngineUnavailableError("pocketsphinx rejected its configuration");
@@ -79,14 +89,28 @@ export class PocketSphinxEngine implements Engine {
     // The decoder holds its own reference to the configuration.
     api.cmdLnFree(cfg);
     if (!decoder) throw new EngineUnavailableError("pocketsphinx could not load its model");
-    return decoder;
+    try {
+      const cmn = new CmnAccess(api.psGetFeat(decoder));
+      return { ps: decoder, cmn, initialCmn: cmn.read() };
+    } catch (err) {
+      api.psFree(decoder);
+      throw err;
+    }
   }
 }
 
+interface Decoder {
+  ps: unknown;
+  cmn: CmnAccess;
+  /** The live CMN state right after ps_init: the model's -cmninit, nothing accumulated. */
+  initialCmn: CmnState;
+}
+
 /**
- * One stream on one decoder. Like pocketsphinx_continuous, the utterance is cut where the
- * decoder's voice activity detection hears silence, so long speech is decoded piece by piece
- * and the final joins the pieces.
+ * One stream on one decoder, decoded the way pocketsphinx_continuous decodes a file: the
+ * utterance is cut where the voice activity detector hears silence after speech (asked every
+ * VAD_CHECK_SAMPLES samples), so long speech is decoded piece by piece and the final joins the
+ * pieces; a trailing piece in which no speech was heard adds nothing.
  */
 class PocketSphinxRecognizer implements Recognizer {
   private readonly done: RecognizedWord[] = [];
@@ -94,26 +118,27 @@ class PocketSphinxRecognizer implements Recognizer {
   private inUtterance = true;
   private heardSpeech = false;
   private released = false;
+  /** Samples fed since the last VAD check position. */
+  private sinceCheck = 0;
 
   constructor(
     private readonly api: PocketSphinxApi,
     private readonly decoder: unknown,
-    private readonly giveBack: (decoder: unknown) => void,
+    private readonly giveBack: () => void,
   ) {
     api.psStartStream(decoder);
     api.psStartUtt(decoder);
   }
 
   accept(pcm: Int16Array): void {
-    if (pcm.length === 0) return;
-    this.api.psProcessRaw(this.decoder, pcm, pcm.length, 0, 0);
-    const inSpeech = this.api.psGetInSpeech(this.decoder) !== 0;
-    if (inSpeech) this.heardSpeech = true;
-    else if (this.heardSpeech) {
-      this.endPiece();
-      this.api.psStartUtt(this.decoder);
-      this.inUtterance = true;
-      this.heardSpeech = false;
+    // Bounded: each pass consumes at least one sample.
+    for (let at = 0; at < pcm.length; ) {
+      const n = Math.min(pcm.length - at, VAD_CHECK_SAMPLES - this.sinceCheck);
+      const part = pcm.subarray(at, at + n);
+      this.api.psProcessRaw(this.decoder, part, part.length, 0, 0);
+      at += n;
+      this.sinceCheck += n;
+      if (this.sinceCheck === VAD_CHECK_SAMPLES) this.checkSpeech();
     }
   }
 
@@ -123,7 +148,9 @@ class PocketSphinxRecognizer implements Recognizer {
   }
 
   finish() {
-    if (this.inUtterance) this.endPiece();
+    // The CLI's last read is short and is checked like the others.
+    if (this.sinceCheck > 0) this.checkSpeech();
+    if (this.inUtterance) this.endPiece(this.heardSpeech);
     return transcriptOf(this.done);
   }
 
@@ -134,13 +161,26 @@ class PocketSphinxRecognizer implements Recognizer {
       this.api.psEndUtt(this.decoder);
       this.inUtterance = false;
     }
-    this.giveBack(this.decoder);
+    this.giveBack();
   }
 
-  private endPiece(): void {
+  private checkSpeech(): void {
+    this.sinceCheck = 0;
+    const inSpeech = this.api.psGetInSpeech(this.decoder) !== 0;
+    if (inSpeech) this.heardSpeech = true;
+    else if (this.heardSpeech) {
+      this.endPiece(true);
+      this.api.psStartUtt(this.decoder);
+      this.inUtterance = true;
+      this.heardSpeech = false;
+    }
+  }
+
+  private endPiece(keep: boolean): void {
     const api = this.api;
     api.psEndUtt(this.decoder);
     this.inUtterance = false;
+    if (!keep) return;
     const lmath = api.psGetLogmath(this.decoder);
     for (let seg = api.psSegIter(this.decoder); seg; seg = api.psSegNext(seg)) {
       const word = spokenWord(api.psSegWord(seg));

@@ -31,6 +31,7 @@ interface Member {
   engines: EngineName[];
   slots: (PooledStreamImpl | undefined)[];
   cancelled: Int32Array;
+  exited: boolean;
   error?: string;
 }
 
@@ -48,7 +49,7 @@ export class WorkerPool {
   private readonly countRequests = new Map<number, (c: { live: number; idle: number; streams: number }) => void>();
   private closing = false;
   /** Cancelled streams whose slot waits for the worker to let go of the recognizer. */
-  private readonly releasing = new Map<number, () => void>();
+  private readonly releasing = new Map<number, { member: Member; free: () => void }>();
 
   private constructor(
     private readonly setup: PoolSetup,
@@ -130,7 +131,8 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closing = true;
     for (const s of [...this.streams.values()]) s.fail(14, "service shutting down");
-    await Promise.all(this.members.map((m) => stopWorker(m.worker)));
+    // A worker that already died (awaiting its restart) would never answer "close".
+    await Promise.all(this.members.filter((m) => !m.exited).map((m) => stopWorker(m.worker)));
   }
 
   private forget(stream: PooledStreamImpl, cancelled: boolean): void {
@@ -141,7 +143,7 @@ export class WorkerPool {
     };
     // A cancelled stream keeps its slot until the worker confirms, so a worker never holds more
     // recognizers than it has slots however fast clients cancel.
-    if (cancelled && m.ready && !this.closing) this.releasing.set(stream.id, free);
+    if (cancelled && m.ready && !this.closing) this.releasing.set(stream.id, { member: m, free });
     else free();
   }
 
@@ -156,6 +158,7 @@ export class WorkerPool {
       engines: [],
       slots: new Array(this.setup.streamsPerWorker).fill(undefined),
       cancelled: new Int32Array(cancelled),
+      exited: false,
     };
     this.members[index] = member;
     return new Promise((resolve, reject) => {
@@ -171,7 +174,7 @@ export class WorkerPool {
           this.countRequests.get(msg.request)?.(msg);
           this.countRequests.delete(msg.request);
         } else if (msg.t === "released") {
-          this.releasing.get(msg.id)?.();
+          this.releasing.get(msg.id)?.free();
           this.releasing.delete(msg.id);
         } else {
           this.streams.get(msg.id)?.deliver(msg);
@@ -184,8 +187,11 @@ export class WorkerPool {
       });
       worker.on("exit", (code) => {
         member.ready = false;
+        member.exited = true;
         for (const s of member.slots) s?.fail(14, "stt worker stopped");
         member.slots.fill(undefined);
+        // A dead worker never confirms the releases it owed; its slots are free already.
+        for (const [id, r] of this.releasing) if (r.member === member) this.releasing.delete(id);
         if (this.closing) return;
         member.error ??= `exited with code ${code}`;
         this.log.error({ worker: index, code }, "stt worker exited; starting a new one");
