@@ -8,6 +8,7 @@ import {
   createGrpcClient,
   deadlineIn,
   EVENT_STREAM,
+  ensureEventStream,
   eventSubject,
   injectTrace,
   shutdownTelemetry,
@@ -26,6 +27,8 @@ test("trace - one trace spans two processes across a NATS message and a gRPC cal
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" },
   });
   const nc = await connect({ servers: mesh.nats.url });
+  // Publishers make sure the stream exists (as the edge does); storage may not have created it yet.
+  await ensureEventStream(nc);
   const client = createGrpcClient(storage.StorageClient, mesh.address("storage"));
   const tracer = trace.getTracer("tests");
   let traceId = "";
