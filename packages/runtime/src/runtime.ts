@@ -61,6 +61,9 @@ export async function startRuntime(service: string, cfg: RuntimeConfig, grpcServ
     drainDelayMs: cfg.shutdownDelayMs,
     stepTimeoutMs: cfg.shutdownStepTimeoutMs,
   });
+  // Not ready until start-up is done: checks may pass before the main port is bound.
+  let startedUp = false;
+  health.addCheck("startup", () => startedUp || "starting");
   const metricsServer = await serveMetrics(registry, health, cfg.host, cfg.metricsPort);
   return {
     service,
@@ -82,6 +85,7 @@ export async function startRuntime(service: string, cfg: RuntimeConfig, grpcServ
       return bound;
     },
     started(fields = {}) {
+      startedUp = true;
       shutdown.add("metrics", () => new Promise<void>((resolve) => metricsServer.close(() => resolve())));
       shutdown.listen();
       log.info({ ...fields, metricsPort: cfg.metricsPort }, "started");
