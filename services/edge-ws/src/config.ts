@@ -95,6 +95,14 @@ export const edgeSettings = {
   sttTimeoutMs: int("HOTPIN_EDGE_STT_TIMEOUT_MS", 15_000, "deadline for the final transcript after the stop", {
     min: 100,
   }),
+  refusedRetries: int(
+    "HOTPIN_EDGE_REFUSED_RETRIES",
+    6,
+    "retries of an STT stream, STT file or TTS call refused as busy/unavailable",
+    { min: 0, max: 20 },
+  ),
+  retryBaseMs: int("HOTPIN_EDGE_RETRY_BASE_MS", 100, "first backoff of such a retry; doubles, full jitter", { min: 1 }),
+  retryMaxMs: int("HOTPIN_EDGE_RETRY_MAX_MS", 2_000, "longest backoff of such a retry", { min: 1 }),
   llmTimeoutMs: int("HOTPIN_EDGE_LLM_TIMEOUT_MS", 60_000, "deadline for the whole answer", { min: 100 }),
   ttsTimeoutMs: int("HOTPIN_EDGE_TTS_TIMEOUT_MS", 20_000, "deadline for one sentence's speech", { min: 100 }),
   storageTimeoutMs: int("HOTPIN_EDGE_STORAGE_TIMEOUT_MS", 3_000, "deadline for storage calls", { min: 100 }),

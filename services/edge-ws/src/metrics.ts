@@ -36,6 +36,18 @@ export function createEdgeMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
+    serviceRefusals: new Counter({
+      name: "hotpin_edge_service_refusals_total",
+      help: "calls to STT/TTS refused with RESOURCE_EXHAUSTED or UNAVAILABLE, by service and call",
+      labelNames: ["service", "call"],
+      registers,
+    }),
+    serviceRetries: new Counter({
+      name: "hotpin_edge_service_retries_total",
+      help: "refused STT/TTS calls tried again after a backoff, by service and call",
+      labelNames: ["service", "call"],
+      registers,
+    }),
     audioInBytes: new Counter({ name: "hotpin_edge_audio_in_bytes_total", help: "PCM bytes received", registers }),
     audioOutBytes: new Counter({ name: "hotpin_edge_audio_out_bytes_total", help: "reply bytes sent", registers }),
     spilledBytes: new Counter({

@@ -1,6 +1,7 @@
 import { llm, storage, type tts } from "@hotpin/contracts";
 import { deadlineIn } from "@hotpin/runtime";
 import type { Reply } from "../dialects/dialect";
+import { type RetryHooks, type RetryPolicy, retryRefused } from "./retry";
 import { type Services, unary } from "./services";
 import { StageError, stageError } from "./stage-error";
 
@@ -14,6 +15,8 @@ export interface ReplyOptions {
   ttsTimeoutMs: number;
   /** PCM bytes the whole reply may take; later sentences are dropped. */
   maxBytes: number;
+  /** A sentence's TTS call refused before any audio (busy, restarting) is tried again. */
+  ttsRetry?: RetryPolicy & RetryHooks;
   /** Timing marks for metrics and the trace. */
   onFirstSegment?: () => void;
   onFirstAudio?: () => void;
@@ -41,6 +44,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
     { deadline: deadlineIn(opts.llmTimeoutMs) },
   );
   let ttsCall: { cancel(): void } | undefined;
+  let cancelled = false;
   async function* segments(): AsyncGenerator<Buffer> {
     let budget = opts.maxBytes;
     let first = true;
@@ -67,7 +71,20 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
   }
   let firstAudio = true;
   function synthesize(sentence: string, budget: number): Promise<Buffer> {
+    const retry = opts.ttsRetry ?? { retries: 0, baseMs: 1, capMs: 1 };
+    return retryRefused(
+      (ms) => synthesizeOnce(sentence, budget, ms),
+      retry,
+      Date.now() + opts.ttsTimeoutMs,
+      retry,
+    ).catch((err) => {
+      throw stageError("tts", err);
+    });
+  }
+  /** Rejects with the gRPC error while nothing was heard (retryable), a StageError after. */
+  function synthesizeOnce(sentence: string, budget: number, timeoutMs: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      if (cancelled) return reject(new StageError("tts", "tts_failed", "reply cancelled"));
       const parts: Buffer[] = [];
       const s = services.tts.synthesize(
         {
@@ -79,7 +96,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           deviceId: opts.deviceId,
           sessionId: opts.sessionId,
         },
-        { deadline: deadlineIn(opts.ttsTimeoutMs) },
+        { deadline: deadlineIn(timeoutMs) },
       );
       ttsCall = s;
       s.on("data", (res: tts.SynthesizeResponse) => {
@@ -89,7 +106,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           parts.push(res.event.value.pcm);
         }
       });
-      s.on("error", (err) => reject(stageError("tts", err)));
+      s.on("error", (err) => reject(parts.length > 0 ? stageError("tts", err) : err));
       s.on("end", () => resolve(Buffer.concat(parts)));
     });
   }
@@ -98,6 +115,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
     text: () => text,
     apology: false,
     cancel() {
+      cancelled = true;
       call.cancel();
       ttsCall?.cancel();
     },

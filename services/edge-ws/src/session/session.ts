@@ -13,6 +13,7 @@ import { APOLOGY_TEXT, type Apologies, apologyFor } from "../pipeline/apologies"
 import { deleteBlob, getBlob } from "../pipeline/blobs";
 import { offerDownload } from "../pipeline/downloads";
 import { clearConversation, loadHistory, saveTurns, speakAnswer, speakText } from "../pipeline/reply";
+import { retryPolicy } from "../pipeline/retry";
 import { type Services, unary } from "../pipeline/services";
 import { type StageError, stageError } from "../pipeline/stage-error";
 import { SttStream } from "../pipeline/stt-stream";
@@ -279,6 +280,12 @@ export class Session implements Claimant {
     this.abort = new AbortController();
     this.ready = false;
     this.lastPartial = { text: "", at: 0 };
+    const buffer = new RecordingBuffer({
+      memoryBytes: this.deps.cfg.memoryAudioBytes,
+      dir: this.deps.cfg.spillDir,
+      diskQuotaBytes: this.deps.cfg.sessionDiskBytes,
+    });
+    const { cfg, metrics } = this.deps;
     const stt = context.with(
       ctx,
       () =>
@@ -287,13 +294,12 @@ export class Session implements Claimant {
           sessionId: this.id,
           partials: this.dialect.wantsPartials,
           onPartial: (text) => this.partial(text),
+          recording: buffer,
+          retry: retryPolicy(cfg),
+          onRefused: (call) => metrics.serviceRefusals.inc({ service: "stt", call }),
+          onRetry: (call) => metrics.serviceRetries.inc({ service: "stt", call }),
         }),
     );
-    const buffer = new RecordingBuffer({
-      memoryBytes: this.deps.cfg.memoryAudioBytes,
-      dir: this.deps.cfg.spillDir,
-      diskQuotaBytes: this.deps.cfg.sessionDiskBytes,
-    });
     this.rec = { utterance, buffer, stt, chunks: 0, bytes: 0, lastSeq: undefined, span, ctx, stoppedAt: 0 };
     this.setState("recording", "Recording");
     this.event({ $case: "recordingStarted", value: { utterance } });
@@ -412,7 +418,7 @@ export class Session implements Claimant {
     const since = (stage: string) => metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
     let final: Awaited<ReturnType<SttStream["finish"]>>;
     try {
-      final = await rec.stt.finish(cfg.sttTimeoutMs, () => rec.buffer.read());
+      final = await rec.stt.finish(cfg.sttTimeoutMs);
     } catch (err) {
       return this.fail(stageError("stt", err), rec.span);
     } finally {
@@ -457,6 +463,11 @@ export class Session implements Claimant {
       ...(image ? { image } : {}),
       llmTimeoutMs: cfg.llmTimeoutMs,
       ttsTimeoutMs: cfg.ttsTimeoutMs,
+      ttsRetry: {
+        ...retryPolicy(cfg),
+        onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
+        onRetry: () => metrics.serviceRetries.inc({ service: "tts", call: "synthesize" }),
+      },
       maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
       onFirstSegment: () => since("llm_first_segment"),
       onFirstAudio: () => since("tts_first_chunk"),
