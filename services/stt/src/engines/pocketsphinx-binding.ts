@@ -17,6 +17,7 @@ export interface PocketSphinxApi {
   psEndUtt(ps: unknown): number;
   psGetHyp(ps: unknown, score: [number]): string | null;
   psGetInSpeech(ps: unknown): number;
+  psGetNFrames(ps: unknown): number;
   psGetLogmath(ps: unknown): unknown;
   psGetFeat(ps: unknown): unknown;
   psSegIter(ps: unknown): unknown;
@@ -59,6 +60,7 @@ export function pocketSphinxApi(): PocketSphinxApi {
     psEndUtt: ps.func("int ps_end_utt(void *ps)"),
     psGetHyp: ps.func("const char *ps_get_hyp(void *ps, _Out_ int32_t *score)"),
     psGetInSpeech: ps.func("uint8_t ps_get_in_speech(void *ps)"),
+    psGetNFrames: ps.func("int ps_get_n_frames(void *ps)"),
     psGetLogmath: ps.func("void *ps_get_logmath(void *ps)"),
     psGetFeat: ps.func("void *ps_get_feat(void *ps)"),
     psSegIter: ps.func("void *ps_seg_iter(void *ps)"),

@@ -1,8 +1,16 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Engine, EngineUnavailableError, type RecognizedWord, type Recognizer, transcriptOf } from "./engine";
+import {
+  ENGINE_SAMPLE_RATE,
+  type Engine,
+  EngineUnavailableError,
+  type RecognizedWord,
+  type Recognizer,
+  transcriptOf,
+} from "./engine";
 import { type PocketSphinxApi, pocketSphinxApi } from "./pocketsphinx-binding";
 import { CmnAccess, type CmnState } from "./pocketsphinx-cmn";
+import { PieceTiming } from "./pocketsphinx-timing";
 
 /** Frames per second of the default front end (-frate 100). */
 const FRAME_MS = 10;
@@ -12,6 +20,12 @@ const FRAME_MS = 10;
  * whatever chunk sizes a client sends.
  */
 export const VAD_CHECK_SAMPLES = 2048;
+/**
+ * The VAD needs -vad_startspeech (10) frames, 1600 samples, to re-enter speech after leaving it;
+ * feeding at most 1024 samples per call lets every exit inside a check window be seen (see
+ * PieceTiming). Splitting calls does not change what the decoder computes.
+ */
+const RUN_CHECK_SAMPLES = 1024;
 
 /** The files of a pocketsphinx model folder, checked so a bad path is a clear start-up error. */
 export function pocketSphinxArgs(modelDir: string): string[] {
@@ -120,6 +134,11 @@ class PocketSphinxRecognizer implements Recognizer {
   private released = false;
   /** Samples fed since the last VAD check position. */
   private sinceCheck = 0;
+  /** Samples fed to the stream. */
+  private fed = 0;
+  /** The VAD's state after the last call, to see it leave speech between checks. */
+  private wasInSpeech = false;
+  private timing = new PieceTiming();
 
   constructor(
     private readonly api: PocketSphinxApi,
@@ -133,12 +152,15 @@ class PocketSphinxRecognizer implements Recognizer {
   accept(pcm: Int16Array): void {
     // Bounded: each pass consumes at least one sample.
     for (let at = 0; at < pcm.length; ) {
-      const n = Math.min(pcm.length - at, VAD_CHECK_SAMPLES - this.sinceCheck);
+      // RUN_CHECK_SAMPLES divides VAD_CHECK_SAMPLES, so calls still end at every check position.
+      const n = Math.min(pcm.length - at, RUN_CHECK_SAMPLES - (this.sinceCheck % RUN_CHECK_SAMPLES));
       const part = pcm.subarray(at, at + n);
       this.api.psProcessRaw(this.decoder, part, part.length, 0, 0);
       at += n;
+      this.fed += n;
       this.sinceCheck += n;
       if (this.sinceCheck === VAD_CHECK_SAMPLES) this.checkSpeech();
+      else this.watchRun();
     }
   }
 
@@ -174,26 +196,58 @@ class PocketSphinxRecognizer implements Recognizer {
       this.inUtterance = true;
       this.heardSpeech = false;
     }
+    this.wasInSpeech = inSpeech;
+  }
+
+  /** Between checks: when the VAD leaves speech, notes the run's offset before a new run replaces it. */
+  private watchRun(): void {
+    const inSpeech = this.api.psGetInSpeech(this.decoder) !== 0;
+    if (this.wasInSpeech && !inSpeech) {
+      const offset = this.streamOffset();
+      if (offset !== undefined) this.timing.runEnded(offset, this.api.psGetNFrames(this.decoder));
+    }
+    this.wasInSpeech = inSpeech;
+  }
+
+  /**
+   * The stream offset ps_seg_frames adds right now: the first segment (<s>) starts at the
+   * piece's frame 0, so its reported start is the offset itself.
+   */
+  private streamOffset(): number | undefined {
+    const seg = this.api.psSegIter(this.decoder);
+    if (!seg) return undefined;
+    const sf: [number] = [0];
+    this.api.psSegFrames(seg, sf, [0]);
+    this.api.psSegFree(seg);
+    return sf[0];
   }
 
   private endPiece(keep: boolean): void {
     const api = this.api;
     api.psEndUtt(this.decoder);
     this.inUtterance = false;
+    this.wasInSpeech = false;
+    const timing = this.timing;
+    this.timing = new PieceTiming();
     if (!keep) return;
     const lmath = api.psGetLogmath(this.decoder);
+    // A word cannot end after the audio heard; frame rounding could put it a frame past.
+    const fedMs = Math.floor((this.fed * 1000) / ENGINE_SAMPLE_RATE);
+    let offset: number | undefined;
     for (let seg = api.psSegIter(this.decoder); seg; seg = api.psSegNext(seg)) {
-      const word = spokenWord(api.psSegWord(seg));
-      if (!word) continue;
       const sf: [number] = [0];
       const ef: [number] = [0];
       api.psSegFrames(seg, sf, ef);
+      offset ??= sf[0];
+      const word = spokenWord(api.psSegWord(seg));
+      if (!word) continue;
       // The segment's posterior probability from the lattice (bestpath is on by default).
       const posterior = api.logmathExp(lmath, api.psSegProb(seg, [0], [0], [0]));
+      const endMs = Math.min(fedMs, (timing.streamFrame(ef[0], offset) + 1) * FRAME_MS);
       this.done.push({
         word,
-        startMs: sf[0] * FRAME_MS,
-        endMs: (ef[0] + 1) * FRAME_MS,
+        startMs: Math.min(endMs, timing.streamFrame(sf[0], offset) * FRAME_MS),
+        endMs,
         confidence: Math.max(0, Math.min(1, posterior)),
       });
     }
