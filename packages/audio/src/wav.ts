@@ -11,7 +11,7 @@ export const DEVICE_FORMAT: PcmFormat = { sampleRate: 16_000, channels: 1, bitsP
 
 /**
  * The canonical 44-byte header with real sizes: the firmware and the DAWN client read the data
- * size at offset 40, so it must be the true byte count, never a streaming placeholder.
+ * size at offset 40, so it must be the true byte count, never the guess a streaming writer puts there.
  */
 export function wavHeader(dataBytes: number, format: PcmFormat = DEVICE_FORMAT): Buffer {
   checkFormat(format);
