@@ -82,16 +82,15 @@ try {
   await stop(1);
 }
 
-const rows = [];
-for (const s of SERVICES) {
-  const ready = await mesh.waitReady(s.name, 20_000).then(
-    () => "ready",
-    (err) => `NOT READY: ${err.message.split("\n")[0]}`,
-  );
-  rows.push(
-    `  ${s.name.padEnd(8)} :${mesh.ports[s.name].port}  metrics :${mesh.ports[s.name].metricsPort}/metrics  ${ready}`,
-  );
-}
+const rows = await Promise.all(
+  SERVICES.map(async (s) => {
+    const ready = await mesh.waitReady(s.name, 20_000).then(
+      () => "ready",
+      (err) => `NOT READY: ${err.message.split("\n")[0]}`,
+    );
+    return `  ${s.name.padEnd(8)} :${mesh.ports[s.name].port}  metrics :${mesh.ports[s.name].metricsPort}/metrics  ${ready}`;
+  }),
+);
 const lan =
   Object.values(networkInterfaces())
     .flat()
