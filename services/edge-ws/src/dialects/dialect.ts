@@ -11,6 +11,20 @@ export const none: Parsed = { inputs: [] };
 export const one = (input: Input): Parsed => ({ inputs: [input] });
 export const refuse = (code: ErrorCode, message: string): Parsed => ({ error: { code, message } });
 
+/** A text frame as a JSON object, or the refusal both dialects give for anything else. */
+export function jsonObject(raw: string): { message: Record<string, unknown> } | { refusal: Parsed } {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(raw);
+  } catch {
+    return { refusal: refuse("bad_json", "text frames must be JSON") };
+  }
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+    return { refusal: refuse("bad_message", "expected an object") };
+  }
+  return { message: msg as Record<string, unknown> };
+}
+
 /** The spoken reply as the pipeline produces it: PCM16 mono 16 kHz, one buffer per sentence. */
 export interface Reply {
   segments: AsyncIterable<Buffer>;

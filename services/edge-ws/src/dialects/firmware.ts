@@ -4,6 +4,7 @@ import type { Output } from "../session/model";
 import type { Transport } from "../transport";
 import {
   type Dialect,
+  jsonObject,
   none,
   one,
   type Parsed,
@@ -33,15 +34,9 @@ export class FirmwareDialect implements Dialect {
   constructor(private readonly transport: Transport) {}
 
   text(raw: string): Parsed {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return refuse("bad_json", "text frames must be JSON");
-    }
-    if (typeof msg !== "object" || msg === null || Array.isArray(msg))
-      return refuse("bad_message", "expected an object");
-    const m = msg as Record<string, unknown>;
+    const json = jsonObject(raw);
+    if ("refusal" in json) return json.refusal;
+    const m = json.message;
     if (typeof m.session_id === "string") {
       return m.session_id ? one({ type: "hello", deviceId: m.session_id }) : refuse("bad_message", "empty session_id");
     }

@@ -4,6 +4,7 @@ import type { Output, RerecordReason } from "../session/model";
 import type { Transport } from "../transport";
 import {
   type Dialect,
+  jsonObject,
   none,
   one,
   type Parsed,
@@ -58,15 +59,9 @@ export class SpecDialect implements Dialect {
   }
 
   text(raw: string): Parsed {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return refuse("bad_json", "text frames must be JSON");
-    }
-    if (typeof msg !== "object" || msg === null || Array.isArray(msg))
-      return refuse("bad_message", "expected an object");
-    const m = msg as Record<string, unknown>;
+    const json = jsonObject(raw);
+    if ("refusal" in json) return json.refusal;
+    const m = json.message;
     if (typeof m.type !== "string") return refuse("bad_message", "missing type");
     if (this.pending && m.type !== "audio_chunk_meta") {
       // The binary frame never came; the chunk is lost, the message itself is still handled.
