@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { llm } from "@hotpin/contracts";
 import { createGrpcClient, deadlineIn } from "@hotpin/runtime";
-import { startFakeGroq } from "@hotpin/test-support";
+import { percentile, startFakeGroq } from "@hotpin/test-support";
 import Groq from "groq-sdk";
 import { SentenceSegmenter } from "./sentence-segmenter";
 
@@ -89,22 +89,17 @@ async function run(fn: () => Promise<Timing>, parallel: number, times: number): 
   return out;
 }
 
-function pct(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
 function summary(ts: Timing[]) {
   const r = (n: number) => Math.round(n * 10) / 10;
   const of = (k: keyof Timing) => ({
     p50: r(
-      pct(
+      percentile(
         ts.map((t) => t[k]),
         50,
       ),
     ),
     p99: r(
-      pct(
+      percentile(
         ts.map((t) => t[k]),
         99,
       ),

@@ -1,7 +1,6 @@
 import { type Dialect, runDevice } from "@hotpin/sim";
-import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { median, startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { histogramDelta, type Samples, scrape } from "./prom-text";
-import { median } from "./stats";
 
 /** Milliseconds of one utterance: the device's end-to-end figure and each stage's own. */
 export interface UtteranceTiming {

@@ -1,6 +1,6 @@
 import { loadSpeech } from "@hotpin/sim";
+import { round } from "@hotpin/test-support";
 import { runFleetBench } from "./fleet";
-import { round } from "./stats";
 
 /**
  * `npm run bench:fleet [-- --json] [-- --devices 6] [-- --utterances 3]`: two edge replicas

@@ -1,11 +1,10 @@
 import { EVENT_STREAM } from "@hotpin/runtime";
 import { type DeviceResult, runFleet, type TimelineEvent } from "@hotpin/sim";
-import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { percentile, startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startEdgeProcess } from "./edge-process";
 import { histogramQuantile, sample, scrape } from "./prom-text";
-import { percentile } from "./stats";
 import { startRoundRobinProxy } from "./tcp-proxy";
 
 export interface FleetBenchResult {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DeviceResult, runDevice, type TimelineEvent } from "@hotpin/sim";
+import { percentile } from "@hotpin/test-support";
 import { cpuShare, type ProcessSample, sampleProcess } from "./process-stats";
-import { percentile } from "./stats";
 
 /** One server under test: started fresh for each step so that its baseline memory is clean. */
 export interface IngestTarget {

@@ -1,6 +1,6 @@
+import { round } from "@hotpin/test-support";
 import type { FirstAudioResult } from "./first-audio";
 import type { IngestStep, IngestSweep } from "./ingest";
-import { round } from "./stats";
 
 export interface EdgeReportInput {
   json: boolean;

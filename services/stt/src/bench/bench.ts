@@ -6,6 +6,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseWav } from "@hotpin/audio";
 import type { stt } from "@hotpin/contracts";
+import { percentile } from "@hotpin/test-support";
 import { baseConfig, recognize, startTestStt, TEST_DATA, type TestStt } from "../testing/harness";
 import { wordErrorRate } from "./wer";
 
@@ -115,11 +116,6 @@ function pacedStream(s: TestStt, pcm: Buffer, offsetMs: number): Promise<number[
   });
 }
 
-function p95(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))] ?? 0;
-}
-
 async function main(): Promise<void> {
   const cores = availableParallelism();
   const utterances = corpus();
@@ -179,7 +175,7 @@ async function main(): Promise<void> {
       const lags = (
         await Promise.all(Array.from({ length: n }, (_, i) => pacedStream(s, paced, (i * 128) / n)))
       ).flat();
-      const lag = p95(lags);
+      const lag = percentile(lags, 95);
       levels.push({ streams: n, p95LagMs: Math.round(lag) });
       say(`  ${String(n).padStart(2)} real-time streams: p95 partial lag ${lag.toFixed(0)} ms`);
       if (lag > LAG_LIMIT_MS) break;

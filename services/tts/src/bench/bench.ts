@@ -5,13 +5,12 @@
 // throughput with C requests in flight. The phrase cache is off so every request synthesises.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { health, tts } from "@hotpin/contracts";
 import { grpc } from "@hotpin/runtime";
-import { percentile, round } from "./stats";
+import { freePort, percentile, round } from "@hotpin/test-support";
 
 const SENTENCE =
   "The quick brown fox jumps over the lazy dog while the weather forecast promises rain for the rest of the week.";
@@ -33,17 +32,6 @@ function boundedInt(raw: string | undefined, min: number, max: number, name: str
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number ${min}..${max}`);
   return n;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 interface Timing {
