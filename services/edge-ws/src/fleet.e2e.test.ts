@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { storage } from "@hotpin/contracts";
-import { freePort } from "@hotpin/mesh";
 import { connectNats, createGrpcClient, createLogger } from "@hotpin/runtime";
 import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { type EdgeProcess, startEdgeProcess } from "./bench/edge-process";
 import { sendCommand } from "./commands/send-command";
 import { FIRMWARE_FRAME_BYTES } from "./dialects/firmware";
 import { testJpeg } from "./images/sample-images.test-util";
+import { GOFORWARD, meshSkip } from "./mesh-fixture.test-util";
 import { unary } from "./pipeline/services";
 import { TestDevice } from "./test-peers.test-util";
 
@@ -20,19 +19,12 @@ import { TestDevice } from "./test-peers.test-util";
  * NATS: an image uploaded on A reaches the LLM for a device on B; the conversation continues on
  * the other replica and is gone after storage's idle expiry; `say` and /events across replicas.
  */
-const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const IDLE_TTL_S = 6;
-const skip =
-  process.env.HOTPIN_EDGE_SKIP_MESH === "1"
-    ? "HOTPIN_EDGE_SKIP_MESH=1"
-    : existsSync(GOFORWARD)
-      ? false
-      : `${GOFORWARD} is missing (Debian package pocketsphinx-testdata)`;
-if (skip) console.log(`# fleet end-to-end tests skipped: ${skip}`);
+const skip = meshSkip("fleet end-to-end tests");
 
 let groq: Awaited<ReturnType<typeof startFakeGroq>>;
 let mesh: Awaited<ReturnType<typeof startMesh>>;
-let replicaB: ChildProcess | undefined;
+let replicaB: EdgeProcess | undefined;
 let urlB = "";
 let nc: NatsConnection;
 const OBSERVER_TOKEN = "fleet-observer-token";
@@ -47,46 +39,26 @@ before(async () => {
     HOTPIN_EDGE_OBSERVER_TOKENS: OBSERVER_TOKEN,
   };
   mesh = await startMesh({ env, serviceEnv: { edge: { HOTPIN_EDGE_INSTANCE: "edge-a" } } });
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  replicaB = spawn(process.execPath, ["--require", "@hotpin/runtime/register", "dist/main.js"], {
-    cwd: join(__dirname, ".."),
-    stdio: "ignore",
+  replicaB = await startEdgeProcess({
+    natsUrl: mesh.nats.url,
+    stt: mesh.address("stt"),
+    llm: mesh.address("llm"),
+    tts: mesh.address("tts"),
+    storage: mesh.address("storage"),
     env: {
-      ...process.env,
       ...env,
       HOTPIN_DEVICE_TOKENS: TEST_DEVICE_TOKEN,
       HOTPIN_TOKEN_SECRET: "test-token-secret-0123456789abcdef",
       HOTPIN_LOG_LEVEL: "warn",
       HOTPIN_EDGE_INSTANCE: "edge-b",
-      HOTPIN_EDGE_HOST: "127.0.0.1",
-      HOTPIN_EDGE_PORT: String(port),
-      HOTPIN_EDGE_METRICS_PORT: String(metricsPort),
-      HOTPIN_NATS_URL: mesh.nats.url,
-      HOTPIN_STT_ADDRESS: mesh.address("stt"),
-      HOTPIN_LLM_ADDRESS: mesh.address("llm"),
-      HOTPIN_TTS_ADDRESS: mesh.address("tts"),
-      HOTPIN_STORAGE_ADDRESS: mesh.address("storage"),
     },
   });
-  urlB = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (replicaB.exitCode !== null) throw new Error("replica B exited at start-up");
-    const ok = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  urlB = replicaB.url.replace("ws", "http");
   nc = await connectNats({ servers: mesh.nats.url, name: "fleet-e2e", log: createLogger("fleet-e2e", "silent") });
 });
 after(async () => {
   await nc?.close();
-  if (replicaB && replicaB.exitCode === null) {
-    const exited = new Promise((r) => replicaB?.once("exit", r));
-    replicaB.kill("SIGTERM");
-    await exited;
-  }
+  await replicaB?.stop();
   await mesh?.[Symbol.asyncDispose]();
   await groq?.[Symbol.asyncDispose]();
 });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { loadSpeech, runFleet } from "@hotpin/sim";
-import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { sample, scrape } from "./bench/prom-text";
+import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
 
 /**
  * 20 firmware devices at once through the whole mesh, against an STT pool of 2 workers × 6
@@ -11,47 +11,28 @@ import { sample, scrape } from "./bench/prom-text";
  * edge must absorb that (retry with backoff while buffering, or RecognizeFile after the stop),
  * so every device still completes. Set HOTPIN_EDGE_SKIP_MESH=1 to leave it out.
  */
-const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const ANSWER = "Moving forward ten meters now.";
 const DEVICES = 20;
 const STT_WORKERS = 2;
 const STT_STREAMS_PER_WORKER = 6;
-const skip =
-  process.env.HOTPIN_EDGE_SKIP_MESH === "1"
-    ? "HOTPIN_EDGE_SKIP_MESH=1"
-    : existsSync(GOFORWARD)
-      ? false
-      : `${GOFORWARD} is missing (Debian package pocketsphinx-testdata)`;
-if (skip) console.log(`# mesh load end-to-end test skipped: ${skip}`);
+const skip = meshSkip("mesh load end-to-end test");
 
-let groq: Awaited<ReturnType<typeof startFakeGroq>>;
-let mesh: Awaited<ReturnType<typeof startMesh>>;
-
-before(async () => {
-  if (skip) return;
-  groq = await startFakeGroq({ defaultAnswer: ANSWER });
-  mesh = await startMesh({
-    env: { GROQ_API_KEY: "test-key", GROQ_BASE_URL: groq.url },
-    serviceEnv: {
-      stt: {
-        HOTPIN_STT_WORKERS: String(STT_WORKERS),
-        HOTPIN_STT_STREAMS_PER_WORKER: String(STT_STREAMS_PER_WORKER),
-      },
+const fx = useMesh(skip, ANSWER, {
+  serviceEnv: {
+    stt: {
+      HOTPIN_STT_WORKERS: String(STT_WORKERS),
+      HOTPIN_STT_STREAMS_PER_WORKER: String(STT_STREAMS_PER_WORKER),
     },
-  });
-});
-after(async () => {
-  await mesh?.[Symbol.asyncDispose]();
-  await groq?.[Symbol.asyncDispose]();
+  },
 });
 
-const metrics = (name: "edge" | "stt") => scrape(`http://127.0.0.1:${mesh.mesh.ports[name].metricsPort}/metrics`);
+const metrics = (name: "edge" | "stt") => scrape(`http://127.0.0.1:${fx.mesh.mesh.ports[name].metricsPort}/metrics`);
 
 test(`mesh load - ${DEVICES} firmware devices at once all complete though STT holds ${STT_WORKERS * STT_STREAMS_PER_WORKER} streams`, {
   skip,
 }, async () => {
   const fleet = await runFleet({
-    url: mesh.edgeUrl,
+    url: fx.mesh.edgeUrl,
     dialect: "firmware",
     token: TEST_DEVICE_TOKEN,
     pcm: await loadSpeech(GOFORWARD),

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import { type DeviceResult, loadSpeech, runDevice } from "@hotpin/sim";
-import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { issueToken } from "./auth";
 import { NOT_UNDERSTOOD } from "./dialects/firmware";
+import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
 import { TestDevice } from "./test-peers.test-util";
 
 /**
@@ -13,35 +13,19 @@ import { TestDevice } from "./test-peers.test-util";
  * real STT's measures, every bad input's own error while another device is served, tokens,
  * and the duplicate-device rule. One mesh for the file. HOTPIN_EDGE_SKIP_MESH=1 leaves it out.
  */
-const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const ANSWER = "Moving forward ten meters now.";
 /** startMesh's signing secret (packages/test-support/src/mesh.ts). */
 const MESH_TOKEN_SECRET = "test-token-secret-0123456789abcdef";
 const SILENCE = Buffer.alloc(32_000); // 1 s of digital silence: long enough, RMS 0
-const skip =
-  process.env.HOTPIN_EDGE_SKIP_MESH === "1"
-    ? "HOTPIN_EDGE_SKIP_MESH=1"
-    : existsSync(GOFORWARD)
-      ? false
-      : `${GOFORWARD} is missing (Debian package pocketsphinx-testdata)`;
-if (skip) console.log(`# mesh recovery end-to-end tests skipped: ${skip}`);
+const skip = meshSkip("mesh recovery end-to-end tests");
 
-let groq: Awaited<ReturnType<typeof startFakeGroq>>;
-let mesh: Awaited<ReturnType<typeof startMesh>>;
 let speech: Buffer;
 
+const fx = useMesh(skip, ANSWER);
 before(async () => {
-  if (skip) return;
-  speech = await loadSpeech(GOFORWARD);
-  groq = await startFakeGroq({ defaultAnswer: ANSWER });
-  mesh = await startMesh({ env: { GROQ_API_KEY: "test-key", GROQ_BASE_URL: groq.url } });
-});
-after(async () => {
-  await mesh?.[Symbol.asyncDispose]();
-  await groq?.[Symbol.asyncDispose]();
+  if (!skip) speech = await loadSpeech(GOFORWARD);
 });
 
-const wsUrl = () => `${mesh.edgeUrl.replace("http", "ws")}/ws`;
 /** Test speed where timing is not the point: no firmware stabilisation wait, ACK-limited pacing. */
 const quick = { handshakeDelayMs: 0, pacing: "fast", chunkPauseMs: 0 } as const;
 
@@ -55,7 +39,7 @@ function received(r: DeviceResult, type: string): Record<string, unknown>[] {
 
 /** A device that speaks goforward.raw and must get the whole answer. */
 async function goodExchange(deviceId: string, dialect: "firmware" | "spec", token = TEST_DEVICE_TOKEN) {
-  const r = await runDevice({ url: mesh.edgeUrl, dialect, deviceId, token, pcm: speech, ...quick });
+  const r = await runDevice({ url: fx.mesh.edgeUrl, dialect, deviceId, token, pcm: speech, ...quick });
   assert.equal(r.ok, true, `${deviceId}: ${r.error?.message ?? r.utterances[0]?.serverError?.message}`);
   assert.match(String(r.utterances[0]?.transcript), /go forward/);
   assert.equal(r.utterances[0]?.response, ANSWER);
@@ -66,7 +50,7 @@ test("mesh recovery - spec silence three times: request_rerecord (silence) twice
   skip,
 }, async () => {
   const r = await runDevice({
-    url: mesh.edgeUrl,
+    url: fx.mesh.edgeUrl,
     dialect: "spec",
     deviceId: "silent-spec",
     token: TEST_DEVICE_TOKEN,
@@ -90,7 +74,7 @@ test("mesh recovery - firmware silence gets 'Could not understand audio'; the sa
   skip,
 }, async () => {
   const silent = await runDevice({
-    url: mesh.edgeUrl,
+    url: fx.mesh.edgeUrl,
     dialect: "firmware",
     deviceId: "silent-fw",
     token: TEST_DEVICE_TOKEN,
@@ -108,13 +92,13 @@ test("mesh recovery - each bad spec input gets its specific error while another 
 }, async () => {
   // A firmware device at the firmware's own pace, through the whole pipeline, all along.
   const bystander = runDevice({
-    url: mesh.edgeUrl,
+    url: fx.mesh.edgeUrl,
     dialect: "firmware",
     deviceId: "bystander",
     token: TEST_DEVICE_TOKEN,
     pcm: speech,
   });
-  const d = new TestDevice(`${wsUrl()}?session=bad-spec&token=${TEST_DEVICE_TOKEN}`);
+  const d = new TestDevice(`${fx.wsUrl()}?session=bad-spec&token=${TEST_DEVICE_TOKEN}`);
   await d.opened;
   await d.until((m) => m.type === "ready");
   const expectError = async (send: () => void, code: string) => {
@@ -149,7 +133,7 @@ test("mesh recovery - each bad spec input gets its specific error while another 
   assert.equal((await d.until((m) => m.type === "error")).code, "rate_limited");
   assert.equal((await d.closed).code, 1008);
   // An oversize frame (> HOTPIN_EDGE_MAX_FRAME_BYTES, 64 KiB) closes that socket with 1009.
-  const huge = new TestDevice(`${wsUrl()}?session=huge-spec&token=${TEST_DEVICE_TOKEN}`);
+  const huge = new TestDevice(`${fx.wsUrl()}?session=huge-spec&token=${TEST_DEVICE_TOKEN}`);
   await huge.opened;
   huge.ws.send(Buffer.alloc(70_000));
   assert.equal((await huge.closed).code, 1009);
@@ -163,21 +147,21 @@ test("mesh recovery - each bad spec input gets its specific error while another 
 test("mesh recovery - missing, wrong, expired and other-device tokens are refused; a device's own signed token works", {
   skip,
 }, async () => {
-  await assert.rejects(new TestDevice(wsUrl()).opened, /HTTP 401/);
-  await assert.rejects(new TestDevice(wsUrl(), { authorization: "Bearer nope" }).opened, /HTTP 401/);
+  await assert.rejects(new TestDevice(fx.wsUrl()).opened, /HTTP 401/);
+  await assert.rejects(new TestDevice(fx.wsUrl(), { authorization: "Bearer nope" }).opened, /HTTP 401/);
   const expired = issueToken(MESH_TOKEN_SECRET, "pin-x", 60, Date.now() - 120_000);
-  await assert.rejects(new TestDevice(`${wsUrl()}?session=pin-x&token=${expired}`).opened, /HTTP 401/);
+  await assert.rejects(new TestDevice(`${fx.wsUrl()}?session=pin-x&token=${expired}`).opened, /HTTP 401/);
   const forgedSecret = issueToken("not-the-mesh-secret-0123456789", "pin-x", 60);
-  await assert.rejects(new TestDevice(`${wsUrl()}?session=pin-x&token=${forgedSecret}`).opened, /HTTP 401/);
+  await assert.rejects(new TestDevice(`${fx.wsUrl()}?session=pin-x&token=${forgedSecret}`).opened, /HTTP 401/);
   const forOther = issueToken(MESH_TOKEN_SECRET, "pin-y", 60);
-  await assert.rejects(new TestDevice(`${wsUrl()}?session=pin-x&token=${forOther}`).opened, /HTTP 403/);
-  const claimer = new TestDevice(wsUrl(), { authorization: `Bearer ${forOther}` });
+  await assert.rejects(new TestDevice(`${fx.wsUrl()}?session=pin-x&token=${forOther}`).opened, /HTTP 403/);
+  const claimer = new TestDevice(fx.wsUrl(), { authorization: `Bearer ${forOther}` });
   await claimer.opened;
   claimer.send({ session_id: "pin-x" });
   assert.equal((await claimer.closed).code, 4003);
   // The simulator reports a refused token as an auth failure (and does not retry it).
   const refused = await runDevice({
-    url: mesh.edgeUrl,
+    url: fx.mesh.edgeUrl,
     dialect: "firmware",
     deviceId: "pin-x",
     token: expired,
@@ -193,7 +177,7 @@ test("mesh recovery - missing, wrong, expired and other-device tokens are refuse
 test("mesh recovery - a second connection for a device replaces the first (4001 replaced); the new one is served", {
   skip,
 }, async () => {
-  const first = new TestDevice(`${wsUrl()}?session=dup-pin&token=${TEST_DEVICE_TOKEN}`);
+  const first = new TestDevice(`${fx.wsUrl()}?session=dup-pin&token=${TEST_DEVICE_TOKEN}`);
   await first.opened;
   await first.until((m) => m.type === "ready");
   const second = goodExchange("dup-pin", "spec");

@@ -1,44 +1,25 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
 import { parseWav } from "@hotpin/audio";
-import { startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { FIRMWARE_FRAME_BYTES } from "./dialects/firmware";
+import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
 import { TestDevice } from "./test-peers.test-util";
 
 /**
  * The whole mesh for real: NATS, storage, STT (PocketSphinx), LLM against the fake Groq, TTS
  * (espeak-ng) and this edge, each its own process. Set HOTPIN_EDGE_SKIP_MESH=1 to leave it out.
  */
-const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const ANSWER = "Moving forward ten meters now.";
-const skip =
-  process.env.HOTPIN_EDGE_SKIP_MESH === "1"
-    ? "HOTPIN_EDGE_SKIP_MESH=1"
-    : existsSync(GOFORWARD)
-      ? false
-      : `${GOFORWARD} is missing (Debian package pocketsphinx-testdata)`;
-if (skip) console.log(`# mesh end-to-end tests skipped: ${skip}`);
+const skip = meshSkip("mesh end-to-end tests");
 
-let groq: Awaited<ReturnType<typeof startFakeGroq>>;
-let mesh: Awaited<ReturnType<typeof startMesh>>;
-
-before(async () => {
-  if (skip) return;
-  groq = await startFakeGroq({ defaultAnswer: ANSWER });
-  mesh = await startMesh({ env: { GROQ_API_KEY: "test-key", GROQ_BASE_URL: groq.url } });
-});
-after(async () => {
-  await mesh?.[Symbol.asyncDispose]();
-  await groq?.[Symbol.asyncDispose]();
-});
-
-const wsUrl = () => `${mesh.edgeUrl.replace("http", "ws")}/ws`;
+const fx = useMesh(skip, ANSWER);
 
 test("mesh - firmware device: goforward.raw → transcript → fake Groq answer → valid WAV, zero frame, complete", {
   skip,
 }, async () => {
-  const d = new TestDevice(wsUrl(), { authorization: `Bearer ${TEST_DEVICE_TOKEN}` });
+  const d = new TestDevice(fx.wsUrl(), { authorization: `Bearer ${TEST_DEVICE_TOKEN}` });
   await d.opened;
   d.send({ session_id: "esp32-cam-hotpin" });
   assert.equal((await d.until((m) => "status" in m)).status, "connected");
@@ -71,7 +52,7 @@ test("mesh - firmware device: goforward.raw → transcript → fake Groq answer 
 test("mesh - spec device: partials, transcript, llm, pull playback, tts_done; no ready gives a working download", {
   skip,
 }, async () => {
-  const d = new TestDevice(`${wsUrl()}?session=spec-e2e&token=${TEST_DEVICE_TOKEN}`);
+  const d = new TestDevice(`${fx.wsUrl()}?session=spec-e2e&token=${TEST_DEVICE_TOKEN}`);
   await d.opened;
   await d.until((m) => m.type === "ready");
   const pcm = readFileSync(GOFORWARD);
@@ -94,7 +75,7 @@ test("mesh - spec device: partials, transcript, llm, pull playback, tts_done; no
   await d.until((m) => m.type === "state_sync" && m.server_state === "idle");
   utter();
   const offer = await d.until((m) => m.type === "offer_download");
-  const res = await fetch(`${mesh.edgeUrl}${offer.url}`);
+  const res = await fetch(`${fx.mesh.edgeUrl}${offer.url}`);
   assert.equal(res.status, 200);
   assert.equal(Buffer.from(await res.arrayBuffer()).toString("ascii", 0, 4), "RIFF");
   d.ws.close();
