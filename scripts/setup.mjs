@@ -24,6 +24,10 @@ export const DEBIAN_PACKAGES = [
   "g++",
 ];
 
+/** What only the tests need on top: a real Prometheus (promtool), bubblewrap for the pod-constraint
+ * test, Chromium for the browser tests, opus-tools to make and check Opus audio. */
+export const TEST_DEBIAN_PACKAGES = ["prometheus", "bubblewrap", "chromium", "opus-tools"];
+
 function say(msg) {
   console.log(`[setup] ${msg}`);
 }
@@ -35,20 +39,20 @@ function run(cmd, args, opts = {}) {
   }
 }
 
-function missingDebianPackages() {
-  return DEBIAN_PACKAGES.filter((pkg) => {
+function missingDebianPackages(packages) {
+  return packages.filter((pkg) => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format, not a template
     const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
     return r.status !== 0 || !r.stdout.includes("install ok installed");
   });
 }
 
-export function ensureDebianPackages() {
+export function ensureDebianPackages(packages = DEBIAN_PACKAGES) {
   if (!existsSync("/usr/bin/dpkg-query")) {
-    say(`not a Debian system: install these yourself: ${DEBIAN_PACKAGES.join(" ")}`);
+    say(`not a Debian system: install these yourself: ${packages.join(" ")}`);
     return;
   }
-  const missing = missingDebianPackages();
+  const missing = missingDebianPackages(packages);
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (process.getuid?.() !== 0) {
@@ -75,8 +79,8 @@ export function build() {
   });
 }
 
-export function setup() {
-  ensureDebianPackages();
+export function setup({ forTests = false } = {}) {
+  ensureDebianPackages(forTests ? [...DEBIAN_PACKAGES, ...TEST_DEBIAN_PACKAGES] : DEBIAN_PACKAGES);
   ensureNpmDependencies();
   build();
 }

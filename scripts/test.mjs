@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { root, setup } from "./setup.mjs";
 
-setup();
+setup({ forTests: true });
 
 function step(name, cmd, args) {
   console.log(`[test] ${name}`);
