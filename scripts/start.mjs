@@ -55,31 +55,67 @@ if (!natsUrl) {
   print("nats", `nats-server with JetStream on ${natsUrl} (data in ${join(dataDir, "nats")})`);
 }
 
+// Nothing the launcher prints may stop it: with its output gone (a closed terminal, a dead pipe
+// reader) it must still stop every process it started.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
+/** Seconds the processes have, together, to exit after Ctrl-C before the rest is killed. */
+const graceMs = Number(process.env.HOTPIN_START_GRACE_MS ?? 30_000);
+const starting = new AbortController();
+let started;
 let mesh;
-let stopping = false;
+let stopping;
+let stoppingSince = 0;
+function report(stopped) {
+  for (const s of stopped ?? []) {
+    if (s.killed) console.log(`killed ${s.name} (pid ${s.pid}): still running ${graceMs / 1000} s after SIGTERM`);
+    else if (s.signal === "SIGKILL")
+      console.log(`${s.name} (pid ${s.pid}) was killed: its own shutdown deadline passed`);
+  }
+}
 async function stop(code) {
-  if (stopping) process.exit(1); // a second Ctrl-C forces
-  stopping = true;
-  console.log("\nstopping the mesh…");
-  await mesh?.stop();
-  await nats?.stop();
-  process.exit(code);
+  // npm forwards the terminal's Ctrl-C to this process too: a repeat within a second is the same one.
+  if (stopping && Date.now() - stoppingSince < 1_000) return;
+  if (stopping) {
+    console.log("second Ctrl-C: killing what is left");
+    report(await mesh?.kill());
+    await nats?.stop("SIGKILL");
+    process.exit(1);
+  }
+  stoppingSince = Date.now();
+  stopping = (async () => {
+    console.log("\nstopping the mesh…");
+    if (!mesh && started) {
+      // Still starting: abort, and the launch stops what it had started.
+      starting.abort();
+      await started.catch(() => {});
+    }
+    report(await mesh?.stop({ graceMs }));
+    await nats?.stop();
+    process.exit(code);
+  })();
 }
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
+process.on("SIGHUP", () => void stop(0));
 
+started = Mesh.start({
+  root,
+  natsUrl,
+  dataDir,
+  edgeHost: process.env.HOTPIN_EDGE_HOST ?? "0.0.0.0",
+  env,
+  output: print,
+  signal: starting.signal,
+});
 try {
-  mesh = await Mesh.start({
-    root,
-    natsUrl,
-    dataDir,
-    edgeHost: process.env.HOTPIN_EDGE_HOST ?? "0.0.0.0",
-    env,
-    output: print,
-  });
+  mesh = await started;
 } catch (err) {
-  console.error(`\nthe mesh did not start: ${err.message}`);
-  await stop(1);
+  if (!stopping) {
+    console.error(`\nthe mesh did not start: ${err.message}`);
+    await stop(1);
+  }
+  await stopping; // it exits the process
 }
 
 const rows = await Promise.all(

@@ -22,11 +22,30 @@ export interface MeshOptions {
   only?: ServiceName[];
   /** Each line a process writes; default: dropped. */
   output?: (service: ServiceName, line: string) => void;
+  /** Aborting it during start-up stops what has started and rejects. */
+  signal?: AbortSignal;
 }
 
 export interface Ports {
   port: number;
   metricsPort: number;
+}
+
+/** How one process ended when the mesh stopped. */
+export interface Stopped {
+  name: ServiceName;
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The launcher had to SIGKILL it: still running when the grace ran out. */
+  killed: boolean;
+}
+
+export interface StopOptions {
+  /** How long the processes have, all together, before whatever is left is killed. */
+  graceMs?: number;
+  /** Each process has had its signal already (Ctrl-C reaches the whole process group): only wait. */
+  signalled?: boolean;
 }
 
 /** The mesh's processes: each service as its own Node process speaking real gRPC and NATS. */
@@ -41,14 +60,21 @@ export class Mesh {
 
   static async start(opts: MeshOptions): Promise<Mesh> {
     const ports = {} as Record<ServiceName, Ports>;
+    const setting = (name: string, fallback: number) => Number(opts.env?.[name] ?? process.env[name] ?? fallback);
     for (const s of SERVICES) {
       ports[s.name] = opts.randomPorts
         ? { port: await freePort(), metricsPort: await freePort() }
-        : { port: s.port, metricsPort: s.metricsPort };
+        : {
+            port: setting(`HOTPIN_${s.env}_PORT`, s.port),
+            metricsPort: setting(`HOTPIN_${s.env}_METRICS_PORT`, s.metricsPort),
+          };
     }
     const mesh = new Mesh(opts, ports);
     try {
-      for (const s of mesh.selected()) await mesh.startService(s.name);
+      for (const s of mesh.selected()) {
+        opts.signal?.throwIfAborted();
+        await mesh.startService(s.name);
+      }
     } catch (err) {
       await mesh.stop();
       throw err;
@@ -77,7 +103,14 @@ export class Mesh {
     const child = spawn(
       process.execPath,
       ["--enable-source-maps", "--require", "@hotpin/runtime/register", "dist/main.js"],
-      { cwd: join(this.opts.root, spec.dir), env: this.environment(spec), stdio: ["ignore", "pipe", "pipe"] },
+      {
+        cwd: join(this.opts.root, spec.dir),
+        env: this.environment(spec),
+        // Its own process group, so that Ctrl-C reaches only the launcher, which stops the mesh in
+        // order; its stdin is a pipe from this process, so that it stops when the launcher is gone.
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
     );
     this.children.set(name, child);
     const tail: string[] = [];
@@ -96,20 +129,49 @@ export class Mesh {
   async stopService(name: ServiceName, signal: NodeJS.Signals = "SIGTERM", timeoutMs = 30_000): Promise<number | null> {
     const child = this.children.get(name);
     this.children.delete(name);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
+    if (!child) return null;
+    if (running(child)) child.kill(signal);
+    if (!(await exitWithin(child, timeoutMs))) {
+      child.kill("SIGKILL");
+      await exitWithin(child, KILL_WAIT_MS);
     }
+    return child.exitCode;
   }
 
-  /** Stops every process, the edge first, and waits for each to exit. */
-  async stop(): Promise<void> {
-    for (const s of [...SERVICES].reverse()) await this.stopService(s.name);
+  /**
+   * Stops every process and resolves once each has exited: SIGTERM to each in turn, the edge
+   * first so that it drains while the services behind it still answer; SIGKILL for whatever is
+   * still running when the grace runs out.
+   */
+  async stop({ graceMs = 30_000, signalled = false }: StopOptions = {}): Promise<Stopped[]> {
+    const deadline = Date.now() + graceMs;
+    const order = [...SERVICES].reverse().flatMap((s) => {
+      const child = this.children.get(s.name);
+      return child ? [{ name: s.name, child }] : [];
+    });
+    if (!signalled) {
+      for (const { child } of order) {
+        if (running(child)) child.kill("SIGTERM");
+        await exitWithin(child, deadline - Date.now());
+      }
+    }
+    await Promise.all(order.map(({ child }) => exitWithin(child, deadline - Date.now())));
+    return Promise.all(
+      order.map(async ({ name, child }) => {
+        const killed = running(child);
+        if (killed) {
+          child.kill("SIGKILL");
+          await exitWithin(child, KILL_WAIT_MS);
+        }
+        if (this.children.get(name) === child) this.children.delete(name);
+        return { name, pid: child.pid, code: child.exitCode, signal: child.signalCode, killed };
+      }),
+    );
+  }
+
+  /** SIGKILL to every process still running, and wait for them: the forced stop (also in the middle of stop()). */
+  async kill(): Promise<Stopped[]> {
+    return this.stop({ graceMs: 0, signalled: true });
   }
 
   /** Polls the service's /readyz until every dependency check passes. */
@@ -143,6 +205,7 @@ export class Mesh {
   private async waitLive(name: ServiceName, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      this.opts.signal?.throwIfAborted();
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode} at start-up:\n${this.tail(name)}`);
       }
@@ -166,9 +229,32 @@ export class Mesh {
     }
     env[`HOTPIN_${spec.env}_HOST`] = spec.name === "edge" ? (this.opts.edgeHost ?? "127.0.0.1") : "127.0.0.1";
     env.HOTPIN_NATS_URL = this.opts.natsUrl;
+    env.HOTPIN_STOP_ON_STDIN_CLOSE = "true";
     env.HOTPIN_STORAGE_DATA_DIR ??= join(this.opts.dataDir, "storage");
     env.OTEL_SERVICE_NAME = `hotpin-${spec.name}`;
     Object.assign(env, this.opts.serviceEnv?.[spec.name]);
     return env;
   }
+}
+
+/** Time a SIGKILLed process gets to be reaped. */
+const KILL_WAIT_MS = 5_000;
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** Resolves true once the process has exited, false if it is still running after `ms`. */
+function exitWithin(child: ChildProcess, ms: number): Promise<boolean> {
+  if (!running(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (exited: boolean) => {
+      clearTimeout(timer);
+      child.off("exit", onExit);
+      resolve(exited);
+    };
+    const onExit = () => done(true);
+    const timer = setTimeout(() => done(!running(child)), Math.max(0, ms));
+    child.once("exit", onExit);
+  });
 }

@@ -35,7 +35,12 @@ export async function launchNatsServer(opts: NatsServerOptions): Promise<NatsSer
 
   const start = async () => {
     const args = ["-a", host, "-p", String(port || -1), "-js", "-sd", join(opts.dataDir, "jetstream")];
-    const proc = spawn(binary, [...args, "--ports_file_dir", opts.dataDir], { stdio: ["ignore", "ignore", "pipe"] });
+    // Its own process group: Ctrl-C reaches only the launcher, which stops the server last, after the
+    // services that publish to it have drained.
+    const proc = spawn(binary, [...args, "--ports_file_dir", opts.dataDir], {
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     child = proc;
     let stderr = "";
     proc.stderr?.on("data", (d: Buffer) => {
@@ -55,7 +60,12 @@ export async function launchNatsServer(opts: NatsServerOptions): Promise<NatsSer
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      proc.once("exit", () => resolve());
+      // A server that does not stop on its own within 10 s is killed: stop() always returns.
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      proc.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
       proc.kill(signal);
     });
   };

@@ -2,7 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import { health as healthContract } from "@hotpin/contracts";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { int, list, oneOf, port, secret, str } from "./config";
+import { bool, int, list, oneOf, port, secret, str } from "./config";
 import { bindGrpcServer, createGrpcServer, type GrpcLimits, type grpc, stopGrpcServer } from "./grpc";
 import { Health } from "./health";
 import { createLogger } from "./log";
@@ -26,6 +26,17 @@ export function runtimeSettings(service: string, defaults: { port: number; metri
     shutdownStepTimeoutMs: int("HOTPIN_SHUTDOWN_STEP_TIMEOUT_MS", 30_000, "longest one shutdown step may take", {
       min: 100,
     }),
+    shutdownDeadlineMs: int(
+      "HOTPIN_SHUTDOWN_DEADLINE_MS",
+      60_000,
+      "longest the whole shutdown may take after SIGTERM; then the process kills itself",
+      { min: 1_000 },
+    ),
+    stopOnStdinClose: bool(
+      "HOTPIN_STOP_ON_STDIN_CLOSE",
+      false,
+      "shut down as on SIGTERM when standard input closes (the local launcher sets it: no process outlives it)",
+    ),
   };
 }
 
@@ -36,6 +47,8 @@ export type RuntimeConfig = {
   logLevel: string;
   shutdownDelayMs: number;
   shutdownStepTimeoutMs: number;
+  shutdownDeadlineMs: number;
+  stopOnStdinClose: boolean;
 };
 
 export interface Runtime {
@@ -60,6 +73,8 @@ export async function startRuntime(service: string, cfg: RuntimeConfig, grpcServ
   const shutdown = new Shutdown(log, () => health.drain(), {
     drainDelayMs: cfg.shutdownDelayMs,
     stepTimeoutMs: cfg.shutdownStepTimeoutMs,
+    deadlineMs: cfg.shutdownDeadlineMs,
+    stopOnStdinClose: cfg.stopOnStdinClose,
   });
   // Not ready until start-up is done: checks may pass before the main port is bound.
   let startedUp = false;

@@ -8,6 +8,7 @@ test("runtime - shutdown fails readiness first, runs steps in order, survives a 
   const shutdown = new Shutdown(createLogger("test", "silent"), () => order.push("readiness"), {
     drainDelayMs: 0,
     stepTimeoutMs: 200,
+    deadlineMs: 5_000,
   });
   shutdown.add("grpc", () => order.push("grpc"));
   shutdown.add("broken", () => {

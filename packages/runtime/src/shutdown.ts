@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { armExitWatchdog } from "./exit-watchdog";
 import { shutdownTelemetry } from "./telemetry/sdk";
 
 export interface ShutdownStep {
@@ -11,12 +12,17 @@ export interface ShutdownOptions {
   drainDelayMs: number;
   /** Longest any one step may take before it is abandoned. */
   stepTimeoutMs: number;
+  /** Longest the whole shutdown may take after the signal; then the process is killed. */
+  deadlineMs: number;
+  /** Standard input closing starts the shutdown too: the launcher holding its other end is gone. */
+  stopOnStdinClose?: boolean;
 }
 
 /**
  * The one shutdown sequence of every process, on SIGTERM or SIGINT: fail readiness, wait
  * briefly, run the steps in order (stop accepting, finish work in flight, drain NATS, close
- * stores), flush telemetry, exit 0. A second signal exits at once with 1.
+ * stores), flush telemetry, exit 0. A second signal ends the process at once, and so does the
+ * deadline, whatever the main thread is stuck on.
  */
 export class Shutdown {
   private readonly steps: ShutdownStep[] = [];
@@ -34,16 +40,22 @@ export class Shutdown {
 
   /** Installs the signal handlers; call once per process. */
   listen(): void {
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (this.started) {
-        this.log.warn({ signal }, "second signal, exiting now");
-        process.exit(1);
-      }
-      this.log.info({ signal }, "shutting down");
+    const begin = (reason: string) => {
+      // Without listeners a second SIGTERM or SIGINT takes the kernel's default action and ends the
+      // process at once — a JavaScript handler could not run while the main thread is blocked.
+      process.off("SIGTERM", begin);
+      process.off("SIGINT", begin);
+      if (this.started) return;
+      armExitWatchdog(this.options.deadlineMs);
+      this.log.info({ reason, deadlineMs: this.options.deadlineMs }, "shutting down");
       void this.run().then(() => process.exit(0));
     };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", begin);
+    process.on("SIGINT", begin);
+    if (this.options.stopOnStdinClose) {
+      process.stdin.once("close", () => begin("stdin closed"));
+      process.stdin.resume();
+    }
   }
 
   /** Runs the sequence once; later calls return the same promise. */

@@ -34,6 +34,7 @@ type ComponentConfig = Omit<
   | "logLevel"
   | "shutdownDelayMs"
   | "shutdownStepTimeoutMs"
+  | "shutdownDeadlineMs"
 >;
 
 /** Opens the database and the blob backend and builds every part from the configuration. */

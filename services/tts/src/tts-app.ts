@@ -18,6 +18,7 @@ export type TtsAppConfig = Omit<
   | "logLevel"
   | "shutdownDelayMs"
   | "shutdownStepTimeoutMs"
+  | "shutdownDeadlineMs"
 >;
 
 /** Everything the service is made of, built from config; main.ts, tests and the bench share it. */

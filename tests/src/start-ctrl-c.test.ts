@@ -1,0 +1,32 @@
+// `npm start` stopped with Ctrl-C as a user does: once, twice, with the launcher's output gone.
+// Whatever the way, no process of the mesh may be left behind.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ctrlC, launch, nothingLeft, printed } from "./support/launcher";
+
+test("start - Ctrl-C stops every process of the mesh", async () => {
+  const l = await launch();
+  await printed(l, "HotPin Mesh is running");
+  ctrlC(l);
+  assert.equal(await nothingLeft(l, 60_000), 0);
+});
+
+test("start - Ctrl-C twice (a second later) kills what is left at once and leaves nothing", async () => {
+  const l = await launch();
+  await printed(l, "HotPin Mesh is running");
+  ctrlC(l);
+  await printed(l, "stopping the mesh");
+  await new Promise((r) => setTimeout(r, 1_200));
+  ctrlC(l);
+  await nothingLeft(l, 30_000);
+});
+
+test("start - Ctrl-C after the launcher's output reader has gone still stops every process", async () => {
+  const l = await launch();
+  await printed(l, "HotPin Mesh is running");
+  // A closed terminal or a dead `| tee`: every write of the launcher now fails.
+  l.launcher.stdout?.destroy();
+  l.launcher.stderr?.destroy();
+  ctrlC(l);
+  assert.equal(await nothingLeft(l, 60_000), 0);
+});
