@@ -1,5 +1,6 @@
 export { AckWindow } from "./ack-window";
 export { type BackoffOptions, backoffDelayMs, DEFAULT_BACKOFF } from "./backoff";
+export { DAP1_MAX_REPLY_BYTES, type Dap1DeviceOptions, type Dap1Result, runDap1Device } from "./dap1-device";
 export {
   AuthRejectedError,
   ConnectionDroppedError,
