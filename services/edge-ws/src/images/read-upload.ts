@@ -125,6 +125,8 @@ function readMultipart(req: IncomingMessage, querySession: string | undefined, m
       else fieldSession = value;
     });
     bb.on("file", (name, stream) => {
+      // A body that ends inside a part errors that part's stream too: unheard, it crashed the process.
+      stream.on("error", (err) => fail(new UploadError("bad_request", "malformed multipart request", { cause: err })));
       if (name !== "file" && name !== "image") {
         stream.resume();
         return;
