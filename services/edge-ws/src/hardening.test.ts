@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import { after, before, test } from "node:test";
 import { edge as edgeContract, events } from "@hotpin/contracts";
@@ -227,4 +228,18 @@ test("hardening - an event NATS refuses for good is dropped and counted; events 
   for await (const m of sub) assert.equal(events.Event.decode(m.data).deviceId, "pin-behind");
   assert.equal((await metrics.eventsRejected.get()).values[0]?.value, 1);
   await publisher.flush(1_000);
+});
+
+test("hardening - repeated replies leave no listener behind on the session (waitReady)", async () => {
+  const d = new TestDevice(`${edge.url}?session=pin-say&token=${STATIC_TOKEN}`);
+  await d.opened;
+  await d.until((m) => m.type === "ready");
+  await d.until((m) => m.type === "state_sync" && m.server_state === "idle");
+  for (let i = 0; i < 5; i++) {
+    const reply = await sendCommand(nc, "pin-say", { $case: "say", value: { text: `Reminder ${i}.` } }, 10_000);
+    assert.equal(reply.ok, true, reply.message);
+  }
+  const session = edge.devices.get("pin-say") as unknown as { abort: AbortController };
+  assert.ok(getEventListeners(session.abort.signal, "abort").length <= 1);
+  d.ws.close();
 });

@@ -369,21 +369,32 @@ export class TestDevice {
     this.ws.send(JSON.stringify(msg));
   }
 
-  /** The next message (text parsed, binary as Buffer); fails if the socket closes first. */
-  async next(): Promise<Record<string, unknown> | Buffer> {
+  /**
+   * The next message (text parsed, binary as Buffer); fails if the socket closes first or nothing
+   * arrives within `timeoutMs` (a dropped message fails in seconds, not at the test's timeout).
+   */
+  async next(timeoutMs = 20_000): Promise<Record<string, unknown> | Buffer> {
+    const deadline = Date.now() + timeoutMs;
     while (this.queue.length === 0) {
       if (this.ws.readyState === WebSocket.CLOSED) throw new Error("socket closed");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no message within ${timeoutMs} ms`);
       await new Promise<void>((r) => {
-        this.waiter = r;
+        const timer = setTimeout(r, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          r();
+        };
       });
     }
     return this.queue.shift()!;
   }
 
-  /** Skips messages until one matches; returns it. */
-  async until(match: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  /** Skips messages until one matches (within `timeoutMs` in all); returns it. */
+  async until(match: (m: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = await this.next();
+      const m = await this.next(Math.max(1, deadline - Date.now()));
       if (!Buffer.isBuffer(m) && match(m)) return m;
     }
   }

@@ -257,3 +257,18 @@ test("image - a device that never connected may upload; the image waits for its 
   assert.ok(await specUtterance(d), "the first turn carried the image");
   d.ws.close();
 });
+
+test("image - a multipart body that ends inside a part is a 400, not a crash", async () => {
+  const body =
+    `--b\r\nContent-Disposition: form-data; name="session"\r\n\r\ncam-cut\r\n` +
+    `--b\r\nContent-Disposition: form-data; name="file"; filename="i.jpg"\r\n\r\n\xff\xd8\xff\xe0 no end`;
+  const res = await fetch(`${a.http}/image`, {
+    method: "POST",
+    headers: { ...bearer, "content-type": "multipart/form-data; boundary=b" },
+    body,
+  });
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { error: string }).error, "bad_request");
+  // The process is alive and uploads still work.
+  assert.equal((await postForm(a, "cam-cut", await testJpeg(32, 32))).status, 200);
+});
