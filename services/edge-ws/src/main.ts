@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { connectNats, ensureEventStream, isConnected, type Logger, startRuntime } from "@hotpin/runtime";
+import { connectNats, ensureEventStream, isConnected, startRuntime } from "@hotpin/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Authenticator, checkCredentials, issueToken } from "./auth";
 import { readEdgeConfig } from "./config";
 import { grpcDependencyCheck } from "./dependencies";
 import { EventPublisher } from "./events";
+import { attachUntilDone } from "./fleet/attach";
 import { Fleet } from "./fleet/fleet";
 import { TokenRevocations } from "./fleet/revocations";
 import { createEdgeMetrics } from "./metrics";
@@ -15,21 +16,6 @@ import { EdgeServer } from "./server";
 import { DeviceRegistry } from "./session/devices";
 import { sweepSpillDir } from "./session/recording-buffer";
 import type { Session } from "./session/session";
-
-/** Runs each step in order, retrying a failed one (backoff to 30 s) until it succeeds. */
-async function untilDone(log: Logger, steps: [string, () => Promise<void>][]): Promise<void> {
-  for (const [name, step] of steps) {
-    for (let backoff = 1_000; ; backoff = Math.min(backoff * 2, 30_000)) {
-      try {
-        await step();
-        break;
-      } catch (err) {
-        log.warn({ err, step: name, retryInMs: backoff }, "nats attach step failed, retrying");
-        await new Promise((r) => setTimeout(r, backoff));
-      }
-    }
-  }
-}
 
 async function main(): Promise<void> {
   const cfg = readEdgeConfig();
@@ -74,7 +60,7 @@ async function main(): Promise<void> {
   void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log, token: cfg.natsToken })
     .then((conn) => {
       nc = conn;
-      return untilDone(log, [
+      return attachUntilDone(log, [
         [
           "event stream",
           async () => {

@@ -32,7 +32,6 @@ export async function runFuzz(opts: {
     storage: peers.address,
     env: {
       HOTPIN_LOG_LEVEL: "warn",
-      HOTPIN_EDGE_DETECT_MS: "200",
       HOTPIN_EDGE_PLAYBACK_READY_TIMEOUT_MS: "300",
       // Every fuzz socket comes from 127.0.0.1 with one token: let them in to reach the parsers.
       HOTPIN_EDGE_MAX_PENDING_PER_ADDRESS: "400",
