@@ -6,8 +6,8 @@ import {
   EVENT_STREAM,
   ensureEventStream,
   shutdownTelemetry,
-  subjectToken,
   startTelemetry,
+  subjectToken,
   tracer,
 } from "@hotpin/runtime";
 import { startNats, type TestNats } from "@hotpin/test-support";
