@@ -140,6 +140,6 @@ Point a device at the edge:
   firmware dialect   ws://${lan}:${edge}/ws   with header  Authorization: Bearer ${token}
   spec dialect       ws://${lan}:${edge}/ws?session=<device-id>&token=${token}
   camera upload      POST http://${lan}:${edge}/image  (same token)
-  simulate a device  node packages/sim/dist/cli.js --url ws://127.0.0.1:${edge} --token ${token} --out reply.wav <speech.wav>
+  simulate a device  node packages/sim/dist/cli.js --url ws://127.0.0.1:${edge} --token=${token} --out reply.wav <speech.wav>
 No language model is configured unless GROQ_API_KEY or HOTPIN_LLM_OPENAI_BASE_URL is set; the device then hears that.
 `);

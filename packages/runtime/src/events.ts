@@ -2,17 +2,13 @@ import type { events } from "@hotpin/contracts";
 import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { v7 as uuidv7 } from "uuid";
+import { subjectToken } from "./device-id";
 
 /** The JetStream stream holding every device and session event. */
 export const EVENT_STREAM = "HOTPIN_EVENTS";
 export const EVENT_SUBJECTS = "hotpin.events.>";
 
 export type EventType = NonNullable<events.Event["payload"]>["$case"];
-
-/** NATS subject tokens may not hold '.', '*', '>' or spaces; device ids are mapped to a safe token. */
-export function subjectToken(id: string): string {
-  return id.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
-}
 
 /** hotpin.events.<device>.<type> — consumers filter by device, by type, or both. */
 export function eventSubject(deviceId: string, type: EventType): string {

@@ -22,3 +22,16 @@ test("runtime - a throwing check counts as failing, and draining fails readiness
   ok.drain();
   assert.equal((await ok.report()).serving, false);
 });
+
+test("runtime - a dependency served without is reported but never fails readiness", async () => {
+  const health = new Health();
+  let storage: true | string = true;
+  health.addDependency("storage", () => storage);
+  assert.deepEqual(await health.report(), { serving: true, problems: [], dependencies: { storage: true } });
+  storage = "unreachable (14)";
+  assert.deepEqual(await health.report(), {
+    serving: true,
+    problems: [],
+    dependencies: { storage: "unreachable (14)" },
+  });
+});

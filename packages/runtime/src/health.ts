@@ -9,6 +9,8 @@ export type Check = () => true | string | Promise<true | string>;
 export interface HealthReport {
   serving: boolean;
   problems: string[];
+  /** State of dependencies this process serves without (reported, never failing readiness). */
+  dependencies?: Record<string, true | string>;
 }
 
 /**
@@ -18,12 +20,29 @@ export interface HealthReport {
  */
 export class Health {
   private readonly checks = new Map<string, Check>();
+  private readonly dependencies = new Map<string, Check>();
   private draining = false;
 
   constructor(private readonly services: string[] = []) {}
 
   addCheck(name: string, check: Check): void {
     this.checks.set(name, check);
+  }
+
+  /**
+   * A dependency the process can serve without (with apologies): its state is reported in
+   * /readyz details and to metrics, but it never makes this process unready, so one sick
+   * downstream does not take every replica out of the load balancer.
+   */
+  addDependency(name: string, check: Check): void {
+    this.dependencies.set(name, check);
+  }
+
+  /** Each informational dependency's state now. */
+  async dependencyStates(): Promise<Record<string, true | string>> {
+    const states: Record<string, true | string> = {};
+    for (const [name, check] of this.dependencies) states[name] = await run(check);
+    return states;
   }
 
   /** Fails readiness for good: the first step of shutdown. */
@@ -35,14 +54,11 @@ export class Health {
     if (this.draining) return { serving: false, problems: ["shutting down"] };
     const problems: string[] = [];
     for (const [name, check] of this.checks) {
-      try {
-        const result = await check();
-        if (result !== true) problems.push(`${name}: ${result}`);
-      } catch (err) {
-        problems.push(`${name}: ${(err as Error).message}`);
-      }
+      const result = await run(check);
+      if (result !== true) problems.push(`${name}: ${result}`);
     }
-    return { serving: problems.length === 0, problems };
+    if (this.dependencies.size === 0) return { serving: problems.length === 0, problems };
+    return { serving: problems.length === 0, problems, dependencies: await this.dependencyStates() };
   }
 
   /** The grpc.health.v1.Health implementation. Watch re-evaluates every `watchMs`. */
@@ -72,5 +88,13 @@ export class Health {
         call.on("close", () => clearInterval(timer));
       },
     };
+  }
+}
+
+async function run(check: Check): Promise<true | string> {
+  try {
+    return await check();
+  } catch (err) {
+    return (err as Error).message;
   }
 }

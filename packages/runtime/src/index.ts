@@ -1,4 +1,6 @@
 export * from "./config";
+export * from "./crash";
+export * from "./device-id";
 export * from "./errors";
 export * from "./events";
 export * from "./grpc";
@@ -9,5 +11,6 @@ export * from "./nats";
 export * from "./runtime";
 export * from "./shutdown";
 export * from "./telemetry/attributes";
-export { shutdownTelemetry, startTelemetry } from "./telemetry/sdk";
+export { CREDENTIAL_QUERY_PARAMS, redactPath, shutdownTelemetry, startTelemetry } from "./telemetry/sdk";
 export * from "./telemetry/trace";
+export * from "./text";

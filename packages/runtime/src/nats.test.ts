@@ -3,7 +3,6 @@ import { test } from "node:test";
 import { headers } from "@nats-io/transport-node";
 import { context, propagation, TraceFlags, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { subjectToken } from "./events";
 import { extractTrace, injectTrace } from "./nats";
 
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -25,10 +24,4 @@ test("runtime - trace context survives a trip through NATS headers", () => {
 test("runtime - a message without trace headers starts no remote parent", () => {
   assert.equal(trace.getSpanContext(extractTrace(headers())), undefined);
   assert.equal(trace.getSpanContext(extractTrace(undefined)), undefined);
-});
-
-test("runtime - device ids map to one safe subject token", () => {
-  assert.equal(subjectToken("esp32-cam-hotpin-001"), "esp32-cam-hotpin-001");
-  assert.equal(subjectToken("a.b*c>d e"), "a_b_c_d_e");
-  assert.equal(subjectToken(""), "_");
 });

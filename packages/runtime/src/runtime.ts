@@ -3,6 +3,7 @@ import { health as healthContract } from "@hotpin/contracts";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { bool, int, list, oneOf, port, secret, str } from "./config";
+import { exitOnCrash } from "./crash";
 import { bindGrpcServer, createGrpcServer, type GrpcLimits, type grpc, stopGrpcServer } from "./grpc";
 import { Health } from "./health";
 import { createLogger } from "./log";
@@ -67,7 +68,7 @@ export interface Runtime {
 /** Logger, metrics port, health and the shutdown sequence: what every main.ts starts with. */
 export async function startRuntime(service: string, cfg: RuntimeConfig, grpcServices: string[] = []): Promise<Runtime> {
   const log = createLogger(service, cfg.logLevel);
-  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+  exitOnCrash(log);
   const registry = createRegistry(service);
   const health = new Health(grpcServices);
   const shutdown = new Shutdown(log, () => health.drain(), {

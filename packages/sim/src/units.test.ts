@@ -77,3 +77,8 @@ test("cli - reply file names: as given for one reply, suffixed for several", () 
   assert.equal(replyPath("out/reply.wav", true, "d-001", 1), "out/reply.wav");
   assert.equal(replyPath("out/reply.wav", false, "d-001", 2), "out/reply-d-001-2.wav");
 });
+
+test("sim cli - a token that starts with '-' is taken in the --token=VALUE form npm start prints", () => {
+  const c = parseCli(["--token=-Xy7_starts-with-dash", "a.raw"], {});
+  assert.equal((c as { token?: string }).token, "-Xy7_starts-with-dash");
+});

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { events } from "@hotpin/contracts";
-import { EVENT_SUBJECTS, subjectToken } from "@hotpin/runtime";
+import { EVENT_SUBJECTS, forTerminal, isValidDeviceId, readConfig, subjectToken } from "@hotpin/runtime";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { decodeJwt } from "jose";
 import { type CommandBody, CommandTimeoutError, DeviceNotConnectedError, sendCommand } from "./commands/send-command";
+import { edgeSettings } from "./config";
+import { openRevocations, revokeToken } from "./fleet/revocations";
 import { observerMessage } from "./observers/observer-format";
 
 const USAGE = `hotpin — operator commands for HotPin devices, over NATS
@@ -14,6 +17,7 @@ usage:
   hotpin state <device>                where the device is connected and what it is doing
   hotpin reset <device>                start the device's conversation over
   hotpin events [--device <id>]…       print device events as JSON lines until interrupted
+  hotpin revoke <token>                refuse this device token on every edge from now on
 
 options:
   --nats <url>      NATS server(s), comma separated (default $HOTPIN_NATS_URL or nats://127.0.0.1:4222)
@@ -69,6 +73,7 @@ class UsageError extends Error {}
 export function commandFor(verb: string, rest: string[]): { deviceId: string; command: CommandBody } {
   const [deviceId, ...more] = rest;
   if (!deviceId) throw new UsageError(`${verb} needs a device id`);
+  if (!isValidDeviceId(deviceId)) throw new UsageError("a device id is 1-128 printable ASCII characters");
   const text = more.join(" ");
   switch (verb) {
     case "say":
@@ -97,13 +102,32 @@ async function tail(nc: NatsConnection, devices: string[]): Promise<void> {
           const e = events.Event.decode(msg.data);
           if (devices.length > 0 && !devices.includes(e.deviceId)) continue;
           const m = observerMessage(e);
-          if (m) process.stdout.write(`${JSON.stringify(m)}\n`);
+          if (m) process.stdout.write(`${forTerminal(JSON.stringify(m))}\n`);
         } catch {
           // not an event
         }
       }
     }),
   );
+}
+
+/** Puts a device token's id on the deny list every edge watches, until the token's expiry. */
+async function revoke(nc: NatsConnection, token: string): Promise<number> {
+  let claims: { jti?: unknown; exp?: unknown; sub?: unknown };
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    process.stderr.write("hotpin: not a device token (JWT)\n");
+    return 64;
+  }
+  if (typeof claims.jti !== "string" || typeof claims.exp !== "number") {
+    process.stderr.write("hotpin: the token has no jti/exp\n");
+    return 64;
+  }
+  const { maxTtl } = readConfig({ maxTtl: edgeSettings.tokenMaxTtlSec });
+  await revokeToken(await openRevocations(nc, maxTtl), claims.jti, claims.exp * 1000);
+  process.stdout.write(`${forTerminal(`revoked token ${claims.jti} of ${String(claims.sub)}`)}\n`);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -115,7 +139,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return args.verb ? 0 : 64;
     }
-    if (args.verb !== "events") cmd = commandFor(args.verb, args.positional);
+    if (args.verb !== "events" && args.verb !== "revoke") cmd = commandFor(args.verb, args.positional);
+    if (args.verb === "revoke" && args.positional.length !== 1) throw new UsageError("revoke needs one token");
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`hotpin: ${err.message}\n\n${USAGE}\n`);
@@ -124,17 +149,20 @@ async function main(argv: string[]): Promise<number> {
   const token = process.env.HOTPIN_NATS_TOKEN;
   const nc = await connect({ servers: args.nats.split(","), name: "hotpin-cli", ...(token ? { token } : {}) });
   try {
+    if (args.verb === "revoke") return await revoke(nc, args.positional[0] as string);
     if (!cmd) {
       process.once("SIGINT", () => void nc.close());
       await tail(nc, args.devices);
       return 0;
     }
     const reply = await sendCommand(nc, cmd.deviceId, cmd.command, args.timeoutMs);
-    if (args.json) process.stdout.write(`${JSON.stringify(reply)}\n`);
+    // Device ids, instance names and messages come from the network: escaped for the terminal.
+    if (args.json) process.stdout.write(`${forTerminal(JSON.stringify(reply))}\n`);
     else {
       const s = reply.state;
       const where = s ? `${s.deviceId} on ${s.edgeInstance}: ${s.dialect}, ${s.state}, ${s.utterances} utterances` : "";
-      process.stdout.write(reply.ok ? `ok ${where}\n` : `refused (${reply.errorCode}): ${reply.message}\n`);
+      const line = reply.ok ? `ok ${where}` : `refused (${reply.errorCode}): ${reply.message}`;
+      process.stdout.write(`${forTerminal(line)}\n`);
     }
     return reply.ok ? 0 : 1;
   } catch (err) {

@@ -18,14 +18,62 @@ export const edgeSettings = {
   // Auth
   auth: bool("HOTPIN_AUTH", true, "device authentication; only an explicit off/false disables it"),
   deviceTokens: list("HOTPIN_DEVICE_TOKENS", "static device tokens accepted for any device, comma separated"),
-  tokenSecret: secret("HOTPIN_TOKEN_SECRET", "HMAC secret for signed per-device tokens (at least 16 characters)"),
+  tokenSecret: secret(
+    "HOTPIN_TOKEN_SECRET",
+    "secret device tokens (JWT, HS256) are signed with: at least 32 characters, 10 different",
+  ),
+  tokenPreviousSecrets: list(
+    "HOTPIN_TOKEN_PREVIOUS_SECRETS",
+    "older token secrets still accepted while devices move to tokens of the current one, comma separated",
+  ),
   tokenTtlSec: int("HOTPIN_EDGE_TOKEN_TTL_SEC", 30 * 86_400, "lifetime of tokens issued by hotpin-edge-token", {
     min: 60,
   }),
-  printToken: bool("HOTPIN_EDGE_PRINT_TOKEN", true, "print a signed token for the demo device at start-up"),
+  tokenMaxTtlSec: int(
+    "HOTPIN_EDGE_TOKEN_MAX_TTL_SEC",
+    90 * 86_400,
+    "longest lifetime (exp − iat) a device token may have; longer ones are refused at check time",
+    { min: 60 },
+  ),
+  allowWellKnownTokens: bool(
+    "HOTPIN_EDGE_ALLOW_WELL_KNOWN_TOKENS",
+    false,
+    "accept well-known default static tokens such as the firmware's your_api_token_here",
+  ),
+  printToken: bool(
+    "HOTPIN_EDGE_PRINT_TOKEN",
+    false,
+    "also print a demo device token signed with the configured secret at start-up (one from an ephemeral development secret is always printed)",
+  ),
   demoDevice: str("HOTPIN_EDGE_DEMO_DEVICE", "esp32-cam-hotpin", "device id of the token printed at start-up"),
   // Connections and frames
   maxConnections: int("HOTPIN_EDGE_MAX_CONNECTIONS", 500, "device sockets this process accepts at once", { min: 1 }),
+  maxHttpConnections: int(
+    "HOTPIN_EDGE_MAX_HTTP_CONNECTIONS",
+    1_000,
+    "TCP connections the HTTP server holds at once (sockets, uploads, observers, downloads); more are dropped",
+    { min: 1 },
+  ),
+  maxPendingPerAddress: int(
+    "HOTPIN_EDGE_MAX_PENDING_PER_ADDRESS",
+    16,
+    "device sockets from one address that have not identified their device yet",
+    { min: 1 },
+  ),
+  maxPendingPerToken: int(
+    "HOTPIN_EDGE_MAX_PENDING_PER_TOKEN",
+    32,
+    "device sockets with one token that have not identified their device yet",
+    { min: 1 },
+  ),
+  headersTimeoutMs: int(
+    "HOTPIN_EDGE_HEADERS_TIMEOUT_MS",
+    5_000,
+    "longest an HTTP client may take to send its headers",
+    {
+      min: 500,
+    },
+  ),
   maxFrameBytes: int("HOTPIN_EDGE_MAX_FRAME_BYTES", 65_536, "largest WebSocket message; larger closes with 1009", {
     min: 4_096,
   }),
@@ -38,7 +86,7 @@ export const edgeSettings = {
   detectMs: int("HOTPIN_EDGE_DETECT_MS", 1_500, "wait for a first frame before assuming the spec dialect", {
     min: 0,
   }),
-  firstFrameTimeoutMs: int("HOTPIN_EDGE_FIRST_FRAME_TIMEOUT_MS", 10_000, "close a socket with no handshake after", {
+  firstFrameTimeoutMs: int("HOTPIN_EDGE_FIRST_FRAME_TIMEOUT_MS", 5_000, "close a socket with no handshake after", {
     min: 100,
   }),
   pingIntervalMs: int("HOTPIN_EDGE_PING_INTERVAL_MS", 20_000, "WebSocket ping period to find dead peers", {
@@ -136,6 +184,18 @@ export const edgeSettings = {
   imageUploadsAtOnce: int("HOTPIN_EDGE_IMAGE_UPLOADS_AT_ONCE", 4, "image uploads this process handles at once", {
     min: 1,
   }),
+  imageUploadTimeoutMs: int(
+    "HOTPIN_EDGE_IMAGE_UPLOAD_TIMEOUT_MS",
+    20_000,
+    "longest one image upload may take to arrive; slower ones get 408 and free their slot",
+    { min: 500 },
+  ),
+  downloadsPerMinute: int(
+    "HOTPIN_EDGE_DOWNLOADS_PER_MINUTE",
+    60,
+    "GET /download requests one address may make a minute",
+    { min: 1 },
+  ),
   imageUploadsPerMinute: int("HOTPIN_EDGE_IMAGE_UPLOADS_PER_MINUTE", 12, "image uploads one device may make a minute", {
     min: 1,
   }),
@@ -153,6 +213,9 @@ export const edgeSettings = {
     "tokens admitting /events clients to every device (signed device tokens see their own device)",
   ),
   maxObservers: int("HOTPIN_EDGE_MAX_OBSERVERS", 50, "/events clients this process accepts at once", { min: 1 }),
+  maxObserversPerToken: int("HOTPIN_EDGE_MAX_OBSERVERS_PER_TOKEN", 4, "/events clients one token may hold open", {
+    min: 1,
+  }),
   observerHighWaterBytes: int(
     "HOTPIN_EDGE_OBSERVER_HIGH_WATER_BYTES",
     1024 * 1024,

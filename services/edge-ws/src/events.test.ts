@@ -7,6 +7,7 @@ import {
   ensureEventStream,
   shutdownTelemetry,
   startTelemetry,
+  subjectToken,
   tracer,
 } from "@hotpin/runtime";
 import { startNats, type TestNats } from "@hotpin/test-support";
@@ -141,11 +142,14 @@ test("events - land in HOTPIN_EVENTS as events.Event, Nats-Msg-Id = event id, wi
     value: { utterance: 1, chunks: 4, bytes: 16_384, durationMs: 512 },
   });
 
-  const stored = await readDevice("pin_one", 2);
+  // "." cannot be in a subject token: the id is hashed into one that is short and distinct.
+  const token = subjectToken("pin.one");
+  assert.match(token, /^=[A-Za-z0-9_-]{22}$/);
+  const stored = await readDevice(token, 2);
   assert.equal(stored.length, 2);
   const [first, second] = stored as [Stored, Stored];
-  assert.equal(first.subject, "hotpin.events.pin_one.recordingStarted");
-  assert.equal(second.subject, "hotpin.events.pin_one.recordingStopped");
+  assert.equal(first.subject, `hotpin.events.${token}.recordingStarted`);
+  assert.equal(second.subject, `hotpin.events.${token}.recordingStopped`);
   for (const s of stored) {
     assert.equal(s.msgId, s.event.id, "Nats-Msg-Id is the event id");
     assert.equal(s.event.deviceId, "pin.one");

@@ -1,7 +1,7 @@
 import { events } from "@hotpin/contracts";
 import { type EventType, eventSubject, injectTrace, type Logger, newEventId } from "@hotpin/runtime";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { headers, type MsgHdrs } from "@nats-io/transport-node";
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { errors, headers, type MsgHdrs } from "@nats-io/transport-node";
 import type { EdgeMetrics } from "./metrics";
 
 export type EventPayload = NonNullable<events.Event["payload"]>;
@@ -21,6 +21,21 @@ export interface EventSink {
 /** Publishes in flight at once: one JetStream round trip carries a burst of events. */
 const WINDOW = 64;
 
+/** Failures of one event while later ones of its batch were stored: NATS works, the event does not. */
+const MAX_LONE_FAILURES = 5;
+
+/**
+ * Errors that retrying cannot fix: the client refused the message (bad subject, larger than the
+ * server's max_payload) or JetStream answered with an API error for it.
+ */
+function permanent(err: unknown): boolean {
+  return (
+    err instanceof errors.InvalidSubjectError ||
+    err instanceof errors.InvalidArgumentError ||
+    err instanceof JetStreamApiError
+  );
+}
+
 interface Pending {
   /** Position in publication order; everything at or below `settledThrough` has left the queue. */
   seq: number;
@@ -28,6 +43,8 @@ interface Pending {
   id: string;
   data: Uint8Array;
   headers: MsgHdrs;
+  /** Failed attempts while later events of the same batch were stored. */
+  loneFailures: number;
 }
 
 /**
@@ -85,6 +102,7 @@ export class EventPublisher implements EventSink {
       id: event.id,
       data: events.Event.encode(event).finish(),
       headers: injectTrace(headers()),
+      loneFailures: 0,
     });
     this.metrics.eventsBuffered.set(this.queue.length);
     this.wake?.();
@@ -152,11 +170,31 @@ export class EventPublisher implements EventSink {
         continue;
       }
       const err = (results[failed] as PromiseRejectedResult).reason as Error;
+      const head = batch[failed] as Pending;
+      if (results.slice(failed + 1).some((r) => r.status === "fulfilled")) head.loneFailures++;
+      if (permanent(err) || head.loneFailures >= MAX_LONE_FAILURES) {
+        // Retrying it forever would hold every later event (and every milestone) behind it.
+        this.drop(head, err);
+        continue;
+      }
       this.log.warn({ err: err.message, buffered: this.queue.length }, "event publish failed, retrying");
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 5_000);
     }
     this.running = false;
+  }
+
+  /** Removes an event NATS will never take; counted, logged without its content. */
+  private drop(p: Pending, err: Error): void {
+    const at = this.queue.indexOf(p);
+    if (at >= 0) this.queue.splice(at, 1);
+    this.metrics.eventsRejected.inc();
+    this.metrics.eventsBuffered.set(this.queue.length);
+    this.log.error(
+      { err: err.message, subjectBytes: p.subject.length, bytes: p.data.length },
+      "event refused for good, dropped",
+    );
+    this.settle();
   }
 
   /** Waits (bounded) until every event published so far is stored, then stops the loop. */

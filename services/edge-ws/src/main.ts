@@ -2,23 +2,29 @@ import { randomBytes } from "node:crypto";
 import { connectNats, ensureEventStream, isConnected, startRuntime } from "@hotpin/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Authenticator, issueToken } from "./auth";
+import { Authenticator, checkCredentials, issueToken } from "./auth";
 import { readEdgeConfig } from "./config";
 import { grpcDependencyCheck } from "./dependencies";
 import { EventPublisher } from "./events";
+import { attachUntilDone } from "./fleet/attach";
 import { Fleet } from "./fleet/fleet";
+import { TokenRevocations } from "./fleet/revocations";
 import { createEdgeMetrics } from "./metrics";
 import { Apologies } from "./pipeline/apologies";
 import { closeServices, connectServices } from "./pipeline/services";
 import { EdgeServer } from "./server";
 import { DeviceRegistry } from "./session/devices";
+import { sweepSpillDir } from "./session/recording-buffer";
 import type { Session } from "./session/session";
 
 async function main(): Promise<void> {
   const cfg = readEdgeConfig();
+  checkCredentials(cfg);
   const rt = await startRuntime("edge", cfg);
   const { log, shutdown, health } = rt;
   const metrics = createEdgeMetrics(rt.registry);
+  const swept = await sweepSpillDir(cfg.spillDir);
+  if (swept > 0) log.info({ files: swept }, "stale spill files removed");
 
   const services = connectServices({
     stt: cfg.sttAddress,
@@ -28,36 +34,66 @@ async function main(): Promise<void> {
   });
   const checks = { stt: cfg.sttAddress, llm: cfg.llmAddress, tts: cfg.ttsAddress, storage: cfg.storageAddress };
   const closers: (() => void)[] = [];
+  // Devices are served (with apologies) while a downstream is sick: its state is reported in
+  // /readyz details and hotpin_edge_dependency_up, and never takes this replica out of service.
   for (const [name, address] of Object.entries(checks)) {
     const dep = grpcDependencyCheck(address);
-    health.addCheck(name, dep.check);
+    health.addDependency(name, dep.check);
     closers.push(dep.close);
   }
+  const depTimer = setInterval(async () => {
+    for (const [name, state] of Object.entries(await health.dependencyStates())) {
+      metrics.dependencyUp.set({ dependency: name }, state === true ? 1 : 0);
+    }
+  }, 5_000).unref();
 
   const events = new EventPublisher(cfg.instance, cfg.eventBuffer, log, metrics);
   const devices = new DeviceRegistry<Session>();
   const fleet = new Fleet(cfg, devices, log, metrics);
+  const revocations = new TokenRevocations(cfg.tokenMaxTtlSec, log);
   let server: EdgeServer | undefined;
   let nc: NatsConnection | undefined;
-  // Devices are served while NATS is away; events wait in the bounded buffer meanwhile.
+  let attached = false;
+  // Devices are served while NATS is away; events wait in the bounded buffer meanwhile. Every
+  // step that needs NATS is retried until it succeeds (a stream or bucket call may fail after
+  // the connect, e.g. while JetStream elects a leader).
   void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log, token: cfg.natsToken })
-    .then(async (conn) => {
+    .then((conn) => {
       nc = conn;
-      await ensureEventStream(conn);
-      events.attach(jetstream(conn));
-      await fleet.attach(conn);
-      server?.observers.attach(conn);
+      return attachUntilDone(log, [
+        [
+          "event stream",
+          async () => {
+            await ensureEventStream(conn);
+          },
+        ],
+        ["events", async () => events.attach(jetstream(conn))],
+        ["fleet", () => fleet.attach(conn)],
+        ["revocations", () => revocations.attach(conn)],
+        ["observers", async () => server?.observers.attach(conn)],
+      ]);
+    })
+    .then(() => {
+      attached = true;
     })
     .catch((err) => log.error({ err }, "nats unavailable; events stay buffered"));
-  health.addCheck("fleet", () => (nc && !fleet.images.ready ? "NATS KV buckets not open" : true));
+  health.addDependency("fleet", () => attached || "NATS features not attached yet");
   health.addCheck("nats", () =>
     nc && isConnected(nc) ? true : events.buffered < cfg.eventBuffer * 0.9 ? true : "disconnected, event buffer full",
   );
 
-  // Signed tokens need a secret; without one configured, an ephemeral secret still gives a token
+  // Device tokens need a secret; without one configured, an ephemeral secret still gives a token
   // that works for this process's lifetime (development), never auth off.
-  const secret = cfg.tokenSecret || (cfg.auth && cfg.deviceTokens.length === 0 ? randomBytes(24).toString("hex") : "");
-  const auth = new Authenticator({ enabled: cfg.auth, staticTokens: cfg.deviceTokens, secret });
+  const ephemeral = !cfg.tokenSecret && cfg.auth && cfg.deviceTokens.length === 0;
+  const secret = cfg.tokenSecret || (ephemeral ? randomBytes(32).toString("base64url") : "");
+  const auth = new Authenticator({
+    enabled: cfg.auth,
+    staticTokens: cfg.deviceTokens,
+    secret,
+    previousSecrets: cfg.tokenPreviousSecrets,
+    maxTtlSec: cfg.tokenMaxTtlSec,
+    revoked: (id) => revocations.has(id),
+  });
   if (!cfg.auth) log.warn("device authentication is OFF (HOTPIN_AUTH=off)");
 
   const apologies = new Apologies(services, log);
@@ -80,18 +116,24 @@ async function main(): Promise<void> {
   shutdown.add("device ownership", () => fleet.drain());
   shutdown.add("events", () => events.flush(5_000));
   shutdown.add("nats", async () => {
+    revocations.stop();
     await nc?.drain();
   });
   shutdown.add("grpc clients", () => {
+    clearInterval(depTimer);
     apologies.stop();
     closeServices(services);
     for (const close of closers) close();
   });
   rt.started({ port, auth: cfg.auth });
-  if (cfg.auth && secret && cfg.printToken) {
-    // Printed on stdout for the operator starting the edge, not into the structured log.
-    const token = issueToken(secret, cfg.demoDevice, cfg.tokenTtlSec);
-    process.stdout.write(`\nDevice token for "${cfg.demoDevice}" (hotpin-edge-token issues more):\n  ${token}\n\n`);
+  // Printed on stdout for the operator starting the edge, never into the structured log; a token
+  // of the real secret only when asked for (npm start prints its own).
+  if (cfg.auth && secret && (ephemeral || cfg.printToken)) {
+    const token = await issueToken(secret, cfg.demoDevice, Math.min(cfg.tokenTtlSec, cfg.tokenMaxTtlSec));
+    const note = ephemeral ? "valid until this process exits; " : "";
+    process.stdout.write(
+      `\nDevice token for "${cfg.demoDevice}" (${note}hotpin-edge-token issues more):\n  ${token}\n\n`,
+    );
   }
 }
 

@@ -149,11 +149,11 @@ test("mesh recovery - missing, wrong, expired and other-device tokens are refuse
 }, async () => {
   await assert.rejects(new TestDevice(fx.wsUrl()).opened, /HTTP 401/);
   await assert.rejects(new TestDevice(fx.wsUrl(), { authorization: "Bearer nope" }).opened, /HTTP 401/);
-  const expired = issueToken(MESH_TOKEN_SECRET, "pin-x", 60, Date.now() - 120_000);
+  const expired = await issueToken(MESH_TOKEN_SECRET, "pin-x", 60, Date.now() - 120_000);
   await assert.rejects(new TestDevice(`${fx.wsUrl()}?session=pin-x&token=${expired}`).opened, /HTTP 401/);
-  const forgedSecret = issueToken("not-the-mesh-secret-0123456789", "pin-x", 60);
+  const forgedSecret = await issueToken("not-the-mesh-secret-0123456789abcdefgh", "pin-x", 60);
   await assert.rejects(new TestDevice(`${fx.wsUrl()}?session=pin-x&token=${forgedSecret}`).opened, /HTTP 401/);
-  const forOther = issueToken(MESH_TOKEN_SECRET, "pin-y", 60);
+  const forOther = await issueToken(MESH_TOKEN_SECRET, "pin-y", 60);
   await assert.rejects(new TestDevice(`${fx.wsUrl()}?session=pin-x&token=${forOther}`).opened, /HTTP 403/);
   const claimer = new TestDevice(fx.wsUrl(), { authorization: `Bearer ${forOther}` });
   await claimer.opened;

@@ -105,6 +105,23 @@ export function createEdgeMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.002, 0.005, ...latencyBuckets.slice(1)],
       registers,
     }),
+    eventsRejected: new Counter({
+      name: "hotpin_edge_events_rejected_total",
+      help: "events dropped because NATS refused them for good (bad subject, too large, refused by the stream)",
+      registers,
+    }),
+    dependencyUp: new Gauge({
+      name: "hotpin_edge_dependency_up",
+      help: "1 while a dependency answers healthy, 0 otherwise (the edge stays ready either way)",
+      labelNames: ["dependency"],
+      registers,
+    }),
+    downloads: new Counter({
+      name: "hotpin_edge_downloads_total",
+      help: "GET /download answers, by outcome",
+      labelNames: ["outcome"],
+      registers,
+    }),
     eventsBuffered: new Gauge({
       name: "hotpin_edge_events_buffered",
       help: "events waiting for NATS",

@@ -215,16 +215,18 @@ test("edge - an oversize frame closes that socket with 1009 while another device
 test("edge - missing, wrong and expired tokens are refused before the upgrade", async () => {
   await assert.rejects(new TestDevice(edge.url).opened, /HTTP 401/);
   await assert.rejects(new TestDevice(edge.url, { authorization: "Bearer nope" }).opened, /HTTP 401/);
-  const expired = issueToken(SECRET, "pin-x", 60, Date.now() - 120_000);
+  const expired = await issueToken(SECRET, "pin-x", 60, Date.now() - 120_000);
   await assert.rejects(new TestDevice(`${edge.url}?session=pin-x&token=${expired}`).opened, /HTTP 401/);
-  const forOther = issueToken(SECRET, "pin-y", 60);
+  const forOther = await issueToken(SECRET, "pin-y", 60);
   await assert.rejects(new TestDevice(`${edge.url}?session=pin-x&token=${forOther}`).opened, /HTTP 403/);
 });
 
 test("edge - a signed token works for its own device and not for a firmware claiming another", async () => {
-  const own = await firmwareDevice("pin-signed", { authorization: `Bearer ${issueToken(SECRET, "pin-signed", 60)}` });
+  const own = await firmwareDevice("pin-signed", {
+    authorization: `Bearer ${await issueToken(SECRET, "pin-signed", 60)}`,
+  });
   own.ws.close();
-  const d = new TestDevice(edge.url, { authorization: issueToken(SECRET, "pin-signed", 60) });
+  const d = new TestDevice(edge.url, { authorization: await issueToken(SECRET, "pin-signed", 60) });
   await d.opened;
   d.send({ session_id: "someone-else" });
   assert.equal((await d.closed).code, 4003);

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { cleanText, isValidDeviceId, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Authenticator, type Grant, grantCovers, tokenFromRequest } from "./auth";
+import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
 import { dialectFromFirstFrame, dialectFromUrl } from "./dialects/detect";
 import type { DialectName } from "./dialects/dialect";
 import { FirmwareDialect } from "./dialects/firmware";
@@ -9,8 +10,7 @@ import { SpecDialect } from "./dialects/spec";
 import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
-import { serveDownload } from "./pipeline/downloads";
-import { unary } from "./pipeline/services";
+import { DownloadServer } from "./pipeline/downloads";
 import { CloseCode, Session, type SessionDeps } from "./session/session";
 import { WsTransport } from "./transport";
 
@@ -29,19 +29,22 @@ export class EdgeServer {
   readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Map<WebSocket, Session | undefined>();
+  /** Sockets that have not identified their device yet, per remote address and per token. */
+  private readonly pendingByAddress = new Map<string, number>();
+  private readonly pendingByToken = new Map<string, number>();
   private readonly alive = new WeakSet<WebSocket>();
   private pinger: NodeJS.Timeout | undefined;
   private draining = false;
   private readonly sessionDeps: SessionDeps;
   readonly uploads: ImageUploads;
   readonly observers: ObserverServer;
+  private readonly downloads: DownloadServer;
 
   constructor(private readonly deps: EdgeServerDeps) {
     this.sessionDeps = { ...deps, images: deps.fleet.images };
     this.uploads = new ImageUploads({
       ...deps,
       pending: deps.fleet.images,
-      knownDevice: (deviceId) => this.knownDevice(deviceId),
       notifyLocal: (deviceId) => deps.devices.get(deviceId)?.imageReceived(),
     });
     this.observers = new ObserverServer(deps.cfg, deps.auth, deps.log, deps.metrics);
@@ -50,10 +53,20 @@ export class EdgeServer {
       maxPayload: deps.cfg.maxFrameBytes,
       perMessageDeflate: false,
     });
-    this.http = createServer((req, res) => {
+    this.downloads = new DownloadServer(deps.services, deps.cfg, deps.metrics);
+    // Slow or silent clients must not hold sockets: headers within headersTimeoutMs (checked
+    // every second, not Node's default 30 s), the whole request within 30 s, and a cap on TCP
+    // connections for everything on this port.
+    this.http = createServer({
+      headersTimeout: deps.cfg.headersTimeoutMs,
+      requestTimeout: Math.max(30_000, deps.cfg.imageUploadTimeoutMs + 5_000),
+      connectionsCheckingInterval: Math.min(1_000, deps.cfg.headersTimeoutMs),
+    });
+    this.http.maxConnections = deps.cfg.maxHttpConnections;
+    this.http.on("request", (req, res) => {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       if (req.method === "GET" && path.startsWith("/download/")) {
-        void serveDownload(deps.services, path.slice("/download/".length), res, deps.cfg.storageTimeoutMs);
+        void this.downloads.serve(req, path.slice("/download/".length), res);
       } else if (path === "/image") {
         const url = new URL(req.url ?? "/", "http://edge");
         void this.uploads.handle(req, res, url, (deviceId) => deps.devices.get(deviceId)?.id ?? "");
@@ -61,21 +74,12 @@ export class EdgeServer {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       }
     });
-    this.http.on("upgrade", (req, socket, head) => this.upgrade(req, socket, head));
-    this.http.requestTimeout = 30_000;
-    this.http.headersTimeout = 10_000;
-  }
-
-  /** A device connected now (any replica) or with a session on record in storage. */
-  private async knownDevice(deviceId: string): Promise<boolean> {
-    if (await this.deps.fleet.connectedAnywhere(deviceId)) return true;
-    const res = await unary(
-      this.deps.services.storage,
-      this.deps.services.storage.listSessions,
-      { deviceId, limit: 1 },
-      this.deps.cfg.storageTimeoutMs,
-    );
-    return res.sessions.length > 0;
+    this.http.on("upgrade", (req, socket, head) => {
+      this.upgrade(req, socket, head).catch((err) => {
+        deps.log.warn({ err }, "upgrade failed");
+        socket.destroy();
+      });
+    });
   }
 
   get connections(): number {
@@ -90,7 +94,10 @@ export class EdgeServer {
         const addr = this.http.address();
         resolve(typeof addr === "object" && addr ? addr.port : port);
       });
-      this.pinger = setInterval(() => this.ping(), this.deps.cfg.pingIntervalMs).unref();
+      this.pinger = setInterval(() => {
+        this.ping();
+        this.observers.ping();
+      }, this.deps.cfg.pingIntervalMs).unref();
     });
   }
 
@@ -115,11 +122,11 @@ export class EdgeServer {
     );
   }
 
-  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on("error", () => socket.destroy());
     const url = new URL(req.url ?? "/", "http://edge");
     if (url.pathname === "/events") {
-      this.observers.upgrade(req, socket, head, url, (s, status, reason) => this.refuse(s, status, reason));
+      await this.observers.upgrade(req, socket, head, url, (s, status, reason) => this.refuse(s, status, reason));
       return;
     }
     if (url.pathname !== "/ws") {
@@ -134,26 +141,55 @@ export class EdgeServer {
       this.refuse(socket, 503, "too_many_connections");
       return;
     }
-    const result = this.deps.auth.check(tokenFromRequest(req, url));
+    const deviceId = url.searchParams.get("session") ?? undefined;
+    if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
+      this.refuse(socket, 400, "bad_device_id");
+      return;
+    }
+    const remote = req.socket.remoteAddress ?? "";
+    const token = tokenFromRequest(req, url);
+    const tokenKey = tokenFingerprint(token);
+    // One address or one token cannot fill the process with sockets that never say who they are.
+    if ((this.pendingByAddress.get(remote) ?? 0) >= this.deps.cfg.maxPendingPerAddress) {
+      this.refuse(socket, 429, "too_many_pending_address");
+      return;
+    }
+    if ((this.pendingByToken.get(tokenKey) ?? 0) >= this.deps.cfg.maxPendingPerToken) {
+      this.refuse(socket, 429, "too_many_pending_token");
+      return;
+    }
+    const result = await this.deps.auth.check(token);
+    if (socket.destroyed) return;
     if (!result.ok) {
       this.refuse(socket, 401, `unauthorized_${result.reason}`);
       return;
     }
-    const deviceId = url.searchParams.get("session") ?? undefined;
     if (deviceId !== undefined && !grantCovers(result.grant, deviceId)) {
       this.refuse(socket, 403, "wrong_device");
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, req, url, result.grant));
+    if (this.draining) {
+      this.refuse(socket, 503, "draining");
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, remote, tokenKey, url, result.grant));
   }
 
-  private connected(ws: WebSocket, req: IncomingMessage, url: URL, grant: Grant): void {
-    const remote = req.socket.remoteAddress ?? "";
+  private connected(ws: WebSocket, remote: string, tokenKey: string, url: URL, grant: Grant): void {
     const transport = new WsTransport(ws, remote);
     this.sockets.set(ws, undefined);
     this.alive.add(ws);
     ws.on("pong", () => this.alive.add(ws));
     const { cfg, log } = this.deps;
+    bump(this.pendingByAddress, remote, 1);
+    bump(this.pendingByToken, tokenKey, 1);
+    let pending = true;
+    const identified = () => {
+      if (!pending) return;
+      pending = false;
+      bump(this.pendingByAddress, remote, -1);
+      bump(this.pendingByToken, tokenKey, -1);
+    };
 
     let session: Session | undefined;
     const open = (dialect: DialectName) => {
@@ -166,11 +202,16 @@ export class EdgeServer {
       this.deps.metrics.connections.inc({ dialect });
       return session;
     };
+    const afterInput = () => {
+      if (pending && session?.deviceId) identified();
+    };
 
     const urlDialect = dialectFromUrl(url);
     let detectTimer: NodeJS.Timeout | undefined;
-    if (urlDialect) open(urlDialect).start(url.searchParams.get("session") ?? undefined);
-    else {
+    if (urlDialect) {
+      open(urlDialect).start(url.searchParams.get("session") ?? undefined);
+      afterInput();
+    } else {
       // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
       detectTimer = setTimeout(() => {
         if (!session) open("spec").greet();
@@ -201,6 +242,7 @@ export class EdgeServer {
       try {
         if (isBinary) session?.binary(data);
         else session?.text(data.toString("utf8"));
+        afterInput();
       } catch (err) {
         // A bug must cost one connection, never the process.
         log.error({ err }, "session failed");
@@ -211,10 +253,12 @@ export class EdgeServer {
     ws.on("close", (code, reason) => {
       clearTimeout(detectTimer);
       clearTimeout(handshakeTimer);
+      identified();
       this.sockets.delete(ws);
       if (session) {
         this.deps.metrics.connections.dec({ dialect: session.dialect.name });
-        session.end(code, reason.toString());
+        // The device chose this text: cleaned and bounded before it goes into an event.
+        session.end(code, cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES));
       }
     });
   }
@@ -225,6 +269,7 @@ export class EdgeServer {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    this.downloads.stop();
     clearInterval(this.pinger);
     this.http.close();
     this.observers.drain();
@@ -237,4 +282,11 @@ export class EdgeServer {
     );
     this.http.closeAllConnections();
   }
+}
+
+/** Adds `by` to a counter in a map, removing it at zero so the map holds only live keys. */
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
 }

@@ -6,10 +6,11 @@ import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
 
 import { WebSocket } from "ws";
-import { Authenticator } from "./auth";
+import { Authenticator, checkCredentials } from "./auth";
 import { readEdgeConfig } from "./config";
 import { type EventPayload, EventPublisher } from "./events";
 import { Fleet } from "./fleet/fleet";
+import { TokenRevocations } from "./fleet/revocations";
 import { createEdgeMetrics } from "./metrics";
 import { Apologies } from "./pipeline/apologies";
 import { closeServices, connectServices } from "./pipeline/services";
@@ -33,7 +34,7 @@ export interface PeerBehaviour {
 }
 
 export const STATIC_TOKEN = "static-test-token";
-export const SECRET = "edge-test-secret-0123456789";
+export const SECRET = "edge-test-secret-0123456789abcdefgh";
 
 function rmsOf(pcm: Buffer): number {
   let sum = 0;
@@ -54,6 +55,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
   /** The image each LLM call carried (undefined: none). */
   const images: (llm.Image | undefined)[] = [];
   const sessions = new Set<string>();
+  const blobOwners = new Map<string, string>();
   server.addService(stt.SpeechToTextService, {
     recognize(call: grpc.ServerDuplexStream<stt.RecognizeRequest, stt.RecognizeResponse>) {
       const parts: Buffer[] = [];
@@ -183,12 +185,15 @@ export async function startPeers(behaviour: PeerBehaviour) {
       cb: grpc.sendUnaryData<storage.BlobInfo>,
     ) => {
       const parts: Buffer[] = [];
+      let owner = "";
       call.on("data", (r: storage.PutBlobRequest) => {
         if (r.part?.$case === "chunk") parts.push(r.part.value);
+        if (r.part?.$case === "meta") owner = r.part.value.deviceId;
       });
       call.on("end", () => {
         const id = randomBytes(8).toString("hex");
         blobs.set(id, Buffer.concat(parts));
+        blobOwners.set(id, owner);
         ok(cb, storage.BlobInfo.fromPartial({ id, sizeBytes: blobs.get(id)?.length ?? 0 }));
       });
     },
@@ -196,7 +201,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
       c: grpc.ServerUnaryCall<storage.CreateDownloadTokenRequest, storage.DownloadToken>,
       cb: grpc.sendUnaryData<storage.DownloadToken>,
     ) => {
-      const token = randomBytes(18).toString("base64url");
+      const token = randomBytes(32).toString("base64url"); // storage's shape: 43 characters
       tokens.set(token, { blobId: c.request.blobId, expires: Date.now() + c.request.ttlSeconds * 1000 });
       ok(cb, { token, blobId: c.request.blobId, expiresAt: undefined });
     },
@@ -216,6 +221,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
           $case: "info",
           value: storage.BlobInfo.fromPartial({
             id: call.request.id,
+            deviceId: blobOwners.get(call.request.id) ?? "",
             sizeBytes: data.length,
             contentType: "audio/wav",
           }),
@@ -272,7 +278,9 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
   const events: { deviceId: string; payload: EventPayload }[] = [];
   const apologies = new Apologies(services, log);
   const devices = new DeviceRegistry<Session>();
+  checkCredentials(cfg);
   const fleet = new Fleet(cfg, devices, log, metrics);
+  const revocations = new TokenRevocations(cfg.tokenMaxTtlSec, log);
   const nc = natsUrl ? await connectNats({ servers: natsUrl, name: "edge-test", log }) : undefined;
   // With NATS, events also go to JetStream, as in main.ts (other replicas and /events see them).
   const publisher = nc ? new EventPublisher(cfg.instance, cfg.eventBuffer, log, metrics) : undefined;
@@ -295,10 +303,18 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
     log,
     devices,
     fleet,
-    auth: new Authenticator({ enabled: cfg.auth, staticTokens: cfg.deviceTokens, secret: cfg.tokenSecret }),
+    auth: new Authenticator({
+      enabled: cfg.auth,
+      staticTokens: cfg.deviceTokens,
+      secret: cfg.tokenSecret,
+      previousSecrets: cfg.tokenPreviousSecrets,
+      maxTtlSec: cfg.tokenMaxTtlSec,
+      revoked: (id) => revocations.has(id),
+    }),
   });
   if (nc) {
     await fleet.attach(nc);
+    await revocations.attach(nc);
     server.observers.attach(nc);
   }
   const port = await server.listen("127.0.0.1", 0);
@@ -310,9 +326,11 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
     metrics,
     fleet,
     devices,
+    port,
     async stop() {
       await server.drain(1000);
       await fleet.drain();
+      revocations.stop();
       await publisher?.flush(2_000);
       await nc?.drain();
       closeServices(services);
@@ -351,21 +369,32 @@ export class TestDevice {
     this.ws.send(JSON.stringify(msg));
   }
 
-  /** The next message (text parsed, binary as Buffer); fails if the socket closes first. */
-  async next(): Promise<Record<string, unknown> | Buffer> {
+  /**
+   * The next message (text parsed, binary as Buffer); fails if the socket closes first or nothing
+   * arrives within `timeoutMs` (a dropped message fails in seconds, not at the test's timeout).
+   */
+  async next(timeoutMs = 20_000): Promise<Record<string, unknown> | Buffer> {
+    const deadline = Date.now() + timeoutMs;
     while (this.queue.length === 0) {
       if (this.ws.readyState === WebSocket.CLOSED) throw new Error("socket closed");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no message within ${timeoutMs} ms`);
       await new Promise<void>((r) => {
-        this.waiter = r;
+        const timer = setTimeout(r, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          r();
+        };
       });
     }
     return this.queue.shift()!;
   }
 
-  /** Skips messages until one matches; returns it. */
-  async until(match: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  /** Skips messages until one matches (within `timeoutMs` in all); returns it. */
+  async until(match: (m: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = await this.next();
+      const m = await this.next(Math.max(1, deadline - Date.now()));
       if (!Buffer.isBuffer(m) && match(m)) return m;
     }
   }

@@ -10,6 +10,27 @@ type Holder = { [KEY]?: NodeSDK };
 /** Paths that are polled, not worth a span each. */
 const QUIET_PATHS = new Set(["/metrics", "/livez", "/readyz"]);
 
+/** Query parameters whose values are credentials (device tokens, the Sesame client's id_token, keys). */
+export const CREDENTIAL_QUERY_PARAMS = [
+  "token",
+  "id_token",
+  "access_token",
+  "api_key",
+  "apikey",
+  "key",
+  "secret",
+  "password",
+  "sig",
+  "Signature",
+  "AWSAccessKeyId",
+  "X-Goog-Signature",
+];
+
+/** Path segments that are credentials themselves: the edge's `/download/<token>`. */
+export function redactPath(path: string): string {
+  return path.replace(/^\/download\/[^/?#]+/, "/download/REDACTED");
+}
+
 /**
  * Starts tracing before application code loads, so that @grpc/grpc-js and http are patched.
  * Configured only by the standard OTEL_* variables: spans are exported over OTLP/HTTP when
@@ -36,6 +57,12 @@ export function startTelemetry(extraProcessors: SpanProcessor[] = []): NodeSDK {
       new GrpcInstrumentation({ ignoreGrpcMethods: ["Check", "Watch"] }),
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => QUIET_PATHS.has((req.url ?? "").split("?")[0] ?? ""),
+        // Tokens travel in queries (`?token=`) and paths (`/download/<token>`): neither reaches a span.
+        redactedQueryParams: CREDENTIAL_QUERY_PARAMS,
+        redactedQueryParamsServer: CREDENTIAL_QUERY_PARAMS,
+        startIncomingSpanHook: (req) => ({
+          "url.path": redactPath(((req as { url?: string }).url ?? "/").split("?")[0] ?? "/"),
+        }),
       }),
     ],
   });

@@ -1,5 +1,5 @@
 import { edge } from "@hotpin/contracts";
-import { Attr, commandSubject, extractTrace, inSpan, type Logger } from "@hotpin/runtime";
+import { Attr, commandSubject, extractTrace, inSpan, isValidDeviceId, type Logger } from "@hotpin/runtime";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { context, SpanKind } from "@opentelemetry/api";
 import type { EdgeConfig } from "../config";
@@ -76,6 +76,16 @@ export class CommandServer implements RegistryListener<Session> {
       cmd = edge.Command.decode(msg.data);
     } catch {
       this.reply(msg, "unknown", { ok: false, errorCode: "bad_request", message: "not a hotpin.edge.v1.Command" });
+      return;
+    }
+    // NATS permissions are granted per subject: a command for device B sent on A's subject would
+    // get past them, so the device id must be the one the subject names.
+    if (!isValidDeviceId(cmd.deviceId) || commandSubject(cmd.deviceId) !== msg.subject) {
+      this.reply(msg, cmd.command?.$case ?? "none", {
+        ok: false,
+        errorCode: "bad_request",
+        message: "the command's device id is not the one its subject names",
+      });
       return;
     }
     const session = this.devices.get(cmd.deviceId);

@@ -1,4 +1,5 @@
 import { toWav } from "@hotpin/audio";
+import { DEVICE_ID_RULE, isValidDeviceId } from "@hotpin/runtime";
 import { frames, sendPaced } from "../pacer";
 import type { Output } from "../session/model";
 import type { Transport } from "../transport";
@@ -38,7 +39,9 @@ export class FirmwareDialect implements Dialect {
     if ("refusal" in json) return json.refusal;
     const m = json.message;
     if (typeof m.session_id === "string") {
-      return m.session_id ? one({ type: "hello", deviceId: m.session_id }) : refuse("bad_message", "empty session_id");
+      return isValidDeviceId(m.session_id)
+        ? one({ type: "hello", deviceId: m.session_id })
+        : refuse("bad_device_id", `session_id must be ${DEVICE_ID_RULE}`);
     }
     if (m.signal === "EOS") return one({ type: "stop_recording" });
     if (m.signal === "RESET") return one({ type: "reset" });

@@ -1,4 +1,5 @@
 import { toWav, WAV_HEADER_BYTES } from "@hotpin/audio";
+import { DEVICE_ID_RULE, isValidDeviceId } from "@hotpin/runtime";
 import { frames, sendPaced } from "../pacer";
 import type { Output, RerecordReason } from "../session/model";
 import type { Transport } from "../transport";
@@ -104,7 +105,10 @@ export class SpecDialect implements Dialect {
     }
     if (typeof max === "number") this.chunkLimit = Math.min(this.opts.maxChunkBytes, max);
     this.segmented = segments === true;
-    const deviceId = typeof m.session === "string" && m.session ? m.session : undefined;
+    if (m.session !== undefined && !isValidDeviceId(m.session)) {
+      return refuse("bad_device_id", `session must be ${DEVICE_ID_RULE}`);
+    }
+    const deviceId = m.session;
     return one({ type: "hello", ...(deviceId ? { deviceId } : {}), ttsSegments: this.segmented });
   }
 

@@ -210,7 +210,7 @@ test("fleet - a device reconnecting to another replica takes over: the old socke
 test("fleet - /events on replica A shows transcripts from a device on replica B; device filter; auth; limit", async () => {
   const all = new Observer(eventsUrl(a), { authorization: `Bearer ${OBSERVER_TOKEN}` });
   const filtered = new Observer(eventsUrl(a, "?device=someone-else"), { authorization: `Bearer ${OBSERVER_TOKEN}` });
-  const own = new Observer(eventsUrl(a), { authorization: `Bearer ${issueToken(SECRET, "watched", 60)}` });
+  const own = new Observer(eventsUrl(a), { authorization: `Bearer ${await issueToken(SECRET, "watched", 60)}` });
   await Promise.all([all.opened, filtered.opened, own.opened]);
   const d = await specDevice(b, "watched");
   await specUtterance(d);
@@ -233,7 +233,7 @@ test("fleet - /events on replica A shows transcripts from a device on replica B;
   assert.equal(await refused("", {}), "HTTP 401");
   assert.equal(await refused("", bearer), "HTTP 403");
   assert.equal(
-    await refused("?device=other", { authorization: `Bearer ${issueToken(SECRET, "watched", 60)}` }),
+    await refused("?device=other", { authorization: `Bearer ${await issueToken(SECRET, "watched", 60)}` }),
     "HTTP 403",
   );
   assert.equal(await refused("", { authorization: `Bearer ${OBSERVER_TOKEN}` }), "HTTP 503");

@@ -1,3 +1,4 @@
+import { subjectToken } from "@hotpin/runtime";
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 
@@ -11,11 +12,10 @@ export async function openBucket(nc: NatsConnection, name: string, opts: Partial
   }
 }
 
-/** KV keys allow [-/_=.A-Za-z0-9]; a device id may hold anything, so it is base64url-encoded. */
+/**
+ * A device's KV key: its subject token (the id itself when short and plain, a hash otherwise),
+ * so keys stay short and valid for any valid device id. Not reversible: the value names the device.
+ */
 export function deviceKey(deviceId: string): string {
-  return Buffer.from(deviceId).toString("base64url") || "_";
-}
-
-export function deviceFromKey(key: string): string {
-  return Buffer.from(key, "base64url").toString();
+  return subjectToken(deviceId);
 }

@@ -2,7 +2,7 @@ import type { Logger } from "@hotpin/runtime";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EdgeMetrics } from "../metrics";
-import { deviceFromKey, deviceKey, openBucket } from "./kv-bucket";
+import { deviceKey, openBucket } from "./kv-bucket";
 
 export const OWNER_BUCKET = "hotpin_device_owners";
 
@@ -34,6 +34,8 @@ interface Held {
 export class DeviceOwnership {
   private kv: KV | undefined;
   private readonly held = new Map<string, Held>();
+  /** KV key → device id of what is held (keys of long ids are hashes). */
+  private readonly byKey = new Map<string, string>();
   private readonly chains = new Map<string, Promise<void>>();
   private renewTimer: NodeJS.Timeout | undefined;
   private watcher: { stop(): void } | undefined;
@@ -60,11 +62,11 @@ export class DeviceOwnership {
       for await (const e of watch) {
         if (e.operation !== "PUT") continue;
         const owner = parseOwner(e.string());
-        const deviceId = deviceFromKey(e.key);
-        const mine = this.held.get(deviceId);
+        const deviceId = this.byKey.get(e.key);
+        const mine = deviceId === undefined ? undefined : this.held.get(deviceId);
         // The bucket's revision order is the truth: only a write after ours takes the device away.
         if (owner && mine?.revision !== undefined && e.revision > mine.revision && owner.sessionId !== mine.sessionId) {
-          this.lost(deviceId, owner);
+          this.lost(deviceId as string, owner);
         }
       }
     })().catch((err) => this.log.warn({ err: (err as Error).message }, "ownership watch ended"));
@@ -80,6 +82,7 @@ export class DeviceOwnership {
   /** This replica's session now holds the device; takes the entry over from anyone. */
   claim(deviceId: string, sessionId: string): Promise<void> {
     this.held.set(deviceId, { sessionId, since: Date.now(), revision: undefined, confirmed: false });
+    this.byKey.set(deviceKey(deviceId), deviceId);
     return this.enqueue(deviceId, () => this.write(deviceId, true));
   }
 
@@ -88,6 +91,7 @@ export class DeviceOwnership {
     const mine = this.held.get(deviceId);
     if (!mine || mine.sessionId !== sessionId) return Promise.resolve();
     this.held.delete(deviceId);
+    this.byKey.delete(deviceKey(deviceId));
     return this.enqueue(deviceId, async () => {
       if (!this.kv || mine.revision === undefined || this.held.has(deviceId)) return;
       await this.kv.delete(deviceKey(deviceId), { previousSeq: mine.revision }).catch(() => undefined);
@@ -184,6 +188,7 @@ export class DeviceOwnership {
     const mine = this.held.get(deviceId);
     if (!mine) return;
     this.held.delete(deviceId);
+    this.byKey.delete(deviceKey(deviceId));
     this.metrics.ownership.inc({ kind: "lost" });
     this.onLost(deviceId, mine.sessionId, by);
   }

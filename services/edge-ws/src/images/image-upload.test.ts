@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import { startNats, type TestNats } from "@hotpin/test-support";
 import sharp from "sharp";
@@ -27,6 +28,7 @@ before(async () => {
     HOTPIN_EDGE_IMAGE_MAX_PIXELS: "1000000",
     HOTPIN_EDGE_IMAGE_MAX_DIMENSION: "256",
     HOTPIN_EDGE_IMAGE_UPLOADS_PER_MINUTE: "3",
+    HOTPIN_EDGE_IMAGE_UPLOAD_TIMEOUT_MS: "1500",
   };
   a = await startEdge(peers.address, { ...env, HOTPIN_EDGE_INSTANCE: "edge-a" }, nats.url);
   b = await startEdge(peers.address, { ...env, HOTPIN_EDGE_INSTANCE: "edge-b" }, nats.url);
@@ -130,13 +132,14 @@ test("image - every bad upload gets its specific answer", async () => {
     ["bad token", postRaw(a, "?session=cam-bad", jpeg, { authorization: "Bearer nope" }), 401, "unauthorized"],
     [
       "token of another device",
-      postRaw(a, "?session=cam-bad", jpeg, { authorization: `Bearer ${issueToken(SECRET, "other", 60)}` }),
+      postRaw(a, "?session=cam-bad", jpeg, { authorization: `Bearer ${await issueToken(SECRET, "other", 60)}` }),
       403,
       "wrong_device",
     ],
     ["no session", postRaw(a, "", jpeg), 400, "missing_session"],
     ["multipart without session", postForm(a, undefined, jpeg), 400, "missing_session"],
-    ["unknown session", postRaw(a, "?session=never-seen", jpeg), 404, "unknown_session"],
+    ["device id too long", postRaw(a, `?session=${"x".repeat(4096)}`, jpeg), 400, "bad_device_id"],
+    ["device id with a space", postForm(a, "cam bad", jpeg), 400, "bad_device_id"],
     ["not an image", postRaw(a, "?session=cam-bad", Buffer.from("<html>hello</html>")), 415, "not_an_image"],
     ["too large (raw)", postRaw(a, "?session=cam-bad", Buffer.alloc(MAX_BYTES + 1, 0xff)), 413, "too_large"],
     ["too many pixels", postRaw(a, "?session=cam-bad", await testPng(1200, 1000)), 413, "too_many_pixels"],
@@ -182,4 +185,90 @@ test("image - a slow trickle over the byte limit is cut off with 413 without rea
   });
   assert.equal(status, 413);
   d.ws.close();
+});
+
+/** Resolves once the counter of upload answers with this outcome reaches `n` (bounded). */
+async function uploadsAnswered(edge: typeof a, outcome: string, n: number, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await edge.metrics.imageUploads.get();
+    const v = m.values.find((x) => x.labels.outcome === outcome)?.value ?? 0;
+    if (v >= n) return;
+    if (Date.now() > deadline) throw new Error(`only ${v} uploads answered ${outcome}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function outcomeCount(edge: typeof a, outcome: string): Promise<number> {
+  const m = await edge.metrics.imageUploads.get();
+  return m.values.find((x) => x.labels.outcome === outcome)?.value ?? 0;
+}
+
+test("image - uploads aborted mid-body give their slot back: after more aborts than slots a normal upload succeeds", async () => {
+  const before = await outcomeCount(a, "bad_request");
+  const port = Number(new URL(a.http).port);
+  for (let i = 0; i < 6; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(port, "127.0.0.1", () => {
+        const body = `--b\r\nContent-Disposition: form-data; name="session"\r\n\r\ncam-abort\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="i.jpg"\r\n\r\n\xff\xd8\xff`;
+        s.write(
+          `POST /image HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${STATIC_TOKEN}\r\n` +
+            `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 40000\r\n\r\n${body}`,
+          () => {
+            s.destroy();
+            resolve();
+          },
+        );
+      });
+      s.on("error", reject);
+    });
+  }
+  await uploadsAnswered(a, "bad_request", before + 6);
+  const res = await postForm(a, "cam-abort", await testJpeg(32, 32));
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+});
+
+test("image - an upload slower than its deadline gets 408 and frees its slot", async () => {
+  const before = await outcomeCount(a, "timeout");
+  const port = Number(new URL(a.http).port);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => {
+      s.write(
+        `POST /image?session=cam-slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${STATIC_TOKEN}\r\n` +
+          "Content-Type: image/jpeg\r\nContent-Length: 40000\r\n\r\n\xff\xd8",
+      );
+    });
+    let got = "";
+    s.on("data", (d) => {
+      got += d.toString();
+    });
+    s.on("close", () => resolve(got));
+    s.on("error", reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 408/);
+  assert.match(answer, /"error":"timeout"/);
+  assert.equal(await outcomeCount(a, "timeout"), before + 1);
+});
+
+test("image - a device that never connected may upload; the image waits for its first turn", async () => {
+  const res = await postForm(a, "cam-first-time", await testJpeg(64, 64));
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const d = await specDevice(b, "cam-first-time");
+  assert.ok(await specUtterance(d), "the first turn carried the image");
+  d.ws.close();
+});
+
+test("image - a multipart body that ends inside a part is a 400, not a crash", async () => {
+  const body =
+    `--b\r\nContent-Disposition: form-data; name="session"\r\n\r\ncam-cut\r\n` +
+    `--b\r\nContent-Disposition: form-data; name="file"; filename="i.jpg"\r\n\r\n\xff\xd8\xff\xe0 no end`;
+  const res = await fetch(`${a.http}/image`, {
+    method: "POST",
+    headers: { ...bearer, "content-type": "multipart/form-data; boundary=b" },
+    body,
+  });
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { error: string }).error, "bad_request");
+  // The process is alive and uploads still work.
+  assert.equal((await postForm(a, "cam-cut", await testJpeg(32, 32))).status, 200);
 });

@@ -6,6 +6,8 @@ export const PENDING_IMAGE_BUCKET = "hotpin_pending_images";
 
 /** Where a device's uploaded image waits for its next LLM turn. */
 export interface PendingImage {
+  /** The device the image was uploaded for: a pointer is only ever handed to that device. */
+  deviceId: string;
   blobId: string;
   thumbnailBlobId: string;
   mimeType: string;
@@ -68,7 +70,8 @@ export class PendingImages {
         continue; // replaced or taken meanwhile: look again
       }
       const image = this.parse(entry.string());
-      return image && Date.now() - image.uploadedAt <= this.ttlMs ? image : undefined;
+      if (!image || image.deviceId !== deviceId) return undefined;
+      return Date.now() - image.uploadedAt <= this.ttlMs ? image : undefined;
     }
     return undefined;
   }
@@ -85,7 +88,7 @@ export class PendingImages {
   private parse(text: string): PendingImage | undefined {
     try {
       const v = JSON.parse(text) as PendingImage;
-      return typeof v.blobId === "string" ? v : undefined;
+      return typeof v.blobId === "string" && typeof v.deviceId === "string" ? v : undefined;
     } catch {
       return undefined;
     }

@@ -12,7 +12,8 @@ export interface Upload {
 
 /** Room for the multipart framing and the session field around the file. */
 const MULTIPART_OVERHEAD = 16 * 1024;
-const MAX_SESSION_CHARS = 256;
+/** A device id is at most 128 characters; a longer field is refused, not cut. */
+const MAX_SESSION_CHARS = 129;
 
 /**
  * Reads an image upload in either device form, never holding more than `maxBytes` of file:
@@ -20,14 +21,58 @@ const MAX_SESSION_CHARS = 256;
  * §1), or `?session=` with a raw body (spec, seed 000). A declared or streamed size beyond the
  * cap is refused as soon as it is known.
  */
-export function readUpload(req: IncomingMessage, url: URL, maxBytes: number): Promise<Upload> {
+export function readUpload(req: IncomingMessage, url: URL, maxBytes: number, timeoutMs: number): Promise<Upload> {
   const querySession = url.searchParams.get("session") ?? undefined;
   const declared = Number(req.headers["content-length"]);
   const isMultipart = /^multipart\/form-data/i.test(req.headers["content-type"] ?? "");
   if (Number.isFinite(declared) && declared > maxBytes + (isMultipart ? MULTIPART_OVERHEAD : 0)) {
     return Promise.reject(new UploadError("too_large", `images are limited to ${maxBytes} bytes`));
   }
-  return isMultipart ? readMultipart(req, querySession, maxBytes) : readRaw(req, querySession, maxBytes);
+  const reading = isMultipart ? readMultipart(req, querySession, maxBytes) : readRaw(req, querySession, maxBytes);
+  return settleOnAbortOrDeadline(req, reading, timeoutMs);
+}
+
+/**
+ * The reading settles whatever the client does: a request that is aborted, reset or closed
+ * before its body ended rejects at once, and one slower than `timeoutMs` rejects with
+ * `timeout` (answered, then the connection is closed). Without this a parser waits forever for a body that
+ * never comes, and the upload slot it holds is never given back.
+ */
+function settleOnAbortOrDeadline(req: IncomingMessage, reading: Promise<Upload>, timeoutMs: number): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      finish();
+      reject(new UploadError("timeout", `the upload took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onClose = () => {
+      if (req.complete) return;
+      finish();
+      reject(new UploadError("bad_request", "the upload was interrupted"));
+    };
+    const onError = (err: Error) => {
+      finish();
+      reject(new UploadError("bad_request", "the upload was interrupted", { cause: err }));
+    };
+    const finish = () => {
+      clearTimeout(timer);
+      req.off("close", onClose);
+      req.off("aborted", onClose);
+      req.off("error", onError);
+    };
+    req.on("close", onClose);
+    req.on("aborted", onClose);
+    req.on("error", onError);
+    reading.then(
+      (upload) => {
+        finish();
+        resolve(upload);
+      },
+      (err: unknown) => {
+        finish();
+        reject(err);
+      },
+    );
+  });
 }
 
 function readRaw(req: IncomingMessage, deviceId: string | undefined, maxBytes: number): Promise<Upload> {
@@ -76,10 +121,12 @@ function readMultipart(req: IncomingMessage, querySession: string | undefined, m
     };
     bb.on("field", (name, value, info) => {
       if (name !== "session") return;
-      if (info.valueTruncated) fail(new UploadError("bad_request", "the session field is too long"));
+      if (info.valueTruncated) fail(new UploadError("bad_device_id", "the session field is too long"));
       else fieldSession = value;
     });
     bb.on("file", (name, stream) => {
+      // A body that ends inside a part errors that part's stream too: unheard, it crashed the process.
+      stream.on("error", (err) => fail(new UploadError("bad_request", "malformed multipart request", { cause: err })));
       if (name !== "file" && name !== "image") {
         stream.resume();
         return;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@hotpin/runtime";
-import { grpc } from "@hotpin/runtime";
+import { DEVICE_ID_RULE, grpc, isValidDeviceId } from "@hotpin/runtime";
 import { type Authenticator, grantCovers, tokenFromRequest } from "../auth";
 import type { EdgeConfig } from "../config";
 import type { EventSink } from "../events";
@@ -21,8 +21,6 @@ export interface ImageUploadDeps {
   events: EventSink;
   metrics: EdgeMetrics;
   log: Logger;
-  /** Whether a device id belongs to a device this mesh knows (connected now or seen before). */
-  knownDevice(deviceId: string): Promise<boolean>;
   /** Tells the device's session on this replica, if it is here, that its image arrived. */
   notifyLocal(deviceId: string, image: PendingImage): void;
 }
@@ -43,18 +41,19 @@ export class ImageUploads {
     let admitted = false;
     try {
       if (req.method !== "POST") throw new UploadError("bad_method", "use POST");
-      const auth = this.deps.auth.check(tokenFromRequest(req, url));
+      const auth = await this.deps.auth.check(tokenFromRequest(req, url));
       if (!auth.ok) throw new UploadError("unauthorized", `token ${auth.reason}`);
       if (this.inFlight >= this.deps.cfg.imageUploadsAtOnce) throw new UploadError("busy", "too many uploads at once");
       if (!this.deps.pending.ready) throw new ImagesUnavailableError();
       this.inFlight++;
       admitted = true;
-      const upload = await readUpload(req, url, this.deps.cfg.imageMaxBytes);
+      const upload = await readUpload(req, url, this.deps.cfg.imageMaxBytes, this.deps.cfg.imageUploadTimeoutMs);
       const deviceId = upload.deviceId;
       if (!deviceId) throw new UploadError("missing_session", "the session (device id) is missing");
+      if (!isValidDeviceId(deviceId)) throw new UploadError("bad_device_id", `a device id must be ${DEVICE_ID_RULE}`);
       if (!grantCovers(auth.grant, deviceId)) throw new UploadError("wrong_device", "token not valid for this device");
+      // A device may upload before (or while not) connected: the image waits for its next turn.
       this.checkRate(deviceId);
-      if (!(await this.deps.knownDevice(deviceId))) throw new UploadError("unknown_session", "unknown session");
       const image = await prepareImage(upload.data, {
         maxPixels: this.deps.cfg.imageMaxPixels,
         maxDimension: this.deps.cfg.imageMaxDimension,
@@ -89,8 +88,11 @@ export class ImageUploads {
               : new UploadError("unavailable", "the image could not be stored; try again");
       if (!(err instanceof UploadError)) log.warn({ err: (err as Error).message }, "image upload failed");
       metrics.imageUploads.inc({ outcome: e.code });
-      this.answer(res, e.status, { error: e.code, message: e.message }, e.code === "too_large");
-      if (e.code === "too_large" || e.code === "bad_request") req.resume();
+      const close = e.code === "too_large" || e.code === "timeout";
+      this.answer(res, e.status, { error: e.code, message: e.message }, close);
+      // A client too slow for the deadline gets no more of our time once it has the answer.
+      if (e.code === "timeout") res.once("finish", () => req.destroy());
+      if (e.code === "too_large" || e.code === "bad_request" || e.code === "bad_device_id") req.resume();
     } finally {
       if (admitted) this.inFlight--;
     }
@@ -113,6 +115,7 @@ export class ImageUploads {
       ),
     ]);
     const pointer: PendingImage = {
+      deviceId,
       blobId: full.id,
       thumbnailBlobId: thumb.id,
       mimeType: image.mimeType,
@@ -122,7 +125,7 @@ export class ImageUploads {
       uploadedAt: Date.now(),
     };
     const replaced = await pending.put(deviceId, pointer);
-    if (replaced) {
+    if (replaced && replaced.deviceId === deviceId) {
       // The older image will never be used: free the device's quota now rather than at expiry.
       for (const id of [replaced.blobId, replaced.thumbnailBlobId]) {
         void deleteBlob(services, id, cfg.storageTimeoutMs).catch(() => undefined);

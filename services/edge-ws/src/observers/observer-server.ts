@@ -1,11 +1,10 @@
-import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { events } from "@hotpin/contracts";
-import { EVENT_SUBJECTS, type Logger } from "@hotpin/runtime";
+import { EVENT_SUBJECTS, isValidDeviceId, type Logger, secretsEqual } from "@hotpin/runtime";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Authenticator, tokenFromRequest } from "../auth";
+import { type Authenticator, tokenFingerprint, tokenFromRequest } from "../auth";
 import type { EdgeConfig } from "../config";
 import type { EdgeMetrics } from "../metrics";
 import { observerMessage } from "./observer-format";
@@ -16,6 +15,10 @@ interface Observer {
   ws: WebSocket;
   /** Devices this client sees; undefined: all. */
   devices: Set<string> | undefined;
+  /** Fingerprint of the token it came with (per-token cap). */
+  token: string;
+  /** Answered the last ping. */
+  alive: boolean;
 }
 
 /** Close code for a client that reads too slowly (1013: try again later). */
@@ -53,16 +56,29 @@ export class ObserverServer {
     return this.clients.size;
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, refuse: Refuse): void {
-    const admitted = this.admit(req, url);
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, refuse: Refuse): Promise<void> {
+    const admitted = await this.admit(req, url);
+    if (socket.destroyed) return;
     if ("status" in admitted) refuse(socket, admitted.status, admitted.reason);
-    else this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, admitted.devices));
+    else this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, admitted.devices, admitted.token));
   }
 
-  private admit(
+  /** Every client is pinged; one that did not answer the previous ping is gone and is dropped. */
+  ping(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  private async admit(
     req: IncomingMessage,
     url: URL,
-  ): { status: number; reason: string } | { devices: Set<string> | undefined } {
+  ): Promise<{ status: number; reason: string } | { devices: Set<string> | undefined; token: string }> {
     if (this.draining) return { status: 503, reason: "draining" };
     if (!this.nc || this.nc.isClosed()) return { status: 503, reason: "events_unavailable" };
     const asked = url.searchParams
@@ -70,30 +86,39 @@ export class ObserverServer {
       .flatMap((d) => d.split(","))
       .map((d) => d.trim())
       .filter(Boolean);
-    const scope = this.scope(tokenFromRequest(req, url));
+    if (asked.length > 64 || !asked.every(isValidDeviceId)) return { status: 400, reason: "bad_device_id" };
+    const token = tokenFromRequest(req, url);
+    const fingerprint = tokenFingerprint(token);
+    let held = 0;
+    for (const c of this.clients) if (c.token === fingerprint) held++;
+    if (held >= this.cfg.maxObserversPerToken) return { status: 429, reason: "too_many_observers_token" };
+    const scope = await this.scope(token);
     if (scope === "unauthorized") return { status: 401, reason: "unauthorized" };
     if (scope === "forbidden") return { status: 403, reason: "observer_token_required" };
     if (scope !== "all" && asked.some((d) => d !== scope)) return { status: 403, reason: "wrong_device" };
     if (this.clients.size >= this.cfg.maxObservers) return { status: 503, reason: "too_many_observers" };
-    if (scope !== "all") return { devices: new Set([scope]) };
-    return { devices: asked.length > 0 ? new Set(asked) : undefined };
+    if (scope !== "all") return { devices: new Set([scope]), token: fingerprint };
+    return { devices: asked.length > 0 ? new Set(asked) : undefined, token: fingerprint };
   }
 
   /** "all", "unauthorized", "forbidden", or the one device id a signed device token covers. */
-  private scope(token: string | undefined): string {
+  private async scope(token: string | undefined): Promise<string> {
     if (!this.auth.enabled) return "all";
     if (!token) return "unauthorized";
     let match = false;
-    for (const t of this.cfg.observerTokens) match = safeEqual(token, t) || match;
+    for (const t of this.cfg.observerTokens) match = secretsEqual(token, t) || match;
     if (match) return "all";
-    const result = this.auth.check(token);
+    const result = await this.auth.check(token);
     if (!result.ok) return "unauthorized";
     return result.grant.kind === "device" ? result.grant.deviceId : "forbidden";
   }
 
-  private connected(ws: WebSocket, devices: Set<string> | undefined): void {
-    const client: Observer = { ws, devices };
+  private connected(ws: WebSocket, devices: Set<string> | undefined, token: string): void {
+    const client: Observer = { ws, devices, token, alive: true };
     this.clients.add(client);
+    ws.on("pong", () => {
+      client.alive = true;
+    });
     this.metrics.observers.set(this.clients.size);
     this.subscribe();
     ws.on("message", () => undefined);
@@ -152,10 +177,4 @@ export class ObserverServer {
     this.unsubscribe();
     for (const c of this.clients) c.ws.close(1012, "server restarting");
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -29,16 +29,20 @@ export async function getBlob(
   let info: storage.BlobInfo | undefined;
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const part of call as AsyncIterable<storage.GetBlobResponse>) {
-    if (part.part?.$case === "info") info = part.part.value;
-    else if (part.part?.$case === "chunk") {
-      size += part.part.value.length;
-      if (size > maxBytes) {
-        call.cancel();
-        throw new Error(`blob larger than ${maxBytes} bytes`);
+  let complete = false;
+  try {
+    for await (const part of call as AsyncIterable<storage.GetBlobResponse>) {
+      if (part.part?.$case === "info") info = part.part.value;
+      else if (part.part?.$case === "chunk") {
+        size += part.part.value.length;
+        if (size > maxBytes) throw new Error(`blob larger than ${maxBytes} bytes`);
+        parts.push(part.part.value);
       }
-      parts.push(part.part.value);
     }
+    complete = true;
+  } finally {
+    // Leaving early (too large, a bad part, an error) must end the call, not leave it to its deadline.
+    if (!complete) call.cancel();
   }
   if (!info) throw new Error("blob stream without info");
   return { info, data: Buffer.concat(parts) };

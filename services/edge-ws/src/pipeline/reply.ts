@@ -43,6 +43,9 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
     },
     { deadline: deadlineIn(opts.llmTimeoutMs) },
   );
+  // The stream runs while the session still waits to start playback (outputs queued behind a
+  // milestone): an error before the loop below listens must be caught, not crash the process.
+  const early = catchEarly(call);
   let ttsCall: { cancel(): void } | undefined;
   let cancelled = false;
   async function* segments(): AsyncGenerator<Buffer> {
@@ -63,6 +66,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           await opts.onAnswer?.(text, ev.value.model);
         }
       }
+      early.rethrow();
     } catch (err) {
       throw err instanceof StageError ? err : stageError("llm", err);
     }
@@ -123,6 +127,23 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
 }
 
 /**
+ * Keeps an error a stream emits before anyone iterates it (an 'error' event without a listener
+ * throws). grpc-js ends the stream before emitting the error, so a late loop sees a clean end:
+ * `rethrow()` after the loop reports the error that ended it.
+ */
+function catchEarly(stream: NodeJS.EventEmitter): { rethrow(): void } {
+  let error: unknown;
+  stream.on("error", (err) => {
+    error ??= err;
+  });
+  return {
+    rethrow() {
+      if (error !== undefined) throw error;
+    },
+  };
+}
+
+/**
  * Operator speech (the `say` command): the whole text to the TTS service, which splits it into
  * sentences; one PCM buffer per sentence, within maxBytes.
  */
@@ -142,6 +163,8 @@ export function speakText(
     },
     { deadline: deadlineIn(opts.ttsTimeoutMs) },
   );
+  // `say` awaits queued outputs before playback reads this stream (see speakAnswer).
+  const early = catchEarly(call);
   async function* segments(): AsyncGenerator<Buffer> {
     let sentence = -1;
     let parts: Buffer[] = [];
@@ -158,6 +181,7 @@ export function speakText(
         parts.push(pcm);
         any = true;
       }
+      early.rethrow();
     } catch (err) {
       throw stageError("tts", err);
     }

@@ -35,6 +35,7 @@ export type ErrorCode =
   | "bad_json"
   | "unknown_type"
   | "bad_message"
+  | "bad_device_id"
   | "bad_chunk"
   | "binary_without_meta"
   | "meta_without_binary"

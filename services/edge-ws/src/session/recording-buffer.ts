@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 
 export class DiskQuotaError extends Error {
@@ -48,8 +48,9 @@ export class RecordingBuffer {
     }
     this.diskBytes += pcm.length;
     if (!this.file) {
-      const path = join(this.opts.dir, `rec-${randomUUID()}.pcm`);
-      this.file = { path, handle: mkdir(this.opts.dir, { recursive: true }).then(() => open(path, "w", 0o600)) };
+      const path = join(this.opts.dir, `rec-${process.pid}-${randomUUID()}.pcm`);
+      // A private folder, and "wx": never follow or reuse a file someone else put there.
+      this.file = { path, handle: privateDir(this.opts.dir).then(() => open(path, "wx", 0o600)) };
     }
     const { handle } = this.file;
     // Writes are chained so they land in order; a failure is reported on the next append.
@@ -79,4 +80,43 @@ export class RecordingBuffer {
     await (await file.handle.catch(() => undefined))?.close().catch(() => undefined);
     await rm(file.path, { force: true });
   }
+}
+
+const SPILL_FILE = /^rec-(\d+)-[0-9a-f-]{36}\.pcm$/;
+
+/** Whether a process with this id is running (its spill files are still in use). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The spill folder, created private (0700) or made so. */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+/**
+ * At start-up: spill files left by a process that died mid-recording hold someone's speech and
+ * are of no use to anyone; removes them (files of live processes stay) and returns how many.
+ */
+export async function sweepSpillDir(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  await privateDir(dir);
+  // Several edge processes may share the folder: only files of processes gone are stale.
+  const stale = names.filter((n) => {
+    const m = SPILL_FILE.exec(n);
+    return m !== null && (Number(m[1]) === process.pid || !alive(Number(m[1])));
+  });
+  await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+  return stale.length;
 }

@@ -1,7 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { pcmDurationMs } from "@hotpin/audio";
 import { edge, type llm, storage } from "@hotpin/contracts";
-import { Attr, type Logger, recordFailure, tracer } from "@hotpin/runtime";
+import {
+  Attr,
+  cleanText,
+  DEVICE_ID_RULE,
+  isValidDeviceId,
+  type Logger,
+  MAX_CLOSE_REASON_BYTES,
+  recordFailure,
+  tracer,
+} from "@hotpin/runtime";
 import { type Context, context, type Span, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
@@ -229,6 +238,13 @@ export class Session implements Claimant {
   }
 
   private identify(deviceId: string): void {
+    if (!isValidDeviceId(deviceId)) {
+      // Dialects and the URL check already; an id reaching subjects, keys or storage is never unchecked.
+      this.protocolError("bad_device_id", `a device id must be ${DEVICE_ID_RULE}`);
+      this.transport.close(CloseCode.policy, "bad device id");
+      this.end(CloseCode.policy, "bad device id");
+      return;
+    }
     if (!grantCovers(this.grant, deviceId)) {
       this.deps.metrics.refused.inc({ reason: "wrong_device" });
       this.protocolError("unauthorized", "the token is not valid for this device");
@@ -508,6 +524,8 @@ export class Session implements Claimant {
     const { services, cfg } = this.deps;
     try {
       const blob = await getBlob(services, pending.blobId, cfg.storageTimeoutMs, cfg.imageMaxBytes);
+      // The pointer names a blob; only one stored for this very device may reach its LLM turn.
+      if (blob.info.deviceId !== this.deviceId) throw new Error("pending image belongs to another device");
       void deleteBlob(services, pending.blobId, cfg.storageTimeoutMs).catch(() => undefined);
       return { data: blob.data, mimeType: pending.mimeType };
     } catch (err) {
@@ -544,16 +562,19 @@ export class Session implements Claimant {
       waitReady: (timeoutMs) =>
         new Promise<boolean>((resolve) => {
           if (this.ready) return resolve(true);
-          const timer = setTimeout(() => {
-            this.readyWaiter = undefined;
-            resolve(false);
-          }, timeoutMs);
-          this.readyWaiter = () => {
+          const signal = this.abort.signal;
+          // Every way out removes what it added: a session waits once per reply, for hours.
+          const done = (ready: boolean) => {
             clearTimeout(timer);
-            this.readyWaiter = undefined;
-            resolve(true);
+            signal.removeEventListener("abort", onAbort);
+            if (this.readyWaiter === onReady) this.readyWaiter = undefined;
+            resolve(ready);
           };
-          this.abort.signal.addEventListener("abort", () => this.readyWaiter?.(), { once: true });
+          const onReady = () => done(true);
+          const onAbort = () => done(true); // playback sees the abort itself
+          const timer = setTimeout(() => done(false), timeoutMs);
+          this.readyWaiter = onReady;
+          signal.addEventListener("abort", onAbort, { once: true });
         }),
       offerDownload: (wav) =>
         offerDownload(
@@ -783,7 +804,7 @@ export class Session implements Claimant {
 
   /** The `disconnect` command: closes the socket (1000); the device may reconnect. */
   disconnect(reason: string): void {
-    this.transport.close(1000, reason.slice(0, 100) || "disconnected by an operator");
+    this.transport.close(1000, cleanText(reason, MAX_CLOSE_REASON_BYTES) || "disconnected by an operator");
     this.end(1000, "disconnected by an operator");
   }
 
@@ -816,7 +837,10 @@ export class Session implements Claimant {
     this.dropRecording();
     this.abort.abort();
     const clean = code === 1000 || code === 1001 || code === CloseCode.restart || code === CloseCode.replaced;
-    this.event({ $case: "disconnected", value: { closeCode: code, reason: reason.slice(0, 120), clean } });
+    this.event({
+      $case: "disconnected",
+      value: { closeCode: code, reason: cleanText(reason, MAX_CLOSE_REASON_BYTES), clean },
+    });
     this.closed = true;
     this.state = "shutdown";
     for (const w of this.idleWaiters.splice(0)) w();
