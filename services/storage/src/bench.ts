@@ -12,6 +12,7 @@ import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { type OpenDatabase, openDatabase } from "./db/connect";
 import { EventConsumer } from "./events/consumer";
+import { INSERT_CHUNK } from "./events/write-events";
 import { createStorageMetrics } from "./metrics";
 import { postgresDatabase, sqliteDatabase, type TestDatabase } from "./testing/databases";
 import { openSqliteInThread } from "./testing/sqlite-in-thread";
@@ -82,10 +83,10 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
               event_type: "log",
             });
           }
-          for (let k = 0; k < rows.length; k += 100)
+          for (let k = 0; k < rows.length; k += INSERT_CHUNK)
             await tx
               .insertInto("logs")
-              .values(rows.slice(k, k + 100))
+              .values(rows.slice(k, k + INSERT_CHUNK))
               .execute();
         });
       }
@@ -120,7 +121,15 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
         ackWaitMs: 30_000,
         maxTextBytes: 16_384,
         maxEventBytes: 65_536,
-        stream: { maxAgeMs: 3_600_000, maxBytes: 1024 ** 3, replicas: 1, duplicateWindowMs: 600_000 },
+        maxDeliveries: 5,
+        retryDelayMs: 1_000,
+        stream: {
+          maxAgeMs: 3_600_000,
+          maxBytes: 1024 ** 3,
+          replicas: 1,
+          duplicateWindowMs: 600_000,
+          textMaxAgeMs: 600_000,
+        },
       },
       metrics,
       createLogger("storage-bench", process.env.BENCH_LOG ?? "warn"),

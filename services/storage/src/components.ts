@@ -90,11 +90,15 @@ export async function createComponents(
         ackWaitMs: cfg.consumerAckWaitMs,
         maxTextBytes: cfg.maxTextBytes,
         maxEventBytes: cfg.maxEventBytes,
+        maxDeliveries: cfg.consumerMaxDeliveries,
+        retryDelayMs: cfg.consumerRetryDelayMs,
         stream: {
           maxAgeMs: cfg.eventsMaxAgeS * 1000,
           maxBytes: cfg.eventsMaxBytes,
           replicas: cfg.eventsReplicas,
           duplicateWindowMs: cfg.eventsDuplicateWindowS * 1000,
+          // User text in the event stream lives no longer than the conversation it belongs to.
+          textMaxAgeMs: cfg.conversationIdleTtlS * 1000,
         },
       },
       metrics,
