@@ -251,7 +251,8 @@ export class EventConsumer {
       this.log.error({ err, seq: r.msg.seq, stream: r.stream, deliveries }, "event dead-lettered");
       recordFailure(r.span, err);
       r.span.end();
-      r.msg.term("dead-lettered");
+      // No reason text: servers before 2.10.4 ignore "+TERM <reason>".
+      r.msg.term();
     }
   }
 
