@@ -48,6 +48,7 @@ export async function createComponents(
     dataDir: cfg.dataDir,
     schema: cfg.databaseSchema,
     poolSize: cfg.databasePoolSize,
+    log,
   });
   try {
     const { db } = database;
