@@ -93,6 +93,7 @@ export async function createComponents(
         maxEventBytes: cfg.maxEventBytes,
         maxDeliveries: cfg.consumerMaxDeliveries,
         retryDelayMs: cfg.consumerRetryDelayMs,
+        writers: database.dialect === "postgres" ? cfg.consumerWriters : 1,
         stream: {
           maxAgeMs: cfg.eventsMaxAgeS * 1000,
           maxBytes: cfg.eventsMaxBytes,

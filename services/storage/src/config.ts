@@ -101,6 +101,12 @@ export const storageSettings = {
     "wait before a failed event is delivered again, times its delivery count (at most 10x)",
     { min: 10, max: 600_000 },
   ),
+  consumerWriters: int(
+    "HOTPIN_STORAGE_CONSUMER_WRITERS",
+    2,
+    "event batches written at once, each in its own transaction (PostgreSQL only; SQLite writes one at a time)",
+    { min: 1, max: 16 },
+  ),
   maxEventBytes: int("HOTPIN_STORAGE_MAX_EVENT_BYTES", 64 * 1024, "events larger than this are logged as rejected", {
     min: 1024,
   }),

@@ -34,7 +34,8 @@ export function requireMaxBytes(field: string, value: string, max: number): stri
 
 /** Cuts a string to at most `max` UTF-8 bytes without splitting a character: events are never refused. */
 export function truncateBytes(value: string, max: number): string {
-  if (Buffer.byteLength(value) <= max) return value;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no count.
+  if (value.length * 3 <= max || Buffer.byteLength(value) <= max) return value;
   const ELLIPSIS = "…"; // 3 bytes in UTF-8
   let out = Buffer.from(value)
     .subarray(0, Math.max(0, max - 3))

@@ -17,7 +17,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type Span, SpanKind } from "@opentelemetry/api";
+import { propagation, ROOT_CONTEXT, type Span, SpanKind } from "@opentelemetry/api";
 import type { Kysely } from "kysely";
 import { pingDatabase } from "../db/connect";
 import type { Database } from "../db/schema";
@@ -40,6 +40,12 @@ export interface ConsumerOptions {
   maxDeliveries: number;
   /** Wait before a failed event is delivered again (times its delivery count). */
   retryDelayMs: number;
+  /**
+   * Batches written at once, each in its own transaction (PostgreSQL; SQLite has one connection, so 1).
+   * Safe because every write is idempotent and commutes: log rows are keyed, session starts and ends
+   * touch different columns, a device keeps its latest time; rows are locked in sorted order.
+   */
+  writers: number;
   stream: EventStreamLimits;
 }
 
@@ -153,20 +159,22 @@ export class EventConsumer {
           [Attr.messagingOperation]: "process",
         },
       },
-      extractTrace(msg.headers),
+      // Headers are parsed only when there is a propagator to read them: parsing is a good share of the per-event cost.
+      propagation.fields().length > 0 ? extractTrace(msg.headers) : ROOT_CONTEXT,
     );
     const receivedAt = Date.now();
-    // The Nats-Msg-Id is the event id; the stream sequence is the fallback for a message without a usable one.
-    const headerId = msg.headers?.get("Nats-Msg-Id") || "";
-    const seqId = `seq:${stream}:${msg.seq}`;
+    // The event id (also its Nats-Msg-Id header); then the header, then the stream sequence.
+    const headerId = () => msg.headers?.get("Nats-Msg-Id") || "";
+    const seqId = () => `seq:${stream}:${msg.seq}`;
     const ev = msg.data.length <= this.opts.maxEventBytes ? decodeEvent(msg.data) : undefined;
     if (!ev) {
       this.metrics.eventsUndecodable.inc();
       span.setAttribute(Attr.eventType, "undecodable");
-      const id = isId(headerId) ? headerId : seqId;
+      const header = headerId();
+      const id = isId(header) ? header : seqId();
       return { msg, stream, span, rows: undecodableRows(id, msg.subject, msg.data.length, receivedAt) };
     }
-    const id = isId(headerId) ? headerId : isId(ev.id) ? ev.id : seqId;
+    const id = isId(ev.id) ? ev.id : isId(headerId()) ? headerId() : seqId();
     span.setAttributes({
       [Attr.eventType]: ev.payload?.$case ?? "unknown",
       [Attr.deviceId]: ev.deviceId,
@@ -287,7 +295,7 @@ export class EventConsumer {
   }
 }
 
-/** The pull loop of one stream: a reader that decodes as messages arrive, and one writer. */
+/** The pull loop of one stream: a reader that decodes as messages arrive, and `writers` writers. */
 class StreamRun {
   lastError: string | undefined;
   private messages: ConsumerMessages | undefined;
@@ -295,7 +303,8 @@ class StreamRun {
   private stopping = false;
   /** Received, not yet written; bounded by the consumer's max_ack_pending on the server. */
   private queue: Received[] = [];
-  private wakeWriter: (() => void) | undefined;
+  /** Writers waiting for events. */
+  private idle: Array<() => void> = [];
   private wakePause: (() => void) | undefined;
 
   constructor(
@@ -310,7 +319,7 @@ class StreamRun {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wakePause?.();
-    this.wakeWriter?.();
+    this.wakeWriters();
     this.messages?.stop();
     await this.loop;
     // Not written: released at once rather than after the ack wait.
@@ -342,7 +351,7 @@ class StreamRun {
     this.messages = messages;
     if (this.stopping) messages.stop();
     const reading = { ended: false };
-    const writer = this.writer(reading);
+    const writers = Array.from({ length: this.owner.settings.writers }, () => this.writer(reading));
     try {
       for await (const m of messages) {
         if (this.stopping) {
@@ -350,12 +359,12 @@ class StreamRun {
           continue;
         }
         this.queue.push(this.owner.receive(m, this.stream));
-        this.wakeWriter?.();
+        this.idle.shift()?.();
       }
     } finally {
       reading.ended = true;
-      this.wakeWriter?.();
-      await writer;
+      this.wakeWriters();
+      await Promise.all(writers);
     }
   }
 
@@ -366,10 +375,7 @@ class StreamRun {
       if (this.stopping) return;
       if (this.queue.length === 0) {
         if (reading.ended) return;
-        await new Promise<void>((resolve) => {
-          this.wakeWriter = resolve;
-        });
-        this.wakeWriter = undefined;
+        await new Promise<void>((resolve) => this.idle.push(resolve));
         continue;
       }
       const result = await this.owner.write(this.queue.splice(0, batch));
@@ -379,6 +385,10 @@ class StreamRun {
         await this.pause(500);
       }
     }
+  }
+
+  private wakeWriters(): void {
+    for (const wake of this.idle.splice(0)) wake();
   }
 
   private pause(ms: number): Promise<void> {
