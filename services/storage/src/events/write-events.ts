@@ -19,7 +19,10 @@ const compiledInserts = new WeakMap<Kysely<Database>, Map<number, string>>();
 
 function insertLogs(db: Kysely<Database>, tx: Transaction<Database>, rows: NewLog[]) {
   let byCount = compiledInserts.get(db);
-  if (!byCount) compiledInserts.set(db, (byCount = new Map()));
+  if (!byCount) {
+    byCount = new Map();
+    compiledInserts.set(db, byCount);
+  }
   // Every value a parameter, none undefined (Kysely would write DEFAULT for that and the text would differ).
   const params: unknown[] = new Array(rows.length * LOG_COLUMNS.length);
   let k = 0;
