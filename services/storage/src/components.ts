@@ -99,9 +99,9 @@ export async function createComponents(
           maxBytes: cfg.eventsMaxBytes,
           replicas: cfg.eventsReplicas,
           duplicateWindowMs: cfg.eventsDuplicateWindowS * 1000,
-          // User text in the event stream lives no longer than the conversation it belongs to.
-          textMaxAgeMs: cfg.conversationIdleTtlS * 1000,
         },
+        // User text in the event stream lives no longer than the conversation it belongs to.
+        textTtlMs: cfg.conversationIdleTtlS * 1000,
       },
       metrics,
       log,

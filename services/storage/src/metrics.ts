@@ -49,6 +49,11 @@ export function createStorageMetrics(registry: Registry) {
       help: "Events the database refused on every delivery, replaced by a dead-letter log row and terminated",
       registers,
     }),
+    textEventsPurged: new Counter({
+      name: "hotpin_storage_text_events_purged_total",
+      help: "Partials, transcripts and answers purged from the event stream after the conversation TTL",
+      registers,
+    }),
     consumerPending: new Gauge({
       name: "hotpin_storage_consumer_pending_messages",
       help: "Messages in an event stream not yet delivered to the storage consumer, by stream",

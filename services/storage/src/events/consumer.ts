@@ -1,6 +1,7 @@
 import {
   Attr,
-  EVENT_STREAMS,
+  EVENT_STREAM,
+  EVENT_SUBJECTS,
   type EventStreamLimits,
   ensureEventStream,
   extractTrace,
@@ -23,7 +24,14 @@ import { pingDatabase } from "../db/connect";
 import type { Database } from "../db/schema";
 import { isId } from "../errors";
 import type { StorageMetrics } from "../metrics";
-import { deadLetterRows, decodeEvent, type EventRows, eventRows, undecodableRows } from "./to-rows";
+import {
+  deadLetterRows,
+  decodeEvent,
+  type EventRows,
+  eventRows,
+  USER_TEXT_EVENT_TYPES,
+  undecodableRows,
+} from "./to-rows";
 import { writeEvents } from "./write-events";
 
 /** How often the consumer's pending and ack-pending counts are read from the server for the metrics. */
@@ -47,9 +55,13 @@ export interface ConsumerOptions {
    */
   writers: number;
   stream: EventStreamLimits;
+  /** Events with user text are purged from the stream once they are this old: the conversation's TTL. */
+  textTtlMs: number;
 }
 
-type StreamName = (typeof EVENT_STREAMS)[number];
+/** The streams read; one today (the label on the consumer gauges says which). */
+const STREAMS = [EVENT_STREAM];
+type StreamName = string;
 
 /** One delivered message, decoded as soon as it arrives (while the previous batch is being written). */
 interface Received {
@@ -60,7 +72,7 @@ interface Received {
 }
 
 /**
- * Reads both event streams with a durable pull consumer each and writes every event as a log row
+ * Reads the event stream with a durable pull consumer and writes every event as a log row
  * (and sessions from connects and disconnects). Messages are decoded as they arrive; one batch at
  * a time is written in one transaction, the next batch being whatever arrived meanwhile (up to
  * `batch`), so batches grow with the load and an idle consumer writes at once. Acks only after
@@ -76,6 +88,10 @@ export class EventConsumer {
   private started = false;
   private stopping = false;
   private countsTimer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly marks: Array<{ seq: number; time: number }> = [];
+  private tail: { seq: number; time: number } | undefined;
+  private purgedThrough = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -89,24 +105,62 @@ export class EventConsumer {
   async start(): Promise<void> {
     await this.ensure();
     this.started = true;
-    for (const stream of EVENT_STREAMS) {
+    for (const stream of STREAMS) {
       const run = new StreamRun(stream, this);
       this.runs.set(stream, run);
       run.start();
     }
     this.countsTimer = setInterval(() => void this.readCounts(), COUNTS_EVERY_MS);
     this.countsTimer.unref();
+    this.purgeTimer = setInterval(() => void this.purgeText(), Math.min(this.opts.textTtlMs / 2, 30_000));
+    this.purgeTimer.unref();
+  }
+
+  /** Notes where the stream stood at a time (a processed message's sequence and timestamp), for purgeText. */
+  private mark(msg: JsMsg): void {
+    const at = { seq: msg.seq, time: msg.info.timestampNanos / 1e6 };
+    if (this.tail && at.seq <= this.tail.seq) return;
+    this.tail = at;
+    const last = this.marks[this.marks.length - 1];
+    // One mark a second at most: the list stays at about TTL/1 s entries; the tail covers an idle stream.
+    if (!last || at.time - last.time >= 1_000) this.marks.push(at);
+  }
+
+  /**
+   * Purges partials, transcripts and answers older than the conversation TTL from the stream
+   * (JetStream 2.9 has no per-subject max age): every text subject below the newest processed
+   * sequence whose timestamp is past the TTL. Other event types keep the stream's own max age.
+   */
+  private async purgeText(): Promise<void> {
+    const cutoff = Date.now() - this.opts.textTtlMs;
+    let upTo: number | undefined;
+    while (this.marks[0] && this.marks[0].time <= cutoff) upTo = this.marks.shift()?.seq;
+    if (this.tail && this.tail.time <= cutoff) upTo = this.tail.seq;
+    if (upTo === undefined || upTo <= this.purgedThrough) return;
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      for (const type of USER_TEXT_EVENT_TYPES) {
+        const r = await jsm.streams.purge(EVENT_STREAM, { filter: `hotpin.events.*.${type}`, seq: upTo + 1 });
+        if (r.purged) this.metrics.textEventsPurged.inc(r.purged);
+      }
+      this.purgedThrough = upTo;
+    } catch (err) {
+      // Tried again at the next tick.
+      this.marks.unshift({ seq: upTo, time: cutoff });
+      this.log.warn({ err }, "purging text events failed");
+    }
   }
 
   /** @internal for StreamRun */
   async ensure(): Promise<void> {
     await ensureEventStream(this.nc, this.opts.stream);
     const jsm = await jetstreamManager(this.nc);
-    for (const stream of EVENT_STREAMS) {
+    for (const stream of STREAMS) {
       const config = {
         durable_name: this.opts.name,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
+        filter_subject: EVENT_SUBJECTS,
         ack_wait: this.opts.ackWaitMs * 1_000_000,
         max_ack_pending: this.opts.batch * 4,
       };
@@ -130,6 +184,7 @@ export class EventConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.countsTimer);
+    clearInterval(this.purgeTimer);
     await Promise.all([...this.runs.values()].map((r) => r.stop()));
   }
 
@@ -137,7 +192,7 @@ export class EventConsumer {
   private async readCounts(): Promise<void> {
     try {
       const jsm = await jetstreamManager(this.nc);
-      for (const stream of EVENT_STREAMS) {
+      for (const stream of STREAMS) {
         const info = await jsm.consumers.info(stream, this.opts.name);
         this.metrics.consumerPending.set({ stream }, info.num_pending);
         this.metrics.consumerAckPending.set({ stream }, info.num_ack_pending);
@@ -196,6 +251,8 @@ export class EventConsumer {
       );
       timer();
       this.log.debug({ events: batch.length, fresh: fresh.size }, "event batch committed");
+      const last = batch[batch.length - 1];
+      if (last) this.mark(last.msg);
       const stored = new Map<string, number>();
       let duplicates = 0;
       for (const r of batch) {

@@ -1,8 +1,33 @@
 import { events, storage } from "@hotpin/contracts";
+import type { EventType } from "@hotpin/runtime";
 import { isId, storableText } from "../errors";
 import type { NewLog } from "../logs";
 
 const { LogLevel, SessionStatus } = storage;
+
+/**
+ * Event types that carry the user's words, which the stream keeps only for the conversation's TTL.
+ * A Record over every type, so a new event type does not compile until it is placed.
+ */
+const CARRIES_USER_TEXT: Record<EventType, boolean> = {
+  connected: false,
+  disconnected: false,
+  recordingStarted: false,
+  recordingStopped: false,
+  partial: true,
+  transcript: true,
+  llmText: true,
+  ttsStarted: false,
+  ttsDone: false,
+  rerecord: false,
+  error: false,
+  imageReceived: false,
+  stateChanged: false,
+  log: false,
+};
+export const USER_TEXT_EVENT_TYPES = (Object.keys(CARRIES_USER_TEXT) as EventType[]).filter(
+  (t) => CARRIES_USER_TEXT[t],
+);
 
 export type SessionChange =
   | { kind: "start"; id: string; deviceId: string; dialect: string; edgeInstance: string; startedAt: number }
