@@ -7,11 +7,12 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { events } from "@hotpin/contracts";
 import { createLogger, EVENT_STREAM, ensureEventStream, eventSubject } from "@hotpin/runtime";
 import { startNats } from "@hotpin/test-support";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { type OpenDatabase, openDatabase } from "./db/connect";
 import { EventConsumer } from "./events/consumer";
+import { INSERT_CHUNK } from "./events/write-events";
 import { createStorageMetrics } from "./metrics";
 import { postgresDatabase, sqliteDatabase, type TestDatabase } from "./testing/databases";
 import { openSqliteInThread } from "./testing/sqlite-in-thread";
@@ -37,6 +38,19 @@ interface Result {
   event_loop_delay_max_ms: number;
   /** Same, during the plain insert loop. */
   plain_event_loop_delay_max_ms: number;
+  /** Share of the consumer phase this thread was busy (1 = the main thread is the bottleneck). */
+  consumer_main_thread_utilization: number;
+  /** Busy time of this thread per event during the consumer phase. */
+  consumer_main_thread_us_per_event: number;
+  plain_main_thread_us_per_row: number;
+  /** CPU time of this process (every thread) per event or row: less sensitive to a shared machine than rates. */
+  consumer_cpu_us_per_event: number;
+  plain_cpu_us_per_row: number;
+  nats_only_cpu_us_per_event: number;
+  /** The same events pulled and acked (in batches, as the consumer does) with no database at all: NATS's own ceiling. */
+  nats_only_events_per_s: number;
+  /** consumer ÷ NATS-only: how much of what NATS alone allows the consumer reaches. */
+  ratio_to_nats_only: number;
 }
 
 type Opener = (db: TestDatabase) => Promise<OpenDatabase>;
@@ -66,6 +80,8 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
   const nc = await connect({ servers: nats.url });
   try {
     // Plain loop: the same rows, batched the same way, written straight to the database.
+    const plainElu = performance.eventLoopUtilization();
+    const plainCpu = process.cpuUsage();
     const t0 = performance.now();
     const plainLoop = await worstLoopDelay(async () => {
       for (let i = 0; i < EVENTS; i += BATCH) {
@@ -82,15 +98,17 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
               event_type: "log",
             });
           }
-          for (let k = 0; k < rows.length; k += 100)
+          for (let k = 0; k < rows.length; k += INSERT_CHUNK)
             await tx
               .insertInto("logs")
-              .values(rows.slice(k, k + 100))
+              .values(rows.slice(k, k + INSERT_CHUNK))
               .execute();
         });
       }
     });
     const plainS = (performance.now() - t0) / 1000;
+    const plainBusy = performance.eventLoopUtilization(plainElu);
+    const plainCpuUs = cpuUs(process.cpuUsage(plainCpu));
 
     await ensureEventStream(nc);
     const js = jetstream(nc);
@@ -120,12 +138,23 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
         ackWaitMs: 30_000,
         maxTextBytes: 16_384,
         maxEventBytes: 65_536,
-        stream: { maxAgeMs: 3_600_000, maxBytes: 1024 ** 3, replicas: 1, duplicateWindowMs: 600_000 },
+        maxDeliveries: 5,
+        retryDelayMs: 1_000,
+        writers: open.dialect === "postgres" ? 2 : 1,
+        stream: {
+          maxAgeMs: 3_600_000,
+          maxBytes: 1024 ** 3,
+          replicas: 1,
+          duplicateWindowMs: 600_000,
+        },
+        textTtlMs: 600_000,
       },
       metrics,
       createLogger("storage-bench", process.env.BENCH_LOG ?? "warn"),
     );
     const jsm = await jetstreamManager(nc);
+    const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
     const t1 = performance.now();
     const burst = await worstLoopDelay(async () => {
       await consumer.start();
@@ -136,7 +165,10 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
       }
     });
     const consumerS = (performance.now() - t1) / 1000;
+    const busy = performance.eventLoopUtilization(elu);
+    const consumerCpuUs = cpuUs(process.cpuUsage(cpu));
     await consumer.stop();
+    const natsOnly = await natsOnlyRate(nc);
     const stored = await open.db
       .selectFrom("logs")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -156,12 +188,55 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
       mean_batch_size: Number((EVENTS / Math.max(1, batchCount)).toFixed(1)),
       event_loop_delay_max_ms: burst.maxMs,
       plain_event_loop_delay_max_ms: plainLoop.maxMs,
+      consumer_main_thread_utilization: Number(busy.utilization.toFixed(2)),
+      consumer_main_thread_us_per_event: Number(((busy.active * 1000) / EVENTS).toFixed(1)),
+      plain_main_thread_us_per_row: Number(((plainBusy.active * 1000) / EVENTS).toFixed(1)),
+      consumer_cpu_us_per_event: Number((consumerCpuUs / EVENTS).toFixed(1)),
+      plain_cpu_us_per_row: Number((plainCpuUs / EVENTS).toFixed(1)),
+      nats_only_cpu_us_per_event: Number((natsOnly.cpuUs / EVENTS).toFixed(1)),
+      nats_only_events_per_s: Math.round(natsOnly.perS),
+      ratio_to_nats_only: Number((consumed / natsOnly.perS).toFixed(3)),
     };
   } finally {
     await nc.close();
     await open.close();
   }
 }
+
+/** Events per second a second durable consumer pulls and acks (a batch at a time) without writing anything. */
+async function natsOnlyRate(nc: Awaited<ReturnType<typeof connect>>): Promise<{ perS: number; cpuUs: number }> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.add(EVENT_STREAM, {
+    durable_name: "bench-nats-only",
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: BATCH * 4,
+  });
+  const consumer = await jetstream(nc).consumers.get(EVENT_STREAM, "bench-nats-only");
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const messages = await consumer.consume({ max_messages: BATCH * 2 });
+  let held: JsMsg[] = [];
+  let n = 0;
+  for await (const m of messages) {
+    held.push(m);
+    if (++n === EVENTS || held.length === BATCH) {
+      for (const h of held) h.ack();
+      held = [];
+    }
+    if (n === EVENTS) break;
+  }
+  for (;;) {
+    const info = await jsm.consumers.info(EVENT_STREAM, "bench-nats-only");
+    if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const s = (performance.now() - t0) / 1000;
+  const cpuUsed = cpuUs(process.cpuUsage(cpu));
+  await jsm.consumers.delete(EVENT_STREAM, "bench-nats-only");
+  return { perS: EVENTS / s, cpuUs: cpuUsed };
+}
+
+const cpuUs = (u: NodeJS.CpuUsage) => u.user + u.system;
 
 /** The upper bucket bound below which `q` of the batch commits fell (milliseconds). */
 function percentileFromHistogram(
@@ -209,7 +284,10 @@ async function main(): Promise<void> {
       else
         console.log(
           `${name}: consumer ${r.consumer_events_per_s} events/s, plain insert ${r.plain_rows_per_s} rows/s, ratio ${r.ratio}, ` +
-            `batch commit p99 <= ${r.batch_commit_p99_ms} ms, event loop delay max ${r.event_loop_delay_max_ms} ms (plain loop ${r.plain_event_loop_delay_max_ms} ms)`,
+            `NATS alone ${r.nats_only_events_per_s} events/s (consumer ÷ NATS alone ${r.ratio_to_nats_only}), ` +
+            `batch commit p99 <= ${r.batch_commit_p99_ms} ms, event loop delay max ${r.event_loop_delay_max_ms} ms (plain loop ${r.plain_event_loop_delay_max_ms} ms), ` +
+            `main thread ${r.consumer_main_thread_us_per_event} us/event busy ${r.consumer_main_thread_utilization} (plain ${r.plain_main_thread_us_per_row} us/row), ` +
+            `cpu ${r.consumer_cpu_us_per_event} us/event (plain ${r.plain_cpu_us_per_row} us/row, NATS alone ${r.nats_only_cpu_us_per_event} us/event)`,
         );
     }
   }

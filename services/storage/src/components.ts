@@ -49,6 +49,7 @@ export async function createComponents(
     dataDir: cfg.dataDir,
     schema: cfg.databaseSchema,
     poolSize: cfg.databasePoolSize,
+    log,
   });
   try {
     const { db } = database;
@@ -91,12 +92,17 @@ export async function createComponents(
         ackWaitMs: cfg.consumerAckWaitMs,
         maxTextBytes: cfg.maxTextBytes,
         maxEventBytes: cfg.maxEventBytes,
+        maxDeliveries: cfg.consumerMaxDeliveries,
+        retryDelayMs: cfg.consumerRetryDelayMs,
+        writers: database.dialect === "postgres" ? cfg.consumerWriters : 1,
         stream: {
           maxAgeMs: cfg.eventsMaxAgeS * 1000,
           maxBytes: cfg.eventsMaxBytes,
           replicas: cfg.eventsReplicas,
           duplicateWindowMs: cfg.eventsDuplicateWindowS * 1000,
         },
+        // User text in the event stream lives no longer than the conversation it belongs to.
+        textTtlMs: cfg.conversationIdleTtlS * 1000,
       },
       metrics,
       log,

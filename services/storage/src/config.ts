@@ -89,6 +89,24 @@ export const storageSettings = {
     "an event not acked within this is redelivered (crash recovery time)",
     { min: 500 },
   ),
+  consumerMaxDeliveries: int(
+    "HOTPIN_STORAGE_CONSUMER_MAX_DELIVERIES",
+    5,
+    "deliveries after which an event the database refuses is replaced by a dead-letter log row",
+    { min: 1, max: 1000 },
+  ),
+  consumerRetryDelayMs: int(
+    "HOTPIN_STORAGE_CONSUMER_RETRY_DELAY_MS",
+    1000,
+    "wait before a failed event is delivered again, times its delivery count (at most 10x)",
+    { min: 10, max: 600_000 },
+  ),
+  consumerWriters: int(
+    "HOTPIN_STORAGE_CONSUMER_WRITERS",
+    2,
+    "event batches written at once, each in its own transaction (PostgreSQL only; SQLite writes one at a time)",
+    { min: 1, max: 16 },
+  ),
   maxEventBytes: int("HOTPIN_STORAGE_MAX_EVENT_BYTES", 64 * 1024, "events larger than this are logged as rejected", {
     min: 1024,
   }),

@@ -34,7 +34,8 @@ export function requireMaxBytes(field: string, value: string, max: number): stri
 
 /** Cuts a string to at most `max` UTF-8 bytes without splitting a character: events are never refused. */
 export function truncateBytes(value: string, max: number): string {
-  if (Buffer.byteLength(value) <= max) return value;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no count.
+  if (value.length * 3 <= max || Buffer.byteLength(value) <= max) return value;
   const ELLIPSIS = "…"; // 3 bytes in UTF-8
   let out = Buffer.from(value)
     .subarray(0, Math.max(0, max - 3))
@@ -42,4 +43,27 @@ export function truncateBytes(value: string, max: number): string {
   // A character cut in half decodes to U+FFFD at the end; drop it.
   if (out.endsWith("\uFFFD")) out = out.slice(0, -1);
   return `${out}${ELLIPSIS}`;
+}
+
+// C0 and C1 control characters except tab, newline and carriage return (NUL among them).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above
+const SUSPECT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\uD800-\uDFFF]/;
+
+/**
+ * Device-sourced text made storable in both databases: PostgreSQL refuses NUL in text (22021)
+ * and SQLite's text functions stop at it, so control characters and lone surrogates become
+ * U+FFFD; then cut to `max` UTF-8 bytes.
+ */
+export function storableText(value: string, max: number): string {
+  // Most text has nothing to replace: one scan, no copies.
+  const clean = SUSPECT.test(value) ? value.replace(CONTROL, "\uFFFD").replace(LONE_SURROGATE, "\uFFFD") : value;
+  return truncateBytes(clean, max);
+}
+
+/** True for a string that `requireId` accepts. */
+export function isId(value: string): boolean {
+  return ID.test(value);
 }

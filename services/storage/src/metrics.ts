@@ -39,9 +39,31 @@ export function createStorageMetrics(registry: Registry) {
       help: "Batches whose transaction failed; their events are redelivered",
       registers,
     }),
-    eventsPending: new Gauge({
-      name: "hotpin_storage_events_pending",
-      help: "Events in the stream not yet delivered to this consumer, as of the last batch",
+    eventsRetried: new Counter({
+      name: "hotpin_storage_events_retried_total",
+      help: "Events released for redelivery after a failed write (database unreachable, or the event refused)",
+      registers,
+    }),
+    eventsDeadLettered: new Counter({
+      name: "hotpin_storage_events_dead_lettered_total",
+      help: "Events the database refused on every delivery, replaced by a dead-letter log row and terminated",
+      registers,
+    }),
+    textEventsPurged: new Counter({
+      name: "hotpin_storage_text_events_purged_total",
+      help: "Partials, transcripts and answers purged from the event stream after the conversation TTL",
+      registers,
+    }),
+    consumerPending: new Gauge({
+      name: "hotpin_storage_consumer_pending_messages",
+      help: "Messages in an event stream not yet delivered to the storage consumer, by stream",
+      labelNames: ["stream"] as const,
+      registers,
+    }),
+    consumerAckPending: new Gauge({
+      name: "hotpin_storage_consumer_ack_pending_messages",
+      help: "Messages delivered to the storage consumer and not yet acknowledged, by stream",
+      labelNames: ["stream"] as const,
       registers,
     }),
     blobBytes: new Counter({

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { Logger } from "@hotpin/runtime";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { type DialectName, migrate } from "./migrations";
@@ -14,6 +15,8 @@ export interface DatabaseOptions {
   /** PostgreSQL only: tables live in this schema (created if missing). */
   schema?: string;
   poolSize?: number;
+  /** Told when the SQLite worker dies and when its replacement is ready. */
+  log?: Logger;
 }
 
 export interface OpenDatabase {
@@ -28,7 +31,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Opens the configured database and migrates it to the newest schema version. */
 export async function openDatabase(opts: DatabaseOptions): Promise<OpenDatabase> {
-  const open = opts.url === "" ? await openSqlite(opts.dataDir) : await openPostgres(opts);
+  const open = opts.url === "" ? await openSqlite(opts.dataDir, opts.log) : await openPostgres(opts);
   try {
     await migrate(open.db as Kysely<unknown>, open.dialect);
   } catch (err) {
@@ -39,11 +42,17 @@ export async function openDatabase(opts: DatabaseOptions): Promise<OpenDatabase>
 }
 
 /** SQLite runs in a worker thread: better-sqlite3 is synchronous and must not stall the RPC event loop. */
-async function openSqlite(dataDir: string): Promise<OpenDatabase> {
+async function openSqlite(dataDir: string, log?: Logger): Promise<OpenDatabase> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "storage.db");
-  const worker = await SqliteWorker.open({ file, timeoutMs: 5_000 });
+  const worker = await SqliteWorker.open(
+    { file, timeoutMs: 5_000 },
+    {
+      onExit: (err) => log?.error({ err }, "sqlite worker died, restarting it"),
+      onRestart: () => log?.info("sqlite worker restarted"),
+    },
+  );
   const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(worker) });
   return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
 }

@@ -1,8 +1,33 @@
 import { events, storage } from "@hotpin/contracts";
-import { truncateBytes } from "../errors";
+import type { EventType } from "@hotpin/runtime";
+import { isId, storableText } from "../errors";
 import type { NewLog } from "../logs";
 
 const { LogLevel, SessionStatus } = storage;
+
+/**
+ * Event types that carry the user's words, which the stream keeps only for the conversation's TTL.
+ * A Record over every type, so a new event type does not compile until it is placed.
+ */
+const CARRIES_USER_TEXT: Record<EventType, boolean> = {
+  connected: false,
+  disconnected: false,
+  recordingStarted: false,
+  recordingStopped: false,
+  partial: true,
+  transcript: true,
+  llmText: true,
+  ttsStarted: false,
+  ttsDone: false,
+  rerecord: false,
+  error: false,
+  imageReceived: false,
+  stateChanged: false,
+  log: false,
+};
+export const USER_TEXT_EVENT_TYPES = (Object.keys(CARRIES_USER_TEXT) as EventType[]).filter(
+  (t) => CARRIES_USER_TEXT[t],
+);
 
 export type SessionChange =
   | { kind: "start"; id: string; deviceId: string; dialect: string; edgeInstance: string; startedAt: number }
@@ -80,12 +105,16 @@ function describe(ev: events.Event): { level: number; message: string } {
   }
 }
 
-/** What one event writes: always a log row keyed by the event id, and for (dis)connects a session change. */
+/**
+ * What one event writes: always a log row keyed by the event id, and for (dis)connects a session
+ * change. Every string that came from a device (close reasons, log lines, ids) goes through
+ * `storableText`, so no event can carry text the database refuses.
+ */
 export function eventRows(ev: events.Event, eventId: string, maxText: number, receivedAt: number): EventRows {
   const time = ev.time?.getTime() ?? receivedAt;
   const { level, message } = describe(ev);
-  const deviceId = truncateBytes(ev.deviceId, 128);
-  const sessionId = truncateBytes(ev.sessionId, 128);
+  const deviceId = storableText(ev.deviceId, 128);
+  const sessionId = storableText(ev.sessionId, 128);
   const rows: EventRows = {
     deviceId,
     time,
@@ -94,7 +123,7 @@ export function eventRows(ev: events.Event, eventId: string, maxText: number, re
       session_id: sessionId,
       device_id: deviceId,
       level,
-      message: truncateBytes(message, maxText),
+      message: storableText(message, maxText),
       dedup_key: `evt:${eventId}`,
       event_type: ev.payload?.$case ?? "unknown",
     },
@@ -105,8 +134,8 @@ export function eventRows(ev: events.Event, eventId: string, maxText: number, re
       kind: "start",
       id: sessionId,
       deviceId,
-      dialect: truncateBytes(p.value.dialect, 64),
-      edgeInstance: truncateBytes(ev.edgeInstance, 256),
+      dialect: storableText(p.value.dialect, 64),
+      edgeInstance: storableText(ev.edgeInstance, 256),
       startedAt: time,
     };
   } else if (sessionId && deviceId && p?.$case === "disconnected") {
@@ -115,9 +144,9 @@ export function eventRows(ev: events.Event, eventId: string, maxText: number, re
       id: sessionId,
       deviceId,
       status: p.value.clean ? SessionStatus.SESSION_STATUS_COMPLETED : SessionStatus.SESSION_STATUS_ERROR,
-      notes: truncateBytes(`close code ${p.value.closeCode}${p.value.reason ? `: ${p.value.reason}` : ""}`, maxText),
+      notes: storableText(`close code ${p.value.closeCode}${p.value.reason ? `: ${p.value.reason}` : ""}`, maxText),
       endedAt: time,
-      edgeInstance: truncateBytes(ev.edgeInstance, 256),
+      edgeInstance: storableText(ev.edgeInstance, 256),
     };
   }
   return rows;
@@ -133,7 +162,7 @@ export function undecodableRows(eventId: string, subject: string, bytes: number,
       session_id: "",
       device_id: "",
       level: LogLevel.LOG_LEVEL_ERROR,
-      message: truncateBytes(`undecodable event on ${subject} (${bytes} bytes)`, 1024),
+      message: storableText(`undecodable event on ${subject} (${bytes} bytes)`, 1024),
       dedup_key: `evt:${eventId}`,
       event_type: "undecodable",
     },
@@ -146,4 +175,39 @@ export function decodeEvent(data: Uint8Array): events.Event | undefined {
   } catch {
     return undefined;
   }
+}
+
+export interface DeadLetter {
+  stream: string;
+  seq: number;
+  subject: string;
+  deliveries: number;
+  error: Error;
+}
+
+/**
+ * The row that replaces an event the database refused `deliveries` times: keyed by the event's id
+ * (so a later redelivery is a duplicate), at error level, built from values that are always storable
+ * (the event's type and ids, where it sits in the stream, the database's error code), never its content.
+ */
+export function deadLetterRows(refused: EventRows, d: DeadLetter): EventRows {
+  const code = (d.error as { code?: unknown }).code;
+  const why = storableText(`${typeof code === "string" ? `${code}: ` : ""}${d.error.message}`, 512);
+  const type = storableText(refused.log.event_type ?? "unknown", 64);
+  return {
+    deviceId: "",
+    time: refused.time,
+    log: {
+      time: refused.time,
+      session_id: isId(refused.log.session_id) ? refused.log.session_id : "",
+      device_id: isId(refused.log.device_id) ? refused.log.device_id : "",
+      level: LogLevel.LOG_LEVEL_ERROR,
+      message: storableText(
+        `event dead-lettered after ${d.deliveries} deliveries: type=${type} stream=${d.stream} seq=${d.seq} subject=${d.subject} error=${why}`,
+        1024,
+      ),
+      dedup_key: refused.log.dedup_key,
+      event_type: "dead_letter",
+    },
+  };
 }

@@ -14,42 +14,90 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** How the client reports a worker that died and the new one that replaced it. */
+export interface WorkerHooks {
+  onExit?(err: Error): void;
+  onRestart?(): void;
+}
+
+const RESTART_FIRST_MS = 100;
+const RESTART_MAX_MS = 5_000;
+
 /**
  * The main thread's side of the SQLite worker: sends statements, matches answers to callers.
- * When the worker dies, every pending and later query rejects (so the health check fails).
+ * When the worker dies, every pending query rejects and a new worker is started on the same file
+ * (with a growing delay while that fails); queries in between reject, so the health check fails
+ * only for that long. A transaction begun on the dead worker never continues on the new one: its
+ * generation has changed (see `generation`).
  */
 export class SqliteWorker {
-  readonly #worker: Worker;
+  #worker: Worker;
   readonly #pending = new Map<number, Pending>();
-  readonly #exited: Promise<void>;
+  #exited: Promise<void>;
   #nextId = 1;
-  /** Set once the worker takes no more queries: why (closed, failed, exited). */
+  /** Set while the worker takes no queries: why (closed, failed, exited, restarting). */
   #unusable: Error | undefined;
+  #closed = false;
+  #generation = 0;
 
-  private constructor(worker: Worker) {
+  private constructor(
+    worker: Worker,
+    private readonly opts: WorkerOptions,
+    private readonly hooks: WorkerHooks,
+  ) {
     this.#worker = worker;
+    this.#exited = this.#attach(worker);
+  }
+
+  /** Starts the worker and waits until the database is open (so a bad file fails start-up). */
+  static async open(opts: WorkerOptions, hooks: WorkerHooks = {}): Promise<SqliteWorker> {
+    return new SqliteWorker(await spawn(opts), opts, hooks);
+  }
+
+  /** Counts worker threads: a connection compares it to learn that its transaction's thread is gone. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  #attach(worker: Worker): Promise<void> {
     // Idle, the thread must not keep the process alive (a synchronous handle never did); queries in flight do.
     worker.unref();
     worker.on("message", (m: Response) => this.#onMessage(m));
     worker.on("error", (err) => this.#fail(new Error("sqlite worker failed", { cause: err })));
     worker.on("messageerror", (err) => this.#fail(new Error("sqlite worker message failed", { cause: err })));
-    this.#exited = new Promise((resolve) =>
+    return new Promise((resolve) =>
       worker.once("exit", (code) => {
-        this.#fail(new Error(`sqlite worker exited (code ${code})`));
+        const why = new Error(`sqlite worker exited (code ${code})`);
+        this.#fail(why);
         resolve();
+        if (!this.#closed) {
+          this.#generation++;
+          this.hooks.onExit?.(why);
+          void this.#restart();
+        }
       }),
     );
   }
 
-  /** Starts the worker and waits until the database is open (so a bad file fails start-up). */
-  static async open(opts: WorkerOptions): Promise<SqliteWorker> {
-    const worker = new Worker(join(__dirname, "thread.js"), {
-      workerData: opts,
-      // Not the parent's --require hooks (telemetry SDK): the thread runs SQLite only.
-      execArgv: process.execArgv.includes("--enable-source-maps") ? ["--enable-source-maps"] : [],
-    });
-    await whenOpen(worker);
-    return new SqliteWorker(worker);
+  async #restart(): Promise<void> {
+    for (let delay = RESTART_FIRST_MS; !this.#closed; delay = Math.min(delay * 2, RESTART_MAX_MS)) {
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (this.#closed) return;
+      try {
+        const worker = await spawn(this.opts);
+        if (this.#closed) {
+          await worker.terminate();
+          return;
+        }
+        this.#worker = worker;
+        this.#exited = this.#attach(worker);
+        this.#unusable = undefined;
+        this.hooks.onRestart?.();
+        return;
+      } catch (err) {
+        this.#unusable = new Error("sqlite worker restart failed", { cause: err });
+      }
+    }
   }
 
   query(sql: string, parameters: readonly unknown[]): Promise<WorkerResult> {
@@ -74,18 +122,22 @@ export class SqliteWorker {
 
   /** Closes the database in the worker (after the queries already sent) and waits for the thread to end. */
   async close(): Promise<void> {
-    if (!this.#unusable) {
-      this.#unusable = new Error("sqlite worker closed");
-      this.#post({ type: "close" });
-      this.#worker.ref();
+    if (!this.#closed) {
+      this.#closed = true;
+      if (!this.#unusable) {
+        this.#unusable = new Error("sqlite worker closed");
+        this.#post({ type: "close" });
+        this.#worker.ref();
+      } else this.#unusable = new Error("sqlite worker closed");
     }
     await this.#exited;
   }
 
   /** Ends the thread at once, without closing the database cleanly (what a crash looks like). */
   async terminate(): Promise<void> {
+    const exited = this.#exited;
     await this.#worker.terminate();
-    await this.#exited;
+    await exited;
   }
 
   #post(m: Request): void {
@@ -107,6 +159,16 @@ export class SqliteWorker {
     for (const p of this.#pending.values()) p.reject(why);
     this.#pending.clear();
   }
+}
+
+async function spawn(opts: WorkerOptions): Promise<Worker> {
+  const worker = new Worker(join(__dirname, "thread.js"), {
+    workerData: opts,
+    // Not the parent's --require hooks (telemetry SDK): the thread runs SQLite only.
+    execArgv: process.execArgv.includes("--enable-source-maps") ? ["--enable-source-maps"] : [],
+  });
+  await whenOpen(worker);
+  return worker;
 }
 
 /** Resolves on the worker's "ready"; rejects if opening fails or the thread dies first. */

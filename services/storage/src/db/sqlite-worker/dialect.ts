@@ -61,13 +61,28 @@ class SqliteWorkerDriver implements Driver {
   }
 
   async beginTransaction(c: DatabaseConnection): Promise<void> {
+    (c as SqliteWorkerConnection).transactionGeneration = this.worker.generation;
     await c.executeQuery(CompiledQuery.raw("begin"));
   }
   async commitTransaction(c: DatabaseConnection): Promise<void> {
-    await c.executeQuery(CompiledQuery.raw("commit"));
+    try {
+      await c.executeQuery(CompiledQuery.raw("commit"));
+    } finally {
+      (c as SqliteWorkerConnection).transactionGeneration = undefined;
+    }
   }
   async rollbackTransaction(c: DatabaseConnection): Promise<void> {
-    await c.executeQuery(CompiledQuery.raw("rollback"));
+    const conn = c as SqliteWorkerConnection;
+    // The dead worker's transaction died with it: nothing to roll back on the new one.
+    if (conn.transactionGeneration !== this.worker.generation) {
+      conn.transactionGeneration = undefined;
+      return;
+    }
+    try {
+      await c.executeQuery(CompiledQuery.raw("rollback"));
+    } finally {
+      conn.transactionGeneration = undefined;
+    }
   }
 
   /** Waits for whoever holds the connection (a transaction in hand commits), then closes. */
@@ -79,9 +94,15 @@ class SqliteWorkerDriver implements Driver {
 }
 
 class SqliteWorkerConnection implements DatabaseConnection {
+  /** The worker generation a transaction began on; undefined outside a transaction. */
+  transactionGeneration: number | undefined;
+
   constructor(private readonly worker: SqliteWorker) {}
 
   async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    // A restarted worker is in autocommit: the rest of a transaction begun on the dead one must not run there.
+    if (this.transactionGeneration !== undefined && this.transactionGeneration !== this.worker.generation)
+      throw new Error("sqlite worker restarted during the transaction");
     const r = await this.worker.query(q.sql, q.parameters);
     return {
       rows: r.rows as R[],

@@ -102,21 +102,48 @@ test("storage - a statement waiting on SQLite's lock leaves the event loop free"
   await db.close();
 });
 
-test("storage - a dead SQLite worker fails the pending query, later queries and the health ping", async () => {
+test("storage - a dead SQLite worker fails the pending query, is restarted, and a transaction across the crash commits nothing", async () => {
   const file = join(dir, "dead.db");
-  const worker = await SqliteWorker.open({ file, timeoutMs: 5_000 });
+  let exits = 0;
+  let restarted!: () => void;
+  const restart = new Promise<void>((resolve) => {
+    restarted = resolve;
+  });
+  const worker = await SqliteWorker.open(
+    { file, timeoutMs: 5_000 },
+    { onExit: () => exits++, onRestart: () => restarted() },
+  );
   const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(worker) });
-  await sql`create table t (x integer)`.execute(db);
-  const lock = holdWriteLock(file);
-  // Cannot complete while the lock is held, so it is still pending when the thread dies.
-  const pending = sql`insert into t values (1)`.execute(db);
-  const ended = worker.terminate();
-  lock.release();
-  await ended;
-  await assert.rejects(pending, /sqlite worker exited/);
-  await assert.rejects(pingDatabase(db), /sqlite worker exited/);
-  assert.match(String(worker.unusable?.message), /exited/);
-  await db.destroy();
+  try {
+    await sql`create table t (x integer)`.execute(db);
+    let crash!: Promise<void>;
+    const tx = db.transaction().execute(async (trx) => {
+      const lock = holdWriteLock(file);
+      // Cannot complete while the lock is held, so it is still pending when the thread dies.
+      const pending = sql`insert into t values (1)`.execute(trx);
+      crash = worker.terminate();
+      lock.release();
+      await assert.rejects(pending, /sqlite worker exited/);
+      await crash;
+      // Bounded, and a ref'd timer: the restart's own delay does not keep a process alive.
+      let guard: NodeJS.Timeout | undefined;
+      await Promise.race([
+        restart,
+        new Promise((_, reject) => {
+          guard = setTimeout(() => reject(new Error("no restart within 5 s")), 5_000);
+        }),
+      ]).finally(() => clearTimeout(guard));
+      // On the new worker this would be autocommitted without the first insert: refused instead.
+      await sql`insert into t values (2)`.execute(trx);
+    });
+    await assert.rejects(tx, /restarted during the transaction/);
+    assert.equal(exits, 1);
+    assert.equal(worker.unusable, undefined, "usable again");
+    await pingDatabase(db);
+    assert.deepEqual((await sql<{ x: number }>`select x from t`.execute(db)).rows, [], "nothing of the transaction");
+  } finally {
+    await db.destroy();
+  }
 });
 
 test("storage - closing waits for the transaction in hand, then refuses queries", async () => {
