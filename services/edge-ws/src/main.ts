@@ -40,10 +40,15 @@ async function main(): Promise<void> {
   let server: EdgeServer | undefined;
   let nc: NatsConnection | undefined;
   // Devices are served while NATS is away; events wait in the bounded buffer meanwhile.
-  void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log, token: cfg.natsToken })
+  void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log,
+    token: cfg.natsToken,
+    user: cfg.natsUser,
+    pass: cfg.natsPassword,
+  })
     .then(async (conn) => {
       nc = conn;
-      await ensureEventStream(conn);
+      // Storage owns the stream's limits (HOTPIN_STORAGE_EVENTS_*); the edge only makes sure it exists.
+      await ensureEventStream(conn, undefined, { keepExisting: true });
       events.attach(jetstream(conn));
       await fleet.attach(conn);
       server?.observers.attach(conn);
