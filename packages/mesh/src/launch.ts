@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { freePort } from "./ports";
@@ -22,6 +22,8 @@ export interface MeshOptions {
   only?: ServiceName[];
   /** Each line a process writes; default: dropped. */
   output?: (service: ServiceName, line: string) => void;
+  /** Starts a process (default: node's spawn); tests wrap it, e.g. in a sandbox. */
+  spawn?: (service: ServiceName, command: string, args: string[], options: SpawnOptions) => ChildProcess;
 }
 
 export interface Ports {
@@ -74,7 +76,9 @@ export class Mesh {
   async startService(name: ServiceName): Promise<void> {
     const spec = SERVICES.find((s) => s.name === name);
     if (!spec) throw new Error(`unknown service ${name}`);
-    const child = spawn(
+    const launch = this.opts.spawn ?? ((_, command, args, options) => spawn(command, args, options));
+    const child = launch(
+      name,
       process.execPath,
       ["--enable-source-maps", "--require", "@hotpin/runtime/register", "dist/main.js"],
       { cwd: join(this.opts.root, spec.dir), env: this.environment(spec), stdio: ["ignore", "pipe", "pipe"] },

@@ -40,7 +40,10 @@ async function main(): Promise<void> {
   let server: EdgeServer | undefined;
   let nc: NatsConnection | undefined;
   // Devices are served while NATS is away; events wait in the bounded buffer meanwhile.
-  void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log,
+  void connectNats({
+    servers: cfg.natsServers,
+    name: `edge@${cfg.instance}`,
+    log,
     token: cfg.natsToken,
     user: cfg.natsUser,
     pass: cfg.natsPassword,
