@@ -87,6 +87,7 @@ export class Mesh {
     const tail: string[] = [];
     this.tails.set(name, tail);
     for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
       createInterface({ input: stream }).on("line", (line) => {
         tail.push(line);
         if (tail.length > 50) tail.shift();
