@@ -63,6 +63,24 @@ test("k8s - kubectl 1.27 or newer is on the PATH (kustomize 5)", () => {
   assert.ok(kubectl());
 });
 
+test("k8s - a missing or too old kubectl fails with a clear message", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hotpin-kubectl-"));
+  const saved = process.env.KUBECTL;
+  try {
+    const old = join(dir, "kubectl-1.20");
+    const version = { clientVersion: { major: "1", minor: "20", gitVersion: "v1.20.2" } };
+    writeFileSync(old, `#!/bin/sh\necho '${JSON.stringify(version)}'\n`, { mode: 0o755 });
+    process.env.KUBECTL = old;
+    assert.throws(() => kubectl(), /kubectl v1\.20\.2 is too old: .* kubectl ≥ 1\.27/);
+    process.env.KUBECTL = join(dir, "missing");
+    assert.throws(() => kubectl(), /kubectl not found .* kubectl ≥ 1\.27/);
+  } finally {
+    if (saved === undefined) delete process.env.KUBECTL;
+    else process.env.KUBECTL = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const t of TARGETS) {
   test(`k8s - ${t.name} renders, validates against the schemas and breaks no rule`, () => {
     const r = rendering(t.name);

@@ -20,7 +20,7 @@ const TOKEN = "scaling-test-token";
 const STT_STREAMS = 2;
 const TTS_SLOTS = 1;
 const DEVICES = 4;
-const UTTERANCES = 3;
+const UTTERANCES = 2;
 
 async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
