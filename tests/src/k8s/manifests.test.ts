@@ -154,6 +154,15 @@ const BREAKAGES: { rule: string; target?: string; what: string; edit: (o: KObjec
         spec: { selector: {}, podMetricsEndpoints: [] },
       }),
   },
+  {
+    rule: "known-fields",
+    what: "a misspelt probe",
+    edit: (o) => {
+      const c = container(o, "tts") as unknown as Record<string, unknown>;
+      c.readinesProbe = c.readinessProbe;
+      delete c.readinessProbe;
+    },
+  },
   { rule: "resources", what: "no memory limit", edit: (o) => delete container(o, "tts").resources?.limits?.memory },
   {
     rule: "probes",

@@ -101,6 +101,43 @@ function holdsSecret(setting: Setting<unknown> | undefined, name: string): boole
 }
 const LOOPBACK = /(^|[/@,])(127\.0\.0\.1|localhost|\[::1\])(:|$)/;
 
+// Fields of the pod-level objects in Kubernetes 1.33. kubernetes-models accepts unknown fields, so a
+// typo (readinesProbe) would pass its schema check and be dropped or refused by the API server.
+const FIELDS: Record<string, string[]> = {
+  PodSpec: (
+    "activeDeadlineSeconds affinity automountServiceAccountToken containers dnsConfig dnsPolicy enableServiceLinks " +
+    "ephemeralContainers hostAliases hostIPC hostNetwork hostPID hostUsers hostname imagePullSecrets initContainers nodeName " +
+    "nodeSelector os overhead preemptionPolicy priority priorityClassName readinessGates resourceClaims resources restartPolicy " +
+    "runtimeClassName schedulerName schedulingGates securityContext serviceAccount serviceAccountName setHostnameAsFQDN " +
+    "shareProcessNamespace subdomain terminationGracePeriodSeconds tolerations topologySpreadConstraints volumes"
+  ).split(" "),
+  Container: (
+    "args command env envFrom image imagePullPolicy lifecycle livenessProbe name ports readinessProbe resizePolicy " +
+    "resources restartPolicy securityContext startupProbe stdin stdinOnce terminationMessagePath terminationMessagePolicy tty " +
+    "volumeDevices volumeMounts workingDir"
+  ).split(" "),
+  Probe: (
+    "exec failureThreshold grpc httpGet initialDelaySeconds periodSeconds successThreshold tcpSocket " +
+    "terminationGracePeriodSeconds timeoutSeconds"
+  ).split(" "),
+  SecurityContext: (
+    "allowPrivilegeEscalation appArmorProfile capabilities privileged procMount readOnlyRootFilesystem " +
+    "runAsGroup runAsNonRoot runAsUser seLinuxOptions seccompProfile windowsOptions"
+  ).split(" "),
+  PodSecurityContext: (
+    "appArmorProfile fsGroup fsGroupChangePolicy runAsGroup runAsNonRoot runAsUser seLinuxChangePolicy " +
+    "seLinuxOptions seccompProfile supplementalGroups supplementalGroupsPolicy sysctls windowsOptions"
+  ).split(" "),
+};
+
+function unknownFields(what: string, value: unknown, type: string): string[] {
+  if (!value || typeof value !== "object") return [];
+  const known = FIELDS[type] ?? [];
+  return Object.keys(value)
+    .filter((k) => !known.includes(k))
+    .map((k) => `${what}: unknown ${type} field ${k}`);
+}
+
 /** The capacity table of deploy/k8s/README.md: service → autoscaler threshold it derives. */
 function capacityTargets(): Map<string, string> {
   const text = readFileSync(join(k8sDir, "README.md"), "utf8");
@@ -127,6 +164,24 @@ export const RULES: Rule[] = [
     id: "base-without-crds",
     doc: "anything that needs a CRD lives only in a component, never in the base",
     check: (r) => (r.base ? r.objects.filter((o) => !isCoreKind(o)).map((o) => `${ref(o)} needs a CRD`) : []),
+  },
+  {
+    id: "known-fields",
+    doc: "pod specs, containers, probes and security contexts hold only Kubernetes fields",
+    check: (r) =>
+      workloads(r.objects).flatMap((w) => {
+        const pod = w.spec.template.spec;
+        const out = [
+          ...unknownFields(ref(w), pod, "PodSpec"),
+          ...unknownFields(ref(w), pod.securityContext, "PodSecurityContext"),
+        ];
+        for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+          const at = `${ref(w)} ${c.name}`;
+          out.push(...unknownFields(at, c, "Container"), ...unknownFields(at, c.securityContext, "SecurityContext"));
+          for (const [, p] of probes(c)) out.push(...unknownFields(at, p, "Probe"));
+        }
+        return out;
+      }),
   },
   {
     id: "resources",
