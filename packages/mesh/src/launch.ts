@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { freePort } from "./ports";
@@ -24,6 +24,8 @@ export interface MeshOptions {
   output?: (service: ServiceName, line: string) => void;
   /** Aborting it during start-up stops what has started and rejects. */
   signal?: AbortSignal;
+  /** Starts a process (default: node's spawn); tests wrap it, e.g. in a sandbox. */
+  spawn?: (service: ServiceName, command: string, args: string[], options: SpawnOptions) => ChildProcess;
 }
 
 export interface Ports {
@@ -100,7 +102,9 @@ export class Mesh {
   async startService(name: ServiceName): Promise<void> {
     const spec = SERVICES.find((s) => s.name === name);
     if (!spec) throw new Error(`unknown service ${name}`);
-    const child = spawn(
+    const launch = this.opts.spawn ?? ((_, command, args, options) => spawn(command, args, options));
+    const child = launch(
+      name,
       process.execPath,
       ["--enable-source-maps", "--require", "@hotpin/runtime/register", "dist/main.js"],
       {
@@ -116,6 +120,7 @@ export class Mesh {
     const tail: string[] = [];
     this.tails.set(name, tail);
     for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
       createInterface({ input: stream }).on("line", (line) => {
         tail.push(line);
         if (tail.length > 50) tail.shift();

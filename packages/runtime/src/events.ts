@@ -44,12 +44,24 @@ export const defaultEventStreamLimits: EventStreamLimits = {
   duplicateWindowMs: 10 * 60_000,
 };
 
-/** Creates the event stream, or brings an existing one to these limits. Idempotent. */
+/**
+ * Creates the event stream, or brings an existing one to these limits. Idempotent. With
+ * `keepExisting` an existing stream is left as it is: a publisher that does not own the limits
+ * (the edge) must not reset what the owner (storage) set, such as 3 replicas on a cluster.
+ */
 export async function ensureEventStream(
   nc: NatsConnection,
   limits: EventStreamLimits = defaultEventStreamLimits,
+  opts: { keepExisting?: boolean } = {},
 ): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
+  if (opts.keepExisting) {
+    try {
+      return await jsm.streams.info(EVENT_STREAM);
+    } catch {
+      // missing: created below
+    }
+  }
   const ns = (ms: number) => ms * 1_000_000;
   const config = {
     name: EVENT_STREAM,

@@ -53,7 +53,8 @@ type ClientCtor<T> = new (address: string, credentials: grpc.ChannelCredentials,
  * spreads calls round-robin over them, instead of pinning one HTTP/2 connection to one pod.
  */
 export function createGrpcClient<T>(Ctor: ClientCtor<T>, target: string, limits: GrpcLimits = defaultGrpcLimits): T {
-  const address = target.includes("://") || target.startsWith("unix:") ? target : `dns:///${target}`;
+  // host:port means DNS; a target with a grpc-js scheme (dns:, ipv4:a:p,b:p, unix:) is taken as it is.
+  const address = /^(dns|ipv4|ipv6|unix|unix-abstract):/.test(target) ? target : `dns:///${target}`;
   return new Ctor(address, grpc.credentials.createInsecure(), {
     "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     "grpc.max_receive_message_length": limits.maxMessageBytes,

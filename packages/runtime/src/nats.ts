@@ -8,6 +8,9 @@ export interface NatsOptions {
   name: string;
   log: Logger;
   token?: string;
+  /** A user of the server's `authorization.users`, with the subjects that service needs. */
+  user?: string;
+  pass?: string;
 }
 
 /**
@@ -20,6 +23,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
     servers: opts.servers,
     name: opts.name,
     ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.user ? { user: opts.user, pass: opts.pass ?? "" } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     reconnectJitter: 500,

@@ -22,6 +22,8 @@ export function runtimeSettings(service: string, defaults: { port: number; metri
     metricsPort: port(`${p}_METRICS_PORT`, defaults.metricsPort, "port serving /metrics, /livez and /readyz"),
     natsServers: list("HOTPIN_NATS_URL", "NATS servers, comma separated", ["nats://127.0.0.1:4222"]),
     natsToken: secret("HOTPIN_NATS_TOKEN", "NATS auth token, if the server wants one"),
+    natsUser: str("HOTPIN_NATS_USER", "", "NATS user name, if the server has users (each service its own)"),
+    natsPassword: secret("HOTPIN_NATS_PASSWORD", "password of HOTPIN_NATS_USER"),
     logLevel: oneOf("HOTPIN_LOG_LEVEL", ["trace", "debug", "info", "warn", "error"], "info", "log level"),
     shutdownDelayMs: int("HOTPIN_SHUTDOWN_DELAY_MS", 0, "wait after failing readiness before closing", { min: 0 }),
     shutdownStepTimeoutMs: int("HOTPIN_SHUTDOWN_STEP_TIMEOUT_MS", 30_000, "longest one shutdown step may take", {

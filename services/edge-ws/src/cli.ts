@@ -146,8 +146,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hotpin: ${err.message}\n\n${USAGE}\n`);
     return 64;
   }
-  const token = process.env.HOTPIN_NATS_TOKEN;
-  const nc = await connect({ servers: args.nats.split(","), name: "hotpin-cli", ...(token ? { token } : {}) });
+  const { HOTPIN_NATS_TOKEN: token, HOTPIN_NATS_USER: user, HOTPIN_NATS_PASSWORD: pass } = process.env;
+  const nc = await connect({
+    servers: args.nats.split(","),
+    name: "hotpin-cli",
+    ...(token ? { token } : {}),
+    ...(user ? { user, pass: pass ?? "" } : {}),
+  });
   try {
     if (args.verb === "revoke") return await revoke(nc, args.positional[0] as string);
     if (!cmd) {

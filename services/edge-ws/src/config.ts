@@ -206,6 +206,15 @@ export const edgeSettings = {
     "device ownership lease in NATS KV; renewed every third of it, lost after it",
     { min: 3_000 },
   ),
+  kvReplicas: int(
+    "HOTPIN_EDGE_KV_REPLICAS",
+    1,
+    "replicas of the KV buckets this edge creates (3 on a JetStream cluster)",
+    {
+      min: 1,
+      max: 5,
+    },
+  ),
   maxSayChars: int("HOTPIN_EDGE_MAX_SAY_CHARS", 1_000, "longest text of a say command", { min: 1 }),
   // Observers (GET /events)
   observerTokens: list(

@@ -57,14 +57,22 @@ async function main(): Promise<void> {
   // Devices are served while NATS is away; events wait in the bounded buffer meanwhile. Every
   // step that needs NATS is retried until it succeeds (a stream or bucket call may fail after
   // the connect, e.g. while JetStream elects a leader).
-  void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log, token: cfg.natsToken })
+  void connectNats({
+    servers: cfg.natsServers,
+    name: `edge@${cfg.instance}`,
+    log,
+    token: cfg.natsToken,
+    user: cfg.natsUser,
+    pass: cfg.natsPassword,
+  })
     .then((conn) => {
       nc = conn;
       return attachUntilDone(log, [
         [
           "event stream",
           async () => {
-            await ensureEventStream(conn);
+            // Storage owns the stream's limits (HOTPIN_STORAGE_EVENTS_*); the edge only makes sure it exists.
+            await ensureEventStream(conn, undefined, { keepExisting: true });
           },
         ],
         ["events", async () => events.attach(jetstream(conn))],

@@ -29,14 +29,21 @@ export class Fleet {
     private readonly log: Logger,
     metrics: EdgeMetrics,
   ) {
-    this.images = new PendingImages(cfg.imageTtlSec * 1000);
-    this.ownership = new DeviceOwnership(cfg.instance, cfg.ownershipLeaseMs, log, metrics, (deviceId, sessionId) => {
-      const session = devices.get(deviceId);
-      if (session?.id === sessionId) {
-        log.info({ device: deviceId }, "device taken over by another replica");
-        session.replace();
-      }
-    });
+    this.images = new PendingImages(cfg.imageTtlSec * 1000, cfg.kvReplicas);
+    this.ownership = new DeviceOwnership(
+      cfg.instance,
+      cfg.ownershipLeaseMs,
+      log,
+      metrics,
+      (deviceId, sessionId) => {
+        const session = devices.get(deviceId);
+        if (session?.id === sessionId) {
+          log.info({ device: deviceId }, "device taken over by another replica");
+          session.replace();
+        }
+      },
+      cfg.kvReplicas,
+    );
     devices.listen({
       claimed: (deviceId, session) => void this.ownership.claim(deviceId, session.id),
       released: (deviceId, session) => void this.ownership.release(deviceId, session.id),

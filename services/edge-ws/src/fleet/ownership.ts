@@ -47,12 +47,14 @@ export class DeviceOwnership {
     private readonly log: Logger,
     private readonly metrics: EdgeMetrics,
     private readonly onLost: (deviceId: string, sessionId: string, by: Owner) => void,
+    private readonly replicas = 1,
   ) {}
 
   async attach(nc: NatsConnection): Promise<void> {
     this.kv = await openBucket(nc, OWNER_BUCKET, {
       ttl: this.leaseMs,
       history: 1,
+      replicas: this.replicas,
       maxValueSize: 1024,
       description: "HotPin: which edge replica holds each device's connection",
     });

@@ -33,12 +33,16 @@ export class ImagesUnavailableError extends Error {
 export class PendingImages {
   private kv: KV | undefined;
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly replicas = 1,
+  ) {}
 
   async attach(nc: NatsConnection): Promise<void> {
     this.kv = await openBucket(nc, PENDING_IMAGE_BUCKET, {
       ttl: this.ttlMs,
       history: 1,
+      replicas: this.replicas,
       maxValueSize: 4096,
       description: "HotPin: image waiting for each device's next LLM turn",
     });
