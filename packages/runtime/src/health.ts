@@ -31,6 +31,26 @@ export class Health {
     this.draining = true;
   }
 
+  /** True once shutdown began. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Each check's result now, by name (for the health gauges on /metrics). */
+  async results(): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    for (const [name, check] of this.checks) {
+      out.set(
+        name,
+        await Promise.resolve(check()).then(
+          (r) => r === true,
+          () => false,
+        ),
+      );
+    }
+    return out;
+  }
+
   async report(): Promise<HealthReport> {
     if (this.draining) return { serving: false, problems: ["shutting down"] };
     const problems: string[] = [];

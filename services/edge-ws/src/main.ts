@@ -40,7 +40,13 @@ async function main(): Promise<void> {
   let server: EdgeServer | undefined;
   let nc: NatsConnection | undefined;
   // Devices are served while NATS is away; events wait in the bounded buffer meanwhile.
-  void connectNats({ servers: cfg.natsServers, name: `edge@${cfg.instance}`, log, token: cfg.natsToken })
+  void connectNats({
+    servers: cfg.natsServers,
+    name: `edge@${cfg.instance}`,
+    log,
+    token: cfg.natsToken,
+    registry: rt.registry,
+  })
     .then(async (conn) => {
       nc = conn;
       await ensureEventStream(conn);

@@ -36,6 +36,36 @@ export function createEdgeMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
+    rerecords: new Counter({
+      name: "hotpin_edge_rerecords_total",
+      help: "devices asked to record again, by reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    interventions: new Counter({
+      name: "hotpin_edge_interventions_total",
+      help: "utterances given up after too many re-records (a person must act), by the last reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    failures: new Counter({
+      name: "hotpin_edge_utterance_failures_total",
+      help: "utterances that ended in an error, by failing stage and error code",
+      labelNames: ["stage", "code"],
+      registers,
+    }),
+    sessions: new Counter({
+      name: "hotpin_edge_sessions_total",
+      help: "device sessions started (a device identified itself), by dialect; reconnects count again",
+      labelNames: ["dialect"],
+      registers,
+    }),
+    disconnections: new Counter({
+      name: "hotpin_edge_disconnections_total",
+      help: "device sessions ended, by kind (clean, replaced, abnormal)",
+      labelNames: ["kind"],
+      registers,
+    }),
     serviceRefusals: new Counter({
       name: "hotpin_edge_service_refusals_total",
       help: "calls to STT/TTS refused with RESOURCE_EXHAUSTED or UNAVAILABLE, by service and call",

@@ -10,7 +10,13 @@ async function main(): Promise<void> {
   const cfg = readStorageConfig();
   const rt = await startRuntime("storage", cfg, ["hotpin.storage.v1.Storage"]);
   const metrics = createStorageMetrics(rt.registry);
-  const nc = await connectNats({ servers: cfg.natsServers, name: "storage", log: rt.log, token: cfg.natsToken });
+  const nc = await connectNats({
+    servers: cfg.natsServers,
+    name: "storage",
+    log: rt.log,
+    token: cfg.natsToken,
+    registry: rt.registry,
+  });
   const c = await createComponents(cfg, nc, metrics, rt.log);
 
   rt.health.addCheck("database", () => pingDatabase(c.database.db).then(() => true as const));
