@@ -28,7 +28,7 @@ test("dashboards - the lint catches an exported dashboard: import inputs, instan
   const file = dashboardFiles()[0] ?? "";
   const good = JSON.parse(readFileSync(file, "utf8"));
   const exported = { id: 42, version: 7, ...structuredClone(good) };
-  exported.panels[1].datasource = { type: "prometheus", uid: "${DS_PROMETHEUS}" };
+  exported.panels[1].datasource = { type: "prometheus", uid: `$${"{"}DS_PROMETHEUS}` };
   assert.notEqual(canonicalDifference(exported), undefined);
   assert.match(dashboardProblems(exported, good.uid).join("\n"), /import input/);
   const normalised = normaliseDashboard(exported);

@@ -416,7 +416,12 @@ export class Session implements Claimant {
   private async process(rec: Recording): Promise<void> {
     const { cfg, services, metrics } = this.deps;
     const deviceId = this.deviceId ?? "";
-    const since = (stage: string) => metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
+    // Each mark is a metric and an event on the utterance's span (first_audio is added by the
+    // playback control, for replies and apologies alike), so one trace reads as a timeline.
+    const since = (stage: string) => {
+      metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
+      if (stage !== "first_audio") rec.span.addEvent(stage);
+    };
     let final: Awaited<ReturnType<SttStream["finish"]>>;
     try {
       final = await rec.stt.finish(cfg.sttTimeoutMs);
