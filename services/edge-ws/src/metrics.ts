@@ -1,10 +1,13 @@
 import { latencyBuckets } from "@hotpin/runtime";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
+/** Every value of hotpin_edge_utterances_total's outcome label. */
+const UTTERANCE_OUTCOMES = ["replied", "offered", "aborted", "rerecord", "intervention", "failed"];
+
 /** The edge's own metrics; labels never carry device ids or user content. */
 export function createEdgeMetrics(registry: Registry) {
   const registers = [registry];
-  return {
+  const metrics = {
     connections: new Gauge({
       name: "hotpin_edge_connections",
       help: "device sockets open now, by dialect",
@@ -141,6 +144,10 @@ export function createEdgeMetrics(registry: Registry) {
       registers,
     }),
   };
+  // Exported at 0 from the start: rate() sees no increase in a series whose first sample is 1,
+  // so without this the first failed utterance would never reach the error-budget alert.
+  for (const outcome of UTTERANCE_OUTCOMES) metrics.utterances.inc({ outcome }, 0);
+  return metrics;
 }
 
 export type EdgeMetrics = ReturnType<typeof createEdgeMetrics>;

@@ -121,7 +121,7 @@ async function driveFleet(m: TestMesh, fake: FakeGroq): Promise<void> {
   // On a loaded machine an exchange may fail (that is what the error panels are for); the
   // dashboards need both dialects to have completed some.
   for (const d of [...firmware.devices, ...spec.devices].filter((x) => !x.ok)) {
-    console.log(`# ${d.deviceId} did not complete: ${d.error?.message}`);
+    console.log(`${d.deviceId} did not complete: ${d.error?.message}`);
   }
   assert.ok(firmware.ok > 0 && spec.ok > 0, "good exchanges complete in both dialects");
   // An LLM 429 from the fake Groq: retried after Retry-After, the device still gets its answer.
@@ -237,6 +237,30 @@ test("prometheus - the panels the fleet run fills return data; exceptions are li
     unhealthy.map((r: { name: string; lastError: string }) => `${r.name}: ${r.lastError}`),
     [],
   );
+});
+
+test("prometheus - the failed utterance burns the error budget: the page fires on real data, nothing is lost", {
+  skip,
+}, async () => {
+  assert.ok(prom);
+  const firing = async () => {
+    const r = await prom?.api("alerts");
+    // biome-ignore lint/suspicious/noExplicitAny: the alerts API's entries
+    return (r?.data?.alerts ?? []).filter((a: any) => a.state === "firing").map((a: any) => a.labels);
+  };
+  const deadline = Date.now() + 20_000;
+  let alerts = await firing();
+  while (
+    !alerts.some((a: Record<string, string>) => a.alertname === "HotpinUtteranceErrors" && a.severity === "page")
+  ) {
+    assert.ok(Date.now() < deadline, `HotpinUtteranceErrors did not fire; firing: ${JSON.stringify(alerts)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    alerts = await firing();
+  }
+  const names = alerts.map((a: Record<string, string>) => a.alertname);
+  for (const quiet of ["HotpinEventsLost", "HotpinNatsDisconnected", "HotpinLlmCircuitOpen"]) {
+    assert.ok(!names.includes(quiet), `${quiet} fires: ${JSON.stringify(alerts)}`);
+  }
 });
 
 test("prometheus - a broken query and a renamed metric fail the check", { skip }, async () => {
