@@ -40,13 +40,14 @@ export class Health {
   async results(): Promise<Map<string, boolean>> {
     const out = new Map<string, boolean>();
     for (const [name, check] of this.checks) {
-      out.set(
-        name,
-        await Promise.resolve(check()).then(
+      // A check that throws (at once or later) is failing, as in report().
+      const ok = await Promise.resolve()
+        .then(check)
+        .then(
           (r) => r === true,
           () => false,
-        ),
-      );
+        );
+      out.set(name, ok);
     }
     return out;
   }
