@@ -1,6 +1,3 @@
-// First: telemetry must start before @grpc/grpc-js is loaded (this process's spans are not needed,
-// but the trace test below reads the mesh's spans through the same collector).
-import "../support/telemetry-first";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
