@@ -50,6 +50,27 @@ export class Health {
     this.draining = true;
   }
 
+  /** True once shutdown began. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Each check's result now, by name (for the health gauges on /metrics). */
+  async results(): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    for (const [name, check] of this.checks) {
+      // A check that throws (at once or later) is failing, as in report().
+      const ok = await Promise.resolve()
+        .then(check)
+        .then(
+          (r) => r === true,
+          () => false,
+        );
+      out.set(name, ok);
+    }
+    return out;
+  }
+
   async report(): Promise<HealthReport> {
     if (this.draining) return { serving: false, problems: ["shutting down"] };
     const problems: string[] = [];

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Health } from "./health";
 
 /** A registry of this process only, with process metrics under the service's prefix. */
@@ -8,6 +8,39 @@ export function createRegistry(service: string): Registry {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: "hotpin_" });
   return registry;
+}
+
+/**
+ * Health as metrics, read at scrape time: each readiness check (1 passing, 0 failing), whether
+ * the process is ready, and whether it is draining after SIGTERM. Alerts and dashboards use these.
+ */
+export function registerHealthMetrics(registry: Registry, health: Health): void {
+  const registers = [registry];
+  new Gauge({
+    name: "hotpin_health_check_up",
+    help: "Readiness checks by name: 1 passing, 0 failing",
+    labelNames: ["check"],
+    registers,
+    async collect() {
+      for (const [check, ok] of await health.results()) this.set({ check }, ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "hotpin_ready",
+    help: "1 while every readiness check passes and the process is not draining",
+    registers,
+    async collect() {
+      this.set((await health.report()).serving ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "hotpin_draining",
+    help: "1 once shutdown began (readiness failed for good, work in flight finishing)",
+    registers,
+    collect() {
+      this.set(health.isDraining ? 1 : 0);
+    },
+  });
 }
 
 /** Standard histogram buckets for latencies in seconds, 5 ms to 60 s. */

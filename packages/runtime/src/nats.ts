@@ -1,6 +1,7 @@
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { type Context, context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { Gauge, type Registry } from "prom-client";
 
 export interface NatsOptions {
   servers: string | string[];
@@ -11,6 +12,8 @@ export interface NatsOptions {
   /** A user of the server's `authorization.users`, with the subjects that service needs. */
   user?: string;
   pass?: string;
+  /** When given, `hotpin_nats_connected` (1 connected, 0 not) is exported on it. */
+  registry?: Registry;
 }
 
 /**
@@ -19,6 +22,17 @@ export interface NatsOptions {
  * `isConnected(nc)`.
  */
 export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
+  let connected: NatsConnection | undefined;
+  if (opts.registry) {
+    new Gauge({
+      name: "hotpin_nats_connected",
+      help: "1 while the NATS connection is up, 0 while connecting, reconnecting or closed",
+      registers: [opts.registry],
+      collect() {
+        this.set(connected && isConnected(connected) ? 1 : 0);
+      },
+    });
+  }
   const nc = await connect({
     servers: opts.servers,
     name: opts.name,
@@ -33,6 +47,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
   });
   opts.log.info({ server: nc.getServer() }, "nats connected");
   reachable.set(nc, true);
+  connected = nc;
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === "ping") continue;

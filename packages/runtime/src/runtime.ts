@@ -7,7 +7,7 @@ import { exitOnCrash } from "./crash";
 import { bindGrpcServer, createGrpcServer, type GrpcLimits, type grpc, stopGrpcServer } from "./grpc";
 import { Health } from "./health";
 import { createLogger } from "./log";
-import { createRegistry, serveMetrics } from "./metrics";
+import { createRegistry, registerHealthMetrics, serveMetrics } from "./metrics";
 import { Shutdown } from "./shutdown";
 
 /**
@@ -82,6 +82,7 @@ export async function startRuntime(service: string, cfg: RuntimeConfig, grpcServ
   // Not ready until start-up is done: checks may pass before the main port is bound.
   let startedUp = false;
   health.addCheck("startup", () => startedUp || "starting");
+  registerHealthMetrics(registry, health);
   const metricsServer = await serveMetrics(registry, health, cfg.host, cfg.metricsPort);
   return {
     service,

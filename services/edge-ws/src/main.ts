@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     token: cfg.natsToken,
     user: cfg.natsUser,
     pass: cfg.natsPassword,
+    registry: rt.registry,
   })
     .then((conn) => {
       nc = conn;

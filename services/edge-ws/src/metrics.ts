@@ -1,10 +1,13 @@
 import { latencyBuckets } from "@hotpin/runtime";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
+/** Every value of hotpin_edge_utterances_total's outcome label. */
+const UTTERANCE_OUTCOMES = ["replied", "offered", "aborted", "rerecord", "intervention", "failed"];
+
 /** The edge's own metrics; labels never carry device ids or user content. */
 export function createEdgeMetrics(registry: Registry) {
   const registers = [registry];
-  return {
+  const metrics = {
     connections: new Gauge({
       name: "hotpin_edge_connections",
       help: "device sockets open now, by dialect",
@@ -34,6 +37,36 @@ export function createEdgeMetrics(registry: Registry) {
       name: "hotpin_edge_utterances_total",
       help: "recordings ended, by outcome",
       labelNames: ["outcome"],
+      registers,
+    }),
+    rerecords: new Counter({
+      name: "hotpin_edge_rerecords_total",
+      help: "devices asked to record again, by reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    interventions: new Counter({
+      name: "hotpin_edge_interventions_total",
+      help: "utterances given up after too many re-records (a person must act), by the last reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    failures: new Counter({
+      name: "hotpin_edge_utterance_failures_total",
+      help: "utterances that ended in an error, by failing stage and error code",
+      labelNames: ["stage", "code"],
+      registers,
+    }),
+    sessions: new Counter({
+      name: "hotpin_edge_sessions_total",
+      help: "device sessions started (a device identified itself), by dialect; reconnects count again",
+      labelNames: ["dialect"],
+      registers,
+    }),
+    disconnections: new Counter({
+      name: "hotpin_edge_disconnections_total",
+      help: "device sessions ended, by kind (clean, replaced, abnormal)",
+      labelNames: ["kind"],
       registers,
     }),
     serviceRefusals: new Counter({
@@ -128,6 +161,10 @@ export function createEdgeMetrics(registry: Registry) {
       registers,
     }),
   };
+  // Exported at 0 from the start: rate() sees no increase in a series whose first sample is 1,
+  // so without this the first failed utterance would never reach the error-budget alert.
+  for (const outcome of UTTERANCE_OUTCOMES) metrics.utterances.inc({ outcome }, 0);
+  return metrics;
 }
 
 export type EdgeMetrics = ReturnType<typeof createEdgeMetrics>;

@@ -51,6 +51,7 @@ export function createLlmApp(
   deps: { log: Logger; registry: Registry; now?: () => number; random?: () => number },
 ): LlmApp {
   const metrics = createLlmMetrics(deps.registry);
+  metrics.maxChats.set(cfg.maxConcurrentChats);
   const providers = createProviders(cfg);
   const slots = providers.map((provider) => {
     metrics.circuit.set({ provider: provider.name }, 0);

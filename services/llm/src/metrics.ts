@@ -65,6 +65,11 @@ export function createLlmMetrics(registry: Registry) {
       registers,
     }),
     active: new Gauge({ name: "hotpin_llm_active_chats", help: "Chats in progress", registers }),
+    maxChats: new Gauge({
+      name: "hotpin_llm_max_chats",
+      help: "Chats the service takes at once (HOTPIN_LLM_MAX_CONCURRENT_CHATS)",
+      registers,
+    }),
   };
 }
 

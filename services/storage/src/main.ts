@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     token: cfg.natsToken,
     user: cfg.natsUser,
     pass: cfg.natsPassword,
+    registry: rt.registry,
   });
   const c = await createComponents(cfg, nc, metrics, rt.log);
 

@@ -77,6 +77,12 @@ export function createStorageMetrics(registry: Registry) {
       help: "Blob uploads refused because the device's quota was full",
       registers,
     }),
+    retentionRuns: new Counter({
+      name: "hotpin_storage_retention_runs_total",
+      help: "Retention job runs, by outcome (ok, failed)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
     retentionDeleted: new Counter({
       name: "hotpin_storage_retention_deleted_total",
       help: "Rows removed by the retention job, by kind",

@@ -37,7 +37,13 @@ export class Retention {
     this.timer = setInterval(() => {
       // One run at a time: a slow run is not stacked on by the next tick.
       this.running ??= this.runOnce()
-        .catch((err) => this.log.warn({ err }, "retention run failed"))
+        .then(
+          () => this.metrics.retentionRuns.inc({ outcome: "ok" }),
+          (err) => {
+            this.metrics.retentionRuns.inc({ outcome: "failed" });
+            this.log.warn({ err }, "retention run failed");
+          },
+        )
         .finally(() => {
           this.running = undefined;
         });

@@ -14,6 +14,11 @@ export function createTtsMetrics(registry: Registry, cacheBytes: () => number) {
       registers,
     }),
     active: new Gauge({ name: "hotpin_tts_active_requests", help: "Synthesize calls in progress", registers }),
+    slots: new Gauge({
+      name: "hotpin_tts_slots",
+      help: "Synthesize calls the service takes at once (HOTPIN_TTS_MAX_CONCURRENT)",
+      registers,
+    }),
     firstChunk: new Histogram({
       name: "hotpin_tts_first_chunk_seconds",
       help: "Time from request to the first audio chunk written",

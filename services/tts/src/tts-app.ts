@@ -30,6 +30,7 @@ export function createTtsApp(cfg: TtsAppConfig, registry: Registry, log: Logger)
     if (killed) metrics.engineKills.inc();
   });
   const slots = new Slots(cfg.maxConcurrent);
+  metrics.slots.set(cfg.maxConcurrent);
   const speaker = new Speaker(engine, cache, metrics, {
     chunkBytes: cfg.chunkBytes,
     cacheMaxPhraseChars: cfg.cacheMaxPhraseChars,

@@ -253,6 +253,7 @@ export class Session implements Claimant {
       return;
     }
     this.deviceId = deviceId;
+    this.deps.metrics.sessions.inc({ dialect: this.dialect.name });
     this.log.info({ device: deviceId }, "device connected");
     this.deps.devices.claim(deviceId, this);
     this.event({
@@ -431,7 +432,12 @@ export class Session implements Claimant {
   private async process(rec: Recording): Promise<void> {
     const { cfg, services, metrics } = this.deps;
     const deviceId = this.deviceId ?? "";
-    const since = (stage: string) => metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
+    // Each mark is a metric and an event on the utterance's span (first_audio is added by the
+    // playback control, for replies and apologies alike), so one trace reads as a timeline.
+    const since = (stage: string) => {
+      metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
+      if (stage !== "first_audio") rec.span.addEvent(stage);
+    };
     let final: Awaited<ReturnType<SttStream["finish"]>>;
     try {
       final = await rec.stt.finish(cfg.sttTimeoutMs);
@@ -604,6 +610,7 @@ export class Session implements Claimant {
   private async fail(err: StageError, span: Span): Promise<void> {
     recordFailure(span, err);
     this.deps.metrics.utterances.inc({ outcome: "failed" });
+    this.deps.metrics.failures.inc({ stage: err.stage, code: err.code });
     this.log.warn({ stage: err.stage, code: err.code, err: err.message }, "utterance failed");
     this.event({ $case: "error", value: { code: err.code, message: err.message } });
     if (this.closed) return;
@@ -638,12 +645,14 @@ export class Session implements Claimant {
     if (this.rerecords > this.deps.cfg.maxRerecords) {
       this.rerecords = 0;
       this.deps.metrics.utterances.inc({ outcome: "intervention" });
+      this.deps.metrics.interventions.inc({ reason });
       this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: true } });
       void this.sendConfirmed({ type: "intervention", message: "Too many re-recording attempts" });
       this.setState("idle", "Waiting for the user");
       return;
     }
     this.deps.metrics.utterances.inc({ outcome: "rerecord" });
+    this.deps.metrics.rerecords.inc({ reason });
     this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: false } });
     void this.sendConfirmed({ type: "rerecord", reason, attempt: this.rerecords });
     this.setState("stalled", "Please record again");
@@ -797,6 +806,7 @@ export class Session implements Claimant {
       throw new CommandError("busy", `the device is ${this.state}`);
     }
     const utterance = this.utterances;
+    this.deps.metrics.rerecords.inc({ reason: "operator" });
     this.event({ $case: "rerecord", value: { utterance, reason: "operator", attempt: 1, intervention: false } });
     void this.sendConfirmed({ type: "rerecord", reason: "operator", attempt: 1 });
     this.setState("stalled", "Please record again");
@@ -837,6 +847,8 @@ export class Session implements Claimant {
     this.dropRecording();
     this.abort.abort();
     const clean = code === 1000 || code === 1001 || code === CloseCode.restart || code === CloseCode.replaced;
+    const kind = code === CloseCode.replaced ? "replaced" : clean ? "clean" : "abnormal";
+    if (this.deviceId) this.deps.metrics.disconnections.inc({ kind });
     this.event({
       $case: "disconnected",
       value: { closeCode: code, reason: cleanText(reason, MAX_CLOSE_REASON_BYTES), clean },

@@ -1,0 +1,363 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { loadSpeech, runDevice, runFleet } from "@hotpin/sim";
+import {
+  type CollectedSpan,
+  type FakeGroq,
+  type OtlpCollector,
+  startFakeGroq,
+  startMesh,
+  startOtlpCollector,
+  TEST_DEVICE_TOKEN,
+  type TestMesh,
+} from "@hotpin/test-support";
+import WebSocket from "ws";
+import { ruleFiles } from "./paths";
+import { type PrometheusServer, startPrometheus } from "./prometheus-server";
+import { recordedNames, shippedQueries } from "./promql";
+import { checkQueries, type QueryException, type QueryReport, type Scraped, scrapedNames } from "./query-check";
+import { missingTool } from "./tools";
+
+/** Real speech from Debian's pocketsphinx-testdata: "go forward ten meters". */
+const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
+const SILENCE = Buffer.alloc(32_000); // 1 s of digital silence: judged silence, re-recorded
+const ANSWER = "Forward it is. Ten meters.";
+const SERVICES = ["edge", "stt", "llm", "tts", "storage"] as const;
+/** A 64×48 JPEG: a camera photo for one question (image upload, blob store). */
+const PHOTO = Buffer.from(
+  "/9j/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAwAEADASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAT/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFQEBAQAAAAAAAAAAAAAAAAAAAAX/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIRAxEAPwCYBMXgAAAAAAAAAAAAAAAAAAAAAH//2Q==",
+  "base64",
+);
+
+/**
+ * Panels and queries that this run cannot fill, with the reason. Everything else a dashboard
+ * shows must come back with data after the simulated fleet.
+ */
+const EXCEPTIONS: QueryException[] = [
+  {
+    where: '"Stream and consumer lag" B',
+    reason: "hotpin_storage_consumer_pending_messages comes with the storage hardening branch",
+    missing: ["hotpin_storage_consumer_pending_messages"],
+  },
+  {
+    where: '"Stream and consumer lag" C',
+    reason: "hotpin_storage_consumer_ack_pending_messages comes with the storage hardening branch",
+    missing: ["hotpin_storage_consumer_ack_pending_messages"],
+  },
+  { where: '"Database errors" B', reason: "no Storage RPC fails in this run (a healthy SQLite)" },
+  { where: '"Retention runs" B', reason: "nothing is old enough to be deleted in a minute-long run" },
+  {
+    where: '"Drains in progress" B',
+    reason: "no edge replica is draining in this run (drain.e2e.test.ts covers drains)",
+  },
+  {
+    where: '"STT and TTS refusals seen by the edge"',
+    reason: "STT and TTS have room for this small fleet (mesh-load.e2e.test.ts overloads them)",
+  },
+  { where: '"Device commands by outcome"', reason: "no operator command is sent in this run" },
+  { where: '"Ready and failing checks" B', reason: "shows only failing checks; every check passes in this run" },
+  { where: '"STT refusals" B', reason: "no STT call ends in an error status unless the machine is overloaded" },
+];
+
+const quick = { handshakeDelayMs: 0, pacing: "fast", chunkPauseMs: 0 } as const;
+
+const skip = existsSync(GOFORWARD) ? false : `${GOFORWARD} is missing (Debian package pocketsphinx-testdata)`;
+if (skip) console.log(`# real-Prometheus tests skipped: ${skip}`);
+
+let groq: FakeGroq | undefined;
+let mesh: TestMesh | undefined;
+let collector: OtlpCollector | undefined;
+let prom: PrometheusServer | undefined;
+let scraped: Scraped | undefined;
+
+before(async () => {
+  if (skip) return;
+  const noPrometheus = await missingTool("prometheus", ["--version"]);
+  if (noPrometheus) throw new Error(`${noPrometheus}: scripts/setup.mjs installs the Debian package`);
+  groq = await startFakeGroq({ defaultAnswer: ANSWER });
+  collector = await startOtlpCollector();
+  mesh = await startMesh({
+    env: {
+      GROQ_API_KEY: "test-key",
+      GROQ_BASE_URL: groq.url,
+      HOTPIN_LLM_RETRY_BASE_MS: "20",
+      HOTPIN_STORAGE_RETENTION_INTERVAL_S: "1",
+      // Room for a machine shared with other work: a late transcript is not what this test is about.
+      HOTPIN_EDGE_STT_TIMEOUT_MS: "45000",
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+    },
+  });
+  const running = mesh;
+  const targets = Object.fromEntries(
+    SERVICES.map((s) => [`hotpin-${s}`, `127.0.0.1:${running.mesh.ports[s].metricsPort}`]),
+  );
+  prom = await startPrometheus(targets, ruleFiles());
+  await driveFleet(running, groq);
+  // Every panel is evaluated on data scraped after the fleet is done, twice (a rate needs two samples).
+  await prom.scrapedSince(Date.now() / 1000 + 1.5);
+  scraped = await scrapedNames(prom);
+});
+
+after(async () => {
+  await prom?.[Symbol.asyncDispose]();
+  await mesh?.[Symbol.asyncDispose]();
+  await collector?.[Symbol.asyncDispose]();
+  await groq?.[Symbol.asyncDispose]();
+});
+
+/** A small fleet's morning: good exchanges in both dialects, then each failure the dashboards must show. */
+async function driveFleet(m: TestMesh, fake: FakeGroq): Promise<void> {
+  const speech = await loadSpeech(GOFORWARD);
+  const base = { url: m.edgeUrl, token: TEST_DEVICE_TOKEN, pcm: speech, replyTimeoutMs: 60_000, ...quick };
+  const [firmware, spec] = await Promise.all([
+    runFleet({ ...base, dialect: "firmware", devices: 2, utterances: 2, deviceIdPrefix: "obs-fw", staggerMs: 20 }),
+    runFleet({ ...base, dialect: "spec", devices: 2, deviceIdPrefix: "obs-spec", staggerMs: 20 }),
+  ]);
+  // On a loaded machine an exchange may fail (that is what the error panels are for); the
+  // dashboards need both dialects to have completed some.
+  for (const d of [...firmware.devices, ...spec.devices].filter((x) => !x.ok)) {
+    console.log(`${d.deviceId} did not complete: ${d.error?.message}`);
+  }
+  assert.ok(firmware.ok > 0 && spec.ok > 0, "good exchanges complete in both dialects");
+  // An LLM 429 from the fake Groq: retried after Retry-After, the device still gets its answer.
+  fake.failNext({ kind: "rate-limit", retryAfterSeconds: 0.05 });
+  const limited = await runDevice({ ...base, dialect: "spec", deviceId: "obs-429" });
+  assert.equal(limited.ok, true, limited.error?.message);
+  // A model that is gone: the next fallback model answers.
+  fake.failNext({ kind: "decommissioned", status: 404 });
+  await runDevice({ ...base, dialect: "spec", deviceId: "obs-fallback" });
+  // A question with a photo: upload, blob store, the image goes to the LLM.
+  const photo = await runDevice({ ...base, dialect: "firmware", deviceId: "obs-photo", image: PHOTO });
+  assert.equal(photo.utterances[0]?.hasImage, true, photo.error?.message);
+  // Silence → re-record (twice), then an intervention.
+  const silent = await runDevice({ ...base, dialect: "spec", deviceId: "obs-silent", pcm: SILENCE });
+  assert.equal(silent.error, undefined, silent.error?.message);
+  // The provider failing every attempt: the utterance ends in an error (apology, llm_failed).
+  fake.failNext({ kind: "server-error" }, { kind: "server-error" }, { kind: "server-error" });
+  await runDevice({ ...base, dialect: "spec", deviceId: "obs-failing" });
+  // A bad frame: a protocol error, the connection stays up.
+  await badFrame(`${m.edgeUrl.replace("http", "ws")}/ws?session=obs-bad&token=${TEST_DEVICE_TOKEN}`);
+  // A device with a wrong token is refused at the handshake.
+  await refused(`${m.edgeUrl.replace("http", "ws")}/ws?session=obs-intruder&token=wrong-token`);
+}
+
+function refused(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on("unexpected-response", (_req, res) => {
+      ws.terminate();
+      if (res.statusCode === 401) resolve();
+      else reject(new Error(`a wrong token got HTTP ${res.statusCode}`));
+    });
+    ws.on("open", () => {
+      ws.terminate();
+      reject(new Error("a wrong token was let in"));
+    });
+    ws.on("error", () => undefined);
+  });
+}
+
+function badFrame(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("no error answer to a bad frame within 10 s"));
+    }, 10_000);
+    ws.on("error", reject);
+    ws.on("message", (data, binary) => {
+      if (binary) return;
+      const msg = JSON.parse(String(data)) as { type?: string; code?: string };
+      if (msg.type === "ready") ws.send("[1,2]");
+      if (msg.type === "error" && msg.code === "bad_message") {
+        clearTimeout(timer);
+        ws.close();
+        resolve();
+      }
+    });
+  });
+}
+
+function describe(reports: QueryReport[]): string {
+  return reports.map((r) => `${r.query.where}: ${r.problems.join("; ") || "no data"}\n    ${r.query.expr}`).join("\n");
+}
+
+test("prometheus - every panel query and rule parses on a real Prometheus and names only scraped metrics", {
+  skip,
+}, async () => {
+  assert.ok(prom && scraped);
+  const queries = shippedQueries();
+  assert.ok(queries.length > 100, `${queries.length} queries`);
+  const reports = await checkQueries(prom, queries, scraped, recordedNames(), EXCEPTIONS);
+  const bad = reports.filter((r) => r.problems.length > 0);
+  assert.equal(bad.length, 0, `\n${describe(bad)}`);
+});
+
+test("prometheus - the panels the fleet run fills return data; exceptions are listed with reasons", {
+  skip,
+}, async () => {
+  assert.ok(prom && scraped);
+  const reports = await checkQueries(prom, shippedQueries(), scraped, recordedNames(), EXCEPTIONS);
+  const excepted = (r: QueryReport) => EXCEPTIONS.some((e) => r.query.where.includes(e.where));
+  const empty = reports.filter((r) => (r.query.kind === "panel" || r.query.kind === "variable") && r.empty);
+  assert.equal(empty.filter((r) => !excepted(r)).length, 0, `\n${describe(empty.filter((r) => !excepted(r)))}`);
+  for (const r of empty.filter(excepted)) {
+    console.log(
+      `# empty by exception: ${r.query.where}: ${EXCEPTIONS.find((e) => r.query.where.includes(e.where))?.reason}`,
+    );
+  }
+  // The failures driven above are on the dashboards, by reason and code.
+  const shown = async (q: string) => (await prom?.api("query", { query: q }))?.data?.result?.length ?? 0;
+  assert.ok(await shown('hotpin_edge_rerecords_total{reason="silence"} > 0'), "silence re-records");
+  assert.ok(await shown('hotpin_edge_interventions_total{reason="silence"} > 0'), "intervention after silence");
+  assert.ok(await shown('hotpin_edge_utterance_failures_total{stage="llm", code="llm_failed"} > 0'), "LLM failure");
+  assert.ok(await shown('hotpin_edge_protocol_errors_total{code="bad_message"} > 0'), "bad frame");
+  assert.ok(await shown('hotpin_llm_retries_total{reason="rate_limited"} > 0'), "LLM 429 retried");
+  assert.ok(
+    await shown('hotpin_edge_connections_refused_total{reason="unauthorized_invalid"} > 0'),
+    "wrong token refused",
+  );
+  // The objectives' recordings are computed from this run's data.
+  const slo = reports.filter((r) => r.query.kind === "record" && r.query.name.endsWith("ratio_rate5m"));
+  assert.equal(slo.length, 2);
+  assert.deepEqual(
+    slo.filter((r) => r.empty).map((r) => r.query.name),
+    [],
+  );
+  // Prometheus itself evaluated every rule without an error.
+  const rules = await prom.api("rules");
+  // biome-ignore lint/suspicious/noExplicitAny: the rules API's groups
+  const unhealthy = rules.data.groups.flatMap((g: any) => g.rules).filter((r: any) => r.health !== "ok");
+  assert.deepEqual(
+    unhealthy.map((r: { name: string; lastError: string }) => `${r.name}: ${r.lastError}`),
+    [],
+  );
+});
+
+test("prometheus - the failed utterance burns the error budget: the page fires on real data, nothing is lost", {
+  skip,
+}, async () => {
+  assert.ok(prom);
+  const firing = async () => {
+    const r = await prom?.api("alerts");
+    // biome-ignore lint/suspicious/noExplicitAny: the alerts API's entries
+    return (r?.data?.alerts ?? []).filter((a: any) => a.state === "firing").map((a: any) => a.labels);
+  };
+  const deadline = Date.now() + 20_000;
+  let alerts = await firing();
+  while (
+    !alerts.some((a: Record<string, string>) => a.alertname === "HotpinUtteranceErrors" && a.severity === "page")
+  ) {
+    assert.ok(Date.now() < deadline, `HotpinUtteranceErrors did not fire; firing: ${JSON.stringify(alerts)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    alerts = await firing();
+  }
+  const names = alerts.map((a: Record<string, string>) => a.alertname);
+  for (const quiet of ["HotpinEventsLost", "HotpinNatsDisconnected", "HotpinLlmCircuitOpen"]) {
+    assert.ok(!names.includes(quiet), `${quiet} fires: ${JSON.stringify(alerts)}`);
+  }
+});
+
+test("prometheus - a broken query and a renamed metric fail the check", { skip }, async () => {
+  assert.ok(prom && scraped);
+  const [broken, renamed, fine] = await checkQueries(
+    prom,
+    [
+      {
+        where: "broken",
+        name: "broken",
+        kind: "panel",
+        expr: "sum(rate(hotpin_edge_utterances_total[$__rate_interval])",
+      },
+      { where: "renamed", name: "renamed", kind: "panel", expr: "sum(rate(hotpin_edge_utterance_total[5m]))" },
+      { where: "fine", name: "fine", kind: "panel", expr: "sum(rate(hotpin_edge_utterances_total[5m]))" },
+    ],
+    scraped,
+    recordedNames(),
+  );
+  assert.match(broken?.problems.join() ?? "", /refuses it: bad_data/);
+  assert.match(renamed?.problems.join() ?? "", /names hotpin_edge_utterance_total, which no process exported/);
+  assert.deepEqual(fine?.problems, []);
+  assert.equal(fine?.empty, false);
+});
+
+test("prometheus - the exported metrics are the ones the source declares (no label holds a device id)", {
+  skip,
+}, async () => {
+  assert.ok(prom && scraped);
+  const { exportedMetrics } = await import("./inventory.js");
+  const declared = new Set((await exportedMetrics()).keys());
+  const hotpin = [...scraped.families].filter((n) => n.startsWith("hotpin_"));
+  assert.deepEqual(
+    hotpin.filter((n) => !declared.has(n)),
+    [],
+    "scraped but not found by the source scan",
+  );
+  const devices = await prom.api("series", { "match[]": '{__name__=~"hotpin_.+"}' });
+  // biome-ignore lint/suspicious/noExplicitAny: series label sets
+  const leaked = (devices.data as any[]).filter((s) => JSON.stringify(s).includes("obs-"));
+  assert.deepEqual(leaked, [], "a device id appears in a label");
+});
+
+/**
+ * Span names of a trace: the stage (`edge.utterance`, `stt.recognize`…), or an OpenTelemetry
+ * convention: gRPC `grpc.<package>.<Service>/<Method>`, GenAI `chat <model>`, messaging
+ * `<destination> process`, HTTP `<METHOD>`.
+ */
+const STAGE_NAME =
+  /^(edge|stt|llm|tts|storage)\.[a-z_]+$|^grpc\.hotpin\.[a-z]+\.v1\.\w+\/\w+$|^chat \S+$|^hotpin\.events process$|^(GET|POST|PUT|DELETE)\b/;
+
+/** The spans of one trace as a tree: each span's ancestors by span id. */
+function ancestors(spans: CollectedSpan[], span: CollectedSpan): CollectedSpan[] {
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const out: CollectedSpan[] = [];
+  for (let p = byId.get(span.parentSpanId); p; p = byId.get(p.parentSpanId)) out.push(p);
+  return out;
+}
+
+test("trace - one utterance reads as stages: edge.utterance holds the STT, LLM and TTS spans; no user text anywhere", {
+  skip,
+}, async () => {
+  assert.ok(collector);
+  const complete = (all: CollectedSpan[]) =>
+    all
+      .filter((s) => s.name === "edge.utterance")
+      .find((u) => {
+        const inTrace = all.filter((s) => s.traceId === u.traceId);
+        return ["stt.recognize", "llm.chat", "tts.synthesize"].every((n) => inTrace.some((s) => s.name === n));
+      });
+  const spans = await collector.waitFor((all) => complete(all) !== undefined, 30_000);
+  const utterance = complete(spans);
+  assert.ok(utterance);
+  const inTrace = spans.filter((s) => s.traceId === utterance.traceId);
+  const names = inTrace.map((s) => `${s.service}:${s.name}`).sort();
+  for (const [service, name] of [
+    ["hotpin-stt", "stt.recognize"],
+    ["hotpin-llm", "llm.chat"],
+    ["hotpin-tts", "tts.synthesize"],
+  ] as const) {
+    const stage = inTrace.find((s) => s.service === service && s.name === name);
+    assert.ok(stage, `${name} in ${names.join(", ")}`);
+    // The stage span hangs under the edge's utterance span (through the edge's gRPC client span).
+    assert.ok(
+      ancestors(inTrace, stage).some((a) => a.spanId === utterance.spanId),
+      `${name} under edge.utterance`,
+    );
+  }
+  const provider = inTrace.find((s) => s.service === "hotpin-llm" && s.name.startsWith("chat "));
+  assert.ok(provider, `the provider call in ${names.join(", ")}`);
+  assert.equal(provider.attributes["gen_ai.operation.name"], "chat");
+  assert.equal(typeof provider.attributes["gen_ai.request.model"], "string");
+  // Every span name says its stage or follows a semantic convention (gRPC method, GenAI, messaging).
+  for (const s of inTrace) {
+    assert.match(s.name, STAGE_NAME, `${s.service}: ${s.name} (all: ${names.join(", ")})`);
+  }
+  // No user text, transcript, answer or token in names or attributes of any span of the run.
+  const text = JSON.stringify(spans.map((s) => [s.name, s.attributes]));
+  for (const secret of ["go forward", "forward ten", ANSWER, "Ten meters", TEST_DEVICE_TOKEN, "test-key"]) {
+    assert.ok(!text.toLowerCase().includes(secret.toLowerCase()), `a span carries "${secret}"`);
+  }
+  assert.ok(!Object.keys(Object.assign({}, ...spans.map((s) => s.attributes))).some((k) => k.includes("pii")));
+});
