@@ -138,6 +138,9 @@ export class EspeakEngine extends EventEmitter<{ exit: [{ killed: boolean }] }> 
           settle(new EngineError(`sox failed (exit ${exits.sox})`, false));
         } else {
           settle(undefined, { overflow: false, pcm: Buffer.concat(chunks, bytes) });
+          // Spares start only once a sentence is done (so they never delay its first audio) and
+          // only for parameters that worked.
+          this.refill(job);
         }
       };
       if (pair.spawnError) settle(pair.spawnError);
@@ -176,31 +179,29 @@ export class EspeakEngine extends EventEmitter<{ exit: [{ killed: boolean }] }> 
     }
   }
 
-  /** A waiting spare for these parameters, else a new pair; then a spare for the next sentence. */
+  /** A waiting spare for these parameters, else a new pair. */
   private take(job: SentenceJob): Pair {
     const key = pairKey(job);
     const at = this.spares.findIndex((p) => p.key === key && !p.closed && !p.spawnError);
-    const pair = at >= 0 ? (this.spares.splice(at, 1)[0] as Pair) : this.spawnPair(job);
-    this.keepSpare(job);
-    return pair;
+    return at >= 0 ? (this.spares.splice(at, 1)[0] as Pair) : this.spawnPair(job);
   }
 
-  private keepSpare(params: VoiceParams & { sampleRateHz: number }): void {
+  /** Tops the spares up with pairs for these parameters, making room by ending others' oldest. */
+  private refill(params: VoiceParams & { sampleRateHz: number }): void {
     const max = this.options.warmPairs ?? 0;
     const key = pairKey(params);
-    if (this.closed || max === 0 || this.spares.some((p) => p.key === key)) return;
-    while (this.spares.length >= max) {
-      const oldest = this.spares.shift();
-      if (oldest) killPair(oldest);
+    while (!this.closed && this.spares.filter((p) => p.key === key).length < max) {
+      const other = this.spares.length >= max ? this.spares.findIndex((p) => p.key !== key) : -1;
+      if (other >= 0) killPair(this.spares.splice(other, 1)[0] as Pair);
+      const spare = this.spawnPair(params);
+      // A spare that dies before use (a bad voice, a missing binary) is dropped, not replaced:
+      // the sentence that would have used it starts a pair of its own and reports the error.
+      spare.onClose = () => {
+        const i = this.spares.indexOf(spare);
+        if (i >= 0) this.spares.splice(i, 1);
+      };
+      this.spares.push(spare);
     }
-    const spare = this.spawnPair(params);
-    // A spare that dies before use (a bad voice, a missing binary) is dropped, not replaced:
-    // the sentence that would have used it starts a pair of its own and reports the error.
-    spare.onClose = () => {
-      const i = this.spares.indexOf(spare);
-      if (i >= 0) this.spares.splice(i, 1);
-    };
-    this.spares.push(spare);
   }
 
   private spawnPair(p: VoiceParams & { sampleRateHz: number }): Pair {
