@@ -46,6 +46,9 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
         HOTPIN_DEVICE_TOKENS: TEST_DEVICE_TOKEN,
         HOTPIN_TOKEN_SECRET: "test-token-secret-0123456789abcdef",
         HOTPIN_LOG_LEVEL: verbose ? "debug" : "warn",
+        // The tests check what the real recognizer heard; with a (fake) Groq key, "auto" would
+        // take the final from the fake's Whisper instead (services/stt README "Engines").
+        HOTPIN_STT_ENGINE: "pocketsphinx",
         ...opts.env,
       },
       ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),

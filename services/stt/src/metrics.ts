@@ -12,6 +12,7 @@ export class SttMetrics {
   readonly audioSeconds: Counter<"engine">;
   readonly refused: Counter;
   readonly slots: Gauge;
+  readonly finalSources: Counter<"source" | "reason">;
 
   constructor(registry: Registry, capacity: () => number) {
     const registers = [registry];
@@ -62,6 +63,12 @@ export class SttMetrics {
       name: "hotpin_stt_audio_seconds_total",
       help: "Audio recognised, in seconds",
       labelNames: ["engine"],
+      registers,
+    });
+    this.finalSources = new Counter({
+      name: "hotpin_stt_combined_finals_total",
+      help: "Finals of pocketsphinx+groq streams by the engine that gave them (reason: ok, error, deadline)",
+      labelNames: ["source", "reason"],
       registers,
     });
     this.slots = new Gauge({

@@ -208,12 +208,17 @@ export class RecognizeSession {
     this.span?.setAttribute(Attr.audioMs, quality.durationMs);
     this.span?.setAttribute("hotpin.stt.words", transcript.words.length);
     this.span?.setAttribute("hotpin.stt.confidence", transcript.confidence);
+    if (transcript.engine) {
+      metrics.finalSources.inc({ source: transcript.engine, reason: transcript.fallback ?? "ok" });
+      this.span?.setAttribute("hotpin.stt.final_engine", transcript.engine);
+    }
     this.out.final({
       text: transcript.text,
       words: transcript.words,
       confidence: transcript.confidence,
       quality,
-      engine,
+      // A combined engine's final names the engine that gave it.
+      engine: transcript.engine ?? engine,
       processingMs: engineMs,
     });
     this.close("final");

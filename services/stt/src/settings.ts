@@ -1,7 +1,8 @@
 import { availableParallelism } from "node:os";
 import { int, num, oneOf, runtimeSettings, secret, str } from "@hotpin/runtime";
 
-export const ENGINE_NAMES = ["vosk", "pocketsphinx", "groq"] as const;
+/** "pocketsphinx+groq": PocketSphinx partials, the final from Groq Whisper (local final as fallback). */
+export const ENGINE_NAMES = ["vosk", "pocketsphinx", "groq", "pocketsphinx+groq"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** Every setting of the STT service; README.md lists them with these doc strings. */
@@ -11,7 +12,7 @@ export const sttSettings = {
     "HOTPIN_STT_ENGINE",
     ["auto", ...ENGINE_NAMES],
     "auto",
-    "engine: auto picks vosk when a model loads, else pocketsphinx when installed, else groq when a key is set",
+    "engine: auto picks vosk when a model loads, else pocketsphinx (with the final from groq when a key is set), else groq",
   ),
   workers: int("HOTPIN_STT_WORKERS", availableParallelism(), "worker threads running engines (default: cores)", {
     min: 1,
@@ -68,6 +69,12 @@ export const sttSettings = {
   groqApiKey: secret("GROQ_API_KEY", "Groq API key; empty: groq unavailable"),
   groqBaseUrl: str("GROQ_BASE_URL", "https://api.groq.com", "Groq API base URL"),
   groqModel: str("HOTPIN_STT_GROQ_MODEL", "whisper-large-v3-turbo", "Groq Whisper model"),
+  groqFinalDeadlineMs: int(
+    "HOTPIN_STT_GROQ_FINAL_DEADLINE_MS",
+    1_500,
+    "pocketsphinx+groq: how long after the end of a stream Groq's final may take before the local final is used",
+    { min: 100, max: 60_000 },
+  ),
   groqTimeoutMs: int("HOTPIN_STT_GROQ_TIMEOUT_MS", 30_000, "deadline of one Groq transcription request", {
     min: 1_000,
     max: 300_000,

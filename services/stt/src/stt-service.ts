@@ -30,14 +30,20 @@ export async function startSttService(cfg: SttConfig, log: Logger, registry: Reg
       engines: selection.available,
       streamsPerWorker: cfg.streamsPerWorker,
       // Decoders are only prepared for the engine streams get by default.
-      warmRecognizers: selection.preferred === "pocketsphinx" ? cfg.warmRecognizers : 0,
+      warmRecognizers: selection.preferred?.startsWith("pocketsphinx") ? cfg.warmRecognizers : 0,
       speechRmsThreshold: cfg.speechRmsThreshold,
       maxUtteranceMs: cfg.maxUtteranceMs,
       pocketsphinxModelDir: cfg.pocketsphinxModelDir,
       voskLibPath: cfg.voskLibPath,
       voskModelAddress: selection.voskModel?.address,
       groq: cfg.groqApiKey
-        ? { apiKey: cfg.groqApiKey, baseUrl: cfg.groqBaseUrl, model: cfg.groqModel, timeoutMs: cfg.groqTimeoutMs }
+        ? {
+            apiKey: cfg.groqApiKey,
+            baseUrl: cfg.groqBaseUrl,
+            model: cfg.groqModel,
+            timeoutMs: cfg.groqTimeoutMs,
+            finalDeadlineMs: cfg.groqFinalDeadlineMs,
+          }
         : undefined,
     },
     log,

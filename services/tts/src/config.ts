@@ -49,6 +49,12 @@ export const ttsSettings = {
   sentenceTimeoutMs: int("HOTPIN_TTS_SENTENCE_TIMEOUT_MS", 10_000, "longest one sentence may take to synthesise", {
     min: 100,
   }),
+  warmPairs: int(
+    "HOTPIN_TTS_WARM_PAIRS",
+    2,
+    "espeak-ng + sox pairs kept started and waiting for text (one per recent voice/rate/pitch/sample rate); 0: none",
+    { min: 0, max: 64 },
+  ),
   chunkBytes: int("HOTPIN_TTS_CHUNK_BYTES", 16_000, "PCM bytes per AudioChunk message (rounded down to even)", {
     min: 320,
     max: 1 << 20,

@@ -20,6 +20,31 @@ test("espeak engine - speaks PCM at the rate asked, the same bytes each time", a
   assert.ok(Math.abs(c.pcm.length * 2 - a.pcm.length) <= 8, `${c.pcm.length} vs ${a.pcm.length}`);
 });
 
+test("espeak engine - streamed PCM comes in whole samples and equals the held PCM", async () => {
+  const job = { ...voice, text: "One sentence, streamed as sox writes it.", sampleRateHz: 16_000, maxBytes: 1 << 20 };
+  const held = await engine.synthesize(job);
+  const pieces: Buffer[] = [];
+  const streamed = await engine.synthesize({ ...job, onPcm: (pcm) => pieces.push(pcm) });
+  assert.ok(!held.overflow && !streamed.overflow);
+  assert.equal(streamed.pcm.length, 0);
+  assert.ok(pieces.length > 1, `${pieces.length} piece(s)`);
+  for (const p of pieces) assert.equal(p.length % 2, 0);
+  assert.deepEqual(Buffer.concat(pieces), held.pcm);
+});
+
+test("espeak engine - warm pairs wait for text and give the same bytes; close ends them", async () => {
+  const warm = new EspeakEngine({ espeakBin: "espeak-ng", soxBin: "sox", timeoutMs: 10_000, warmPairs: 1 });
+  const job = { ...voice, text: "Warm and cold alike.", sampleRateHz: 16_000, maxBytes: 1 << 20 };
+  const cold = await engine.synthesize(job);
+  const first = await warm.synthesize(job); // starts its pair and a spare
+  const second = await warm.synthesize(job); // takes the spare
+  assert.deepEqual(first, cold);
+  assert.deepEqual(second, cold);
+  assert.equal(warm.running, 0);
+  await warm.close();
+  await assert.rejects(warm.synthesize({ ...job, voice: "xx-nosuchvoice" }), UnknownVoiceError);
+});
+
 test("espeak engine - stops at the byte budget and says so", async () => {
   const r = await engine.synthesize({
     ...voice,

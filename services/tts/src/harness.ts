@@ -35,6 +35,7 @@ export async function startTts(env: Record<string, string> = {}) {
       client.close();
       server.forceShutdown();
       await app.slots.idle();
+      await app.engine.close();
     },
   };
 }

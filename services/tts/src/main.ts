@@ -15,6 +15,7 @@ async function main() {
   rt.shutdown.add("syntheses", async () => {
     await app.slots.idle();
     await app.engine.idle();
+    await app.engine.close();
   });
   rt.started({ port, maxConcurrent: cfg.maxConcurrent, voice: cfg.voice });
 }

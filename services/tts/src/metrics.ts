@@ -31,6 +31,11 @@ export function createTtsMetrics(registry: Registry, cacheBytes: () => number) {
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     }),
+    streamedOverflows: new Counter({
+      name: "hotpin_tts_streamed_overflows_total",
+      help: "Streamed sentences that outgrew the byte cap after all (cut inside; the length estimate was too low)",
+      registers,
+    }),
     audioSeconds: new Counter({
       name: "hotpin_tts_audio_seconds_total",
       help: "Seconds of audio sent",

@@ -32,3 +32,8 @@ test("sentences - cuts text without spaces hard at the limit", () => {
     [100, 100, 50],
   );
 });
+
+test("sentences - espeak-ng phoneme brackets are broken up, other brackets kept", () => {
+  assert.deepEqual(splitSentences("Say [[h@l'oU]] now. See [note].", 400), ["Say [ [h@l'oU]] now.", "See [note]."]);
+  assert.deepEqual(normaliseSentences(["[[[x]]]"], 400), ["[ [ [x]]]"]);
+});

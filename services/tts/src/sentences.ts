@@ -7,9 +7,16 @@ const SPEAKABLE = /[\p{L}\p{N}]/u;
 // Control characters become spaces: they carry nothing speakable and can confuse the engine.
 const CONTROL = /[\p{Cc}\p{Cf}]+/gu;
 
+/**
+ * espeak-ng reads `[[...]]` as phoneme mnemonics whatever its options, so text could make it say
+ * anything; a space between the brackets leaves them plain characters (espeak-ng says nothing for
+ * them). SSML and embedded commands need -m and control characters, neither of which reaches it.
+ */
+const PHONEME_OPEN = /\[(?=\[)/g;
+
 /** Normalises one sentence; undefined when nothing in it can be spoken. */
 export function cleanSentence(raw: string): string | undefined {
-  const s = raw.replace(CONTROL, " ").replace(/\s+/g, " ").trim();
+  const s = raw.replace(CONTROL, " ").replace(/\s+/g, " ").trim().replace(PHONEME_OPEN, "[ ");
   return SPEAKABLE.test(s) ? s : undefined;
 }
 

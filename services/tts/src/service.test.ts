@@ -83,6 +83,28 @@ test("tts service - truncates at a sentence boundary within the byte cap and say
   assert.equal(exact.done.totalBytes, a + b + c);
 });
 
+test("tts service - a sentence streamed far from the cap is the same audio as one held near it", async () => {
+  await using tts = await startTts(noCache);
+  const text = "Streaming this sentence gives the very same samples as holding it back.";
+  const far = await collect(tts.client.synthesize(request({ text, maxBytes: 9e6 })));
+  // A cap of exactly its size is below the length estimate, so this one is held until complete.
+  const near = await collect(tts.client.synthesize(request({ text, maxBytes: far.done.totalBytes })));
+  assert.equal(near.done.truncated, false);
+  assert.deepEqual(near.pcm, far.pcm);
+  for (const c of far.chunks) assert.ok(c.pcm.length % 2 === 0 && c.pcm.length <= tts.cfg.chunkBytes);
+  assert.equal(await tts.metric("hotpin_tts_streamed_overflows_total"), 0);
+});
+
+test("tts service - espeak-ng phoneme input [[...]] in text is spoken as text", async () => {
+  await using tts = await startTts(noCache);
+  const plain = await collect(tts.client.synthesize(request({ text: "Say hello now." })));
+  // Unescaped, espeak-ng reads [[h@l'oU]] as the phonemes of "hello": the same bytes as above.
+  const smuggled = await collect(tts.client.synthesize(request({ text: "Say [[h@l'oU]] now." })));
+  const listed = await collect(tts.client.synthesize(request({ sentences: ["Say [[h@l'oU]] now."] })));
+  assert.notDeepEqual(smuggled.pcm, plain.pcm);
+  assert.deepEqual(listed.pcm, smuggled.pcm);
+});
+
 test("tts service - cancelling midway stops the work", async () => {
   await using tts = await startTts(noCache);
   const n = 40;

@@ -23,7 +23,12 @@ export type TtsAppConfig = Omit<
 
 /** Everything the service is made of, built from config; main.ts, tests and the bench share it. */
 export function createTtsApp(cfg: TtsAppConfig, registry: Registry, log: Logger) {
-  const engine = new EspeakEngine({ espeakBin: cfg.espeakBin, soxBin: cfg.soxBin, timeoutMs: cfg.sentenceTimeoutMs });
+  const engine = new EspeakEngine({
+    espeakBin: cfg.espeakBin,
+    soxBin: cfg.soxBin,
+    timeoutMs: cfg.sentenceTimeoutMs,
+    warmPairs: cfg.warmPairs,
+  });
   const cache = new PhraseCache(cfg.cacheBytes);
   const metrics = createTtsMetrics(registry, () => cache.bytes);
   engine.on("exit", ({ killed }) => {

@@ -33,6 +33,8 @@ export interface DialectTiming {
 }
 
 export interface FirstAudioResult {
+  /** HOTPIN_STT_ENGINE of the mesh: "pocketsphinx" (local engines) or "pocketsphinx+groq". */
+  sttEngine: string;
   groqLatency: { firstTokenMs: number; perTokenMs: number };
   dialects: DialectTiming[];
 }
@@ -41,7 +43,10 @@ const EDGE_MARKS = ["stt_final", "llm_first_segment", "tts_first_chunk", "first_
 
 /**
  * End of speech → first reply audio byte through the real mesh (storage, STT, LLM against the
- * fake Groq at a fixed latency, TTS, this edge; each its own process). Each utterance's answer is
+ * fake Groq at a fixed latency, TTS, this edge; each its own process). `sttEngine`
+ * "pocketsphinx" keeps every engine local (PocketSphinx, espeak-ng); "pocketsphinx+groq" takes
+ * the final transcript from the fake Groq's Whisper, which answers after the same first-token
+ * latency. Each utterance's answer is
  * one sentence, different every time (so the TTS phrase cache never answers), and the stage
  * figures are what each process's /metrics histograms gained during that utterance alone.
  */
@@ -50,12 +55,15 @@ export async function measureFirstAudio(opts: {
   utterances: number;
   firstTokenMs: number;
   perTokenMs: number;
+  sttEngine: "pocketsphinx" | "pocketsphinx+groq";
   progress: (line: string) => void;
 }): Promise<FirstAudioResult> {
   const latency = { firstTokenMs: opts.firstTokenMs, perTokenMs: opts.perTokenMs };
   await using groq = await startFakeGroq({ latency });
-  opts.progress("starting the mesh (storage, stt, llm, tts, edge, nats)");
-  await using mesh = await startMesh({ env: { GROQ_API_KEY: "bench-key", GROQ_BASE_URL: groq.url } });
+  opts.progress(`starting the mesh (storage, stt ${opts.sttEngine}, llm, tts, edge, nats)`);
+  await using mesh = await startMesh({
+    env: { GROQ_API_KEY: "bench-key", GROQ_BASE_URL: groq.url, HOTPIN_STT_ENGINE: opts.sttEngine },
+  });
   const metricsUrl = (name: "edge" | "llm" | "tts") => `http://127.0.0.1:${mesh.mesh.ports[name].metricsPort}/metrics`;
   const scrapeAll = async () => ({
     edge: await scrape(metricsUrl("edge")),
@@ -122,9 +130,9 @@ export async function measureFirstAudio(opts: {
       edgeMarksMs,
     };
     opts.progress(
-      `${timing.dialect}: first audio ${timing.e2eMs.toFixed(0)} ms, stages ${timing.stagesMs.toFixed(0)} ms, ratio ${timing.e2eOverStages.toFixed(2)}`,
+      `${opts.sttEngine} ${timing.dialect}: first audio ${timing.e2eMs.toFixed(0)} ms, stages ${timing.stagesMs.toFixed(0)} ms, ratio ${timing.e2eOverStages.toFixed(2)}`,
     );
     dialects.push(timing);
   }
-  return { groqLatency: latency, dialects };
+  return { sttEngine: opts.sttEngine, groqLatency: latency, dialects };
 }

@@ -8,9 +8,10 @@ import { type IngestSweep, type IngestTarget, ingestSweeps } from "./ingest";
 import { printEdgeReport } from "./report";
 
 /**
- * `npm run bench:edge [-- --json] [-- --steps 20,50,100] [-- --utterances 5] [-- --only e2e|ingest]`
- * (a) end of speech → first reply audio through the real mesh, by stage; (b) ingest of N
- * firmware devices into one edge process next to a bare `ws` ACK server, in the same run.
+ * `npm run bench:edge [-- --json] [-- --steps 20,50,100] [-- --utterances 5] [-- --only e2e|e2e-local|ingest]`
+ * (a) end of speech → first reply audio through the real mesh, by stage, with local engines and
+ * again with the final transcript from (fake) Groq Whisper; (b) ingest of N firmware devices
+ * into one edge process next to a bare `ws` ACK server, in the same run.
  */
 const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const ACK_P99_LIMIT_MS = 100;
@@ -38,15 +39,24 @@ async function main(): Promise<void> {
   const progress = (line: string) => process.stderr.write(`# ${line}\n`);
   const speech = await loadSpeech(GOFORWARD);
 
-  const firstAudio =
-    a.only === "ingest"
-      ? undefined
-      : await measureFirstAudio({ pcm: speech, utterances: a.utterances, firstTokenMs: 250, perTokenMs: 10, progress });
+  const e2e = (sttEngine: "pocketsphinx" | "pocketsphinx+groq") =>
+    measureFirstAudio({
+      pcm: speech,
+      utterances: a.utterances,
+      firstTokenMs: 250,
+      perTokenMs: 10,
+      sttEngine,
+      progress,
+    });
+  // Local engines first (PocketSphinx + espeak-ng), then the final from (fake) Groq Whisper.
+  const firstAudio = a.only === "ingest" ? undefined : await e2e("pocketsphinx");
+  const groqFinal = a.only === "ingest" || a.only === "e2e-local" ? undefined : await e2e("pocketsphinx+groq");
 
   let ingest: Awaited<ReturnType<typeof runIngest>> | undefined;
-  if (a.only !== "e2e") ingest = await runIngest(a.steps, Buffer.concat([speech, speech]), progress);
+  if (a.only !== "e2e" && a.only !== "e2e-local")
+    ingest = await runIngest(a.steps, Buffer.concat([speech, speech]), progress);
 
-  printEdgeReport({ json: a.json, firstAudio, ingest, ackP99LimitMs: ACK_P99_LIMIT_MS, steps: a.steps });
+  printEdgeReport({ json: a.json, firstAudio, groqFinal, ingest, ackP99LimitMs: ACK_P99_LIMIT_MS, steps: a.steps });
 }
 
 async function runIngest(steps: number[], pcm: Buffer, progress: (line: string) => void) {

@@ -5,6 +5,8 @@ import type { IngestStep, IngestSweep } from "./ingest";
 export interface EdgeReportInput {
   json: boolean;
   firstAudio: FirstAudioResult | undefined;
+  /** The same with the STT final from (fake) Groq Whisper. */
+  groqFinal?: FirstAudioResult | undefined;
   ingest: { edge: IngestSweep; bare: IngestSweep; streamSeconds: number } | undefined;
   ackP99LimitMs: number;
   steps: number[];
@@ -27,6 +29,7 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
     out.first_audio_ms = num(fw.e2eMs);
     out.first_audio_ms_spec = num(spec.e2eMs);
     out.fake_groq_latency = r.firstAudio.groqLatency;
+    out.e2e_engines = { stt: r.firstAudio.sttEngine, tts: "espeak-ng", llm: "fake groq" };
     out.stages_ms = Object.fromEntries(
       r.firstAudio.dialects.map((d) => [
         d.dialect === "firmware" ? "firmware" : "spec",
@@ -42,6 +45,16 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
         },
       ]),
     );
+  }
+  const gfw = r.groqFinal?.dialects.find((d) => d.dialect === "firmware");
+  if (r.groqFinal && gfw) {
+    out.groq_final = {
+      stt_engine: r.groqFinal.sttEngine,
+      first_audio_ms: num(gfw.e2eMs),
+      stt_final_ms: num(gfw.sttFinalMs),
+      sum_of_stages_ms: num(gfw.stagesMs),
+      e2e_over_stages: num(gfw.e2eOverStages, 2),
+    };
   }
   if (r.ingest) {
     const { edge, bare } = r.ingest;
@@ -96,13 +109,14 @@ export function printEdgeReport(r: EdgeReportInput): void {
     return;
   }
   const lines: string[] = [];
-  if (r.firstAudio) {
-    const g = r.firstAudio.groqLatency;
+  for (const fa of [r.firstAudio, r.groqFinal]) {
+    if (!fa) continue;
+    const g = fa.groqLatency;
     lines.push(
-      `End of speech → first reply audio byte (real mesh, fake Groq first token ${g.firstTokenMs} ms + ${g.perTokenMs} ms/token; medians, ms)`,
+      `End of speech → first reply audio byte (real mesh, STT ${fa.sttEngine}, fake Groq first token ${g.firstTokenMs} ms + ${g.perTokenMs} ms/token; medians, ms)`,
       table([
         ["dialect", "STT final", "LLM 1st segment", "TTS 1st chunk", "sum", "edge overhead", "e2e", "e2e/sum"],
-        ...r.firstAudio.dialects.map((d) => [
+        ...fa.dialects.map((d) => [
           d.dialect,
           ms(d.sttFinalMs),
           ms(d.llmFirstSegmentMs),
@@ -116,7 +130,7 @@ export function printEdgeReport(r: EdgeReportInput): void {
       "Edge marks from end of speech (hotpin_edge_stage_seconds, medians, ms)",
       table([
         ["dialect", "stt_final", "llm_first_segment", "tts_first_chunk", "first_audio", "reply_sent"],
-        ...r.firstAudio.dialects.map((d) => [
+        ...fa.dialects.map((d) => [
           d.dialect,
           ...["stt_final", "llm_first_segment", "tts_first_chunk", "first_audio", "reply_sent"].map((k) =>
             ms(d.edgeMarksMs[k] ?? Number.NaN),

@@ -167,18 +167,23 @@ async function main(): Promise<void> {
     const rtfService = serviceBest / seconds;
     const bound = Math.floor(cores / rtfService);
 
-    // Capacity: streams at real-time pacing until the p95 lag of partials passes the limit.
+    // Capacity: streams at real-time pacing until the p99 lag of partials passes the limit. Steps
+    // of about a seventh of the bound, so the held/bound ratio resolves to ~0.15 or better.
     const paced = utterances.find((u) => u.name.endsWith("0890"))?.pcm ?? (utterances[0] as Utterance).pcm;
-    const levels: { streams: number; p95LagMs: number }[] = [];
+    const levels: { streams: number; p95LagMs: number; p99LagMs: number }[] = [];
+    const step = Math.max(1, Math.floor(bound / 7));
     let held = 0;
-    for (let n = 2; n <= maxLevel; n += 2) {
+    for (let n = step; n <= maxLevel; n += step) {
       const lags = (
         await Promise.all(Array.from({ length: n }, (_, i) => pacedStream(s, paced, (i * 128) / n)))
       ).flat();
-      const lag = percentile(lags, 95);
-      levels.push({ streams: n, p95LagMs: Math.round(lag) });
-      say(`  ${String(n).padStart(2)} real-time streams: p95 partial lag ${lag.toFixed(0)} ms`);
-      if (lag > LAG_LIMIT_MS) break;
+      const p95 = percentile(lags, 95);
+      const p99 = percentile(lags, 99);
+      levels.push({ streams: n, p95LagMs: Math.round(p95), p99LagMs: Math.round(p99) });
+      say(
+        `  ${String(n).padStart(2)} real-time streams: partial lag p95 ${p95.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`,
+      );
+      if (p99 > LAG_LIMIT_MS) break;
       held = n;
       if (n > 1.5 * bound) break;
     }
@@ -193,6 +198,8 @@ async function main(): Promise<void> {
       rtf_ratio: round(rtfService / rtfCli, 3),
       realtime_streams: held,
       realtime_streams_bound: bound,
+      realtime_ratio: bound > 0 ? round(held / bound) : 0,
+      lag_limit_ms: LAG_LIMIT_MS,
       cores,
       audio_seconds: round(seconds),
       cli_startup_seconds: round(startup, 3),
@@ -206,7 +213,9 @@ async function main(): Promise<void> {
     say(
       `RTF: service ${result.rtf_service} vs CLI ${result.rtf_cli} (ratio ${result.rtf_ratio}) over ${result.audio_seconds} s of audio`,
     );
-    say(`Real-time streams held (p95 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF = ${bound}`);
+    say(
+      `Real-time streams held (p99 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF = ${bound}; ratio ${result.realtime_ratio}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,16 +13,33 @@ export interface Transcript {
   words: RecognizedWord[];
   /** Mean word confidence; 0 when nothing was recognised. */
   confidence: number;
+  /** The engine whose result this is, when a stream's engine combines two. */
+  engine?: EngineName;
+  /** Why a combined engine fell back to its local result. */
+  fallback?: "error" | "deadline";
 }
 
-/** One utterance on one engine. Audio is always 16 kHz PCM16 mono by the time it gets here. */
+/**
+ * One utterance on one engine. Audio is always 16 kHz PCM16 mono by the time it gets here.
+ * accept and finish may return a promise when the engine runs a long call off the thread (so
+ * other streams on the same worker go on); the caller makes no other call on this recognizer,
+ * release included, until it settles.
+ */
 export interface Recognizer {
-  accept(pcm: Int16Array): void;
+  accept(pcm: Int16Array): void | Promise<void>;
   /** The hypothesis of the whole utterance so far ("" when there is none yet). */
   partial(): string;
   finish(): Transcript | Promise<Transcript>;
-  /** Gives the engine resources back; safe to call more than once, also after finish. */
-  release(): void;
+  /**
+   * Gives the engine resources back; safe to call more than once, also after finish. A promise
+   * when letting go takes a call off the thread; it settles once everything is back.
+   */
+  release(): void | Promise<void>;
+  /**
+   * Cuts short a call in flight when that is possible (an HTTP request; not a native call): its
+   * promise then settles soon, so a cancelled stream does not hold its slot until a deadline.
+   */
+  interrupt?(): void;
 }
 
 /** An engine inside one worker thread. */

@@ -106,6 +106,10 @@ class GroqRecognizer implements Recognizer {
     }
   }
 
+  interrupt(): void {
+    this.abort.abort();
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;

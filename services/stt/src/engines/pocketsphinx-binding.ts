@@ -15,12 +15,19 @@ export interface PocketSphinxApi {
   psStartUtt(ps: unknown): number;
   psProcessRaw(ps: unknown, data: Int16Array, n: number, noSearch: number, fullUtt: number): number;
   psEndUtt(ps: unknown): number;
+  /**
+   * ps_end_utt on a thread of libuv's pool: it runs the second pass (fwdflat) over the whole
+   * piece, the longest call the engine makes, and must not hold up other streams.
+   */
+  psEndUttAsync(ps: unknown): Promise<number>;
   psGetHyp(ps: unknown, score: [number]): string | null;
   psGetInSpeech(ps: unknown): number;
   psGetNFrames(ps: unknown): number;
   psGetLogmath(ps: unknown): unknown;
   psGetFeat(ps: unknown): unknown;
   psSegIter(ps: unknown): unknown;
+  /** ps_seg_iter off the calling thread: after an utterance it builds the lattice (bestpath, posteriors). */
+  psSegIterAsync(ps: unknown): Promise<unknown>;
   psSegNext(seg: unknown): unknown;
   psSegWord(seg: unknown): string;
   psSegFrames(seg: unknown, sf: [number], ef: [number]): void;
@@ -43,6 +50,8 @@ export function pocketSphinxApi(): PocketSphinxApi {
       `pocketsphinx libraries not installed (apt-get install libpocketsphinx3 pocketsphinx-en-us): ${(err as Error).message}`,
     );
   }
+  const psEndUtt = ps.func("int ps_end_utt(void *ps)");
+  const psSegIter = ps.func("void *ps_seg_iter(void *ps)");
   api = {
     errSetLogfp: sb.func("void err_set_logfp(void *fp)"),
     cmdLnParse: sb.func(
@@ -57,13 +66,15 @@ export function pocketSphinxApi(): PocketSphinxApi {
     psStartStream: ps.func("int ps_start_stream(void *ps)"),
     psStartUtt: ps.func("int ps_start_utt(void *ps)"),
     psProcessRaw: ps.func("int ps_process_raw(void *ps, const int16_t *data, size_t n, int no_search, int full_utt)"),
-    psEndUtt: ps.func("int ps_end_utt(void *ps)"),
+    psEndUtt,
+    psEndUttAsync: offThread<number>(psEndUtt),
     psGetHyp: ps.func("const char *ps_get_hyp(void *ps, _Out_ int32_t *score)"),
     psGetInSpeech: ps.func("uint8_t ps_get_in_speech(void *ps)"),
     psGetNFrames: ps.func("int ps_get_n_frames(void *ps)"),
     psGetLogmath: ps.func("void *ps_get_logmath(void *ps)"),
     psGetFeat: ps.func("void *ps_get_feat(void *ps)"),
-    psSegIter: ps.func("void *ps_seg_iter(void *ps)"),
+    psSegIter,
+    psSegIterAsync: offThread<unknown>(psSegIter),
     psSegNext: ps.func("void *ps_seg_next(void *seg)"),
     psSegWord: ps.func("const char *ps_seg_word(void *seg)"),
     psSegFrames: ps.func("void ps_seg_frames(void *seg, _Out_ int *sf, _Out_ int *ef)"),
@@ -73,4 +84,12 @@ export function pocketSphinxApi(): PocketSphinxApi {
   // The library logs every decoder setting to stderr; keep our logs readable and structured.
   api.errSetLogfp(null);
   return api;
+}
+
+/** A one-argument native call run on libuv's thread pool (koffi's async calls), as a promise. */
+function offThread<R>(fn: koffi.KoffiFunction): (arg: unknown) => Promise<R> {
+  return (arg) =>
+    new Promise((resolve, reject) => {
+      fn.async(arg, (err: unknown, result: R) => (err ? reject(err) : resolve(result)));
+    });
 }

@@ -149,7 +149,7 @@ class PocketSphinxRecognizer implements Recognizer {
     api.psStartUtt(decoder);
   }
 
-  accept(pcm: Int16Array): void {
+  accept(pcm: Int16Array): void | Promise<void> {
     // Bounded: each pass consumes at least one sample.
     for (let at = 0; at < pcm.length; ) {
       // RUN_CHECK_SAMPLES divides VAD_CHECK_SAMPLES, so calls still end at every check position.
@@ -159,8 +159,12 @@ class PocketSphinxRecognizer implements Recognizer {
       at += n;
       this.fed += n;
       this.sinceCheck += n;
-      if (this.sinceCheck === VAD_CHECK_SAMPLES) this.checkSpeech();
-      else this.watchRun();
+      if (this.sinceCheck !== VAD_CHECK_SAMPLES) this.watchRun();
+      else if (this.checkSpeech()) {
+        // The piece's second pass runs off the thread; the rest of this chunk follows it.
+        const rest = pcm.subarray(at);
+        return this.cut().then(() => this.accept(rest));
+      }
     }
   }
 
@@ -169,34 +173,37 @@ class PocketSphinxRecognizer implements Recognizer {
     return [this.doneText, current].filter(Boolean).join(" ");
   }
 
-  finish() {
+  async finish() {
     // The CLI's last read is short and is checked like the others.
-    if (this.sinceCheck > 0) this.checkSpeech();
-    if (this.inUtterance) this.endPiece(this.heardSpeech);
+    if (this.sinceCheck > 0 && this.checkSpeech()) await this.cut();
+    if (this.inUtterance) await this.endPiece(this.heardSpeech);
     return transcriptOf(this.done);
   }
 
-  release(): void {
+  release(): void | Promise<void> {
     if (this.released) return;
     this.released = true;
-    if (this.inUtterance) {
-      this.api.psEndUtt(this.decoder);
-      this.inUtterance = false;
-    }
-    this.giveBack();
+    if (!this.inUtterance) return this.giveBack();
+    // Ending an utterance runs its second pass: off the thread, like any piece's end.
+    this.inUtterance = false;
+    return this.api.psEndUttAsync(this.decoder).then(this.giveBack, this.giveBack);
   }
 
-  private checkSpeech(): void {
+  /** At a check position: true when silence follows speech, so the piece must be cut here. */
+  private checkSpeech(): boolean {
     this.sinceCheck = 0;
     const inSpeech = this.api.psGetInSpeech(this.decoder) !== 0;
-    if (inSpeech) this.heardSpeech = true;
-    else if (this.heardSpeech) {
-      this.endPiece(true);
-      this.api.psStartUtt(this.decoder);
-      this.inUtterance = true;
-      this.heardSpeech = false;
-    }
     this.wasInSpeech = inSpeech;
+    if (inSpeech) this.heardSpeech = true;
+    return !inSpeech && this.heardSpeech;
+  }
+
+  /** Ends the piece (keeping its words) and starts the next, as the CLI does at a pause. */
+  private async cut(): Promise<void> {
+    await this.endPiece(true);
+    this.api.psStartUtt(this.decoder);
+    this.inUtterance = true;
+    this.heardSpeech = false;
   }
 
   /** Between checks: when the VAD leaves speech, notes the run's offset before a new run replaces it. */
@@ -222,10 +229,10 @@ class PocketSphinxRecognizer implements Recognizer {
     return sf[0];
   }
 
-  private endPiece(keep: boolean): void {
+  private async endPiece(keep: boolean): Promise<void> {
     const api = this.api;
-    api.psEndUtt(this.decoder);
     this.inUtterance = false;
+    await api.psEndUttAsync(this.decoder);
     this.wasInSpeech = false;
     const timing = this.timing;
     this.timing = new PieceTiming();
@@ -234,7 +241,7 @@ class PocketSphinxRecognizer implements Recognizer {
     // A word cannot end after the audio heard; frame rounding could put it a frame past.
     const fedMs = Math.floor((this.fed * 1000) / ENGINE_SAMPLE_RATE);
     let offset: number | undefined;
-    for (let seg = api.psSegIter(this.decoder); seg; seg = api.psSegNext(seg)) {
+    for (let seg = await api.psSegIterAsync(this.decoder); seg; seg = api.psSegNext(seg)) {
       const sf: [number] = [0];
       const ef: [number] = [0];
       api.psSegFrames(seg, sf, ef);

@@ -22,7 +22,7 @@ type Probe = Pick<
 /**
  * Finds which engines can run in this process (loading the one Vosk model if configured) and
  * which one streams get by default: the configured one, or with "auto" vosk, then
- * pocketsphinx, then groq.
+ * pocketsphinx+groq, then pocketsphinx, then groq.
  */
 export function selectEngines(cfg: Probe): EngineSelection {
   const available: EngineName[] = [];
@@ -44,6 +44,8 @@ export function selectEngines(cfg: Probe): EngineSelection {
   }
   if (cfg.groqApiKey) available.push("groq");
   else unavailable.groq = "no Groq API key (GROQ_API_KEY)";
+  if (available.includes("pocketsphinx") && available.includes("groq")) available.push("pocketsphinx+groq");
+  else unavailable["pocketsphinx+groq"] = unavailable.pocketsphinx ?? unavailable.groq;
 
   if (cfg.engine !== "auto") {
     const ok = available.includes(cfg.engine);
@@ -55,9 +57,12 @@ export function selectEngines(cfg: Probe): EngineSelection {
       voskModel,
     };
   }
-  const preferred = available[0];
-  const skipped = (["vosk", "pocketsphinx", "groq"] as const)
-    .slice(0, preferred ? ["vosk", "pocketsphinx", "groq"].indexOf(preferred) : 3)
+  // Without a Vosk model, a Groq key buys Whisper's accuracy for the final while PocketSphinx
+  // keeps the partials local and is the fallback (README "Engines").
+  const order = ["vosk", "pocketsphinx+groq", "pocketsphinx", "groq"] as const;
+  const preferred = order.find((name) => available.includes(name));
+  const skipped = order
+    .slice(0, preferred ? order.indexOf(preferred) : order.length)
     .map((name) => `${name}: ${unavailable[name]}`);
   const reason = preferred
     ? `auto: ${preferred} is the first available${skipped.length ? ` (${skipped.join("; ")})` : ""}`

@@ -13,7 +13,7 @@ export interface WorkerSetup {
   voskLibPath: string;
   /** Address of the process's Vosk model, when vosk is among the engines. */
   voskModelAddress?: bigint;
-  groq?: { apiKey: string; baseUrl: string; model: string; timeoutMs: number };
+  groq?: { apiKey: string; baseUrl: string; model: string; timeoutMs: number; finalDeadlineMs: number };
   /**
    * One Int32 per stream slot holding the id of a cancelled stream, so a worker skips audio
    * still queued for it instead of decoding it first.

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
 import type { Worker } from "node:worker_threads";
-import { startTestStt } from "../testing/harness";
+import type { stt as sttApi } from "@hotpin/contracts";
+import { baseConfig, collect, goforward, recognize, startTestStt } from "../testing/harness";
 import type { StreamEvents } from "./worker-pool";
 
 const ignore: StreamEvents = { onAck() {}, onPartial() {}, onFinal() {}, onError() {} };
@@ -27,4 +28,36 @@ test("stt pool - streams cancelled on a worker that dies are no longer counted a
   assert.equal(pool.active, 1);
   await exited;
   assert.equal(pool.active, 0);
+});
+
+test("stt pool - one stream's big chunk does not hold up another stream on the same worker", async () => {
+  await using stt = await startTestStt({
+    HOTPIN_STT_ENGINE: "pocketsphinx",
+    HOTPIN_STT_WORKERS: "1",
+    HOTPIN_STT_STREAMS_PER_WORKER: "2",
+    HOTPIN_STT_WARM_RECOGNIZERS: "2",
+  });
+  const order: string[] = [];
+  // 5.6 s of speech in one message (under the 256 KiB chunk limit): 44 quanta of work.
+  const big = Buffer.concat([goforward(), goforward()]);
+  const a = recognize(stt.client, big, { partialResults: false }, big.length);
+  const b = stt.client.recognize();
+  const bDone = collect(b);
+  b.on("data", (res: sttApi.RecognizeResponse) => {
+    if (res.result?.$case === "partial" && !order.includes("b partial")) order.push("b partial");
+  });
+  b.write({ request: { $case: "config", value: { ...baseConfig(), partialResults: true } } });
+  const speech = goforward();
+  for (let at = 0; at < speech.length; at += 4096)
+    b.write({ request: { $case: "audio", value: speech.subarray(at, at + 4096) } });
+  b.end();
+  const aDone = a.then((out) => {
+    order.push("a final");
+    return out;
+  });
+  const [outA, outB] = await Promise.all([aDone, bDone]);
+  assert.equal(outA.final?.text, "go forward ten meters go forward ten meters");
+  assert.equal(outB.final?.text, "go forward ten meters");
+  // Served in turns, B's audio is decoded between A's quanta rather than after all of A.
+  assert.equal(order[0], "b partial", order.join(", "));
 });

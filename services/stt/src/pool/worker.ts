@@ -2,15 +2,33 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { AudioQualityMeter } from "../audio/quality";
 import { StreamingResampler } from "../audio/resampler";
-import { ENGINE_SAMPLE_RATE, type Engine, type Recognizer } from "../engines/engine";
+import { ENGINE_SAMPLE_RATE, type Engine, type Recognizer, type Transcript } from "../engines/engine";
 import { EngineCallError } from "../engines/errors";
 import { GroqEngine } from "../engines/groq";
+import { LocalThenGroqEngine } from "../engines/local-then-groq";
 import { PocketSphinxEngine } from "../engines/pocketsphinx";
 import { VoskEngine } from "../engines/vosk";
 import type { EngineName } from "../settings";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol";
 
+/**
+ * Most samples one stream is fed before the next stream's turn: 128 ms of audio, a few ms of
+ * engine time, so no stream waits long for another however large its chunks are.
+ */
+export const QUANTUM_SAMPLES = 2048;
+
+interface Pending {
+  pcm: Int16Array;
+  /** Bytes of the message as received, acknowledged once all of it has been fed. */
+  bytes: number;
+  sentAt: number;
+  started: boolean;
+  /** How long the message waited for its first quantum. */
+  waitMs: number;
+}
+
 interface Stream {
+  id: number;
   slot: number;
   recognizer: Recognizer;
   resampler: StreamingResampler;
@@ -18,6 +36,12 @@ interface Stream {
   partials: boolean;
   lastPartial: string;
   engineMs: number;
+  queue: Pending[];
+  ending: boolean;
+  /** An engine call is running off the thread; nothing else may touch the recognizer. */
+  busy: boolean;
+  /** Cancelled: post "released" once the recognizer is let go of. */
+  confirm: boolean;
 }
 
 const setup = workerData as WorkerSetup;
@@ -26,6 +50,16 @@ if (!port) throw new Error("worker.js runs only as a worker thread");
 const cancelled = new Int32Array(setup.cancelled);
 const engines = new Map<EngineName, Engine>();
 const streams = new Map<number, Stream>();
+/** Streams ended while an engine call of theirs still runs; released when it settles. */
+const dropped = new Map<number, Stream>();
+/** Streams whose recognizer is being let go of off the thread. */
+const releasing = new Map<number, Stream>();
+/** Streams with work to do, in turn order; each turn is one quantum. */
+const turns: Stream[] = [];
+/** Engine calls and releases still running off the thread; the worker ends only after them. */
+const inFlight = new Set<Promise<unknown>>();
+let pumping = false;
+let closing = false;
 const post = (msg: FromWorker) => port.postMessage(msg);
 
 function buildEngine(name: EngineName): Engine {
@@ -41,119 +75,282 @@ function buildEngine(name: EngineName): Engine {
     case "groq":
       if (!setup.groq) throw new Error("groq has no settings");
       return new GroqEngine({ ...setup.groq, maxUtteranceMs: setup.maxUtteranceMs });
+    case "pocketsphinx+groq": {
+      // Built after its parts (select.ts lists it last), sharing their decoders and client.
+      const local = engines.get("pocketsphinx");
+      const remote = engines.get("groq");
+      if (!local || !remote || !setup.groq) throw new Error("pocketsphinx+groq needs both engines");
+      return new LocalThenGroqEngine(local, remote, setup.groq.finalDeadlineMs);
+    }
   }
-}
-
-function isCancelled(id: number, stream: Stream): boolean {
-  return Atomics.load(cancelled, stream.slot) === id;
 }
 
 function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function timed<T>(stream: Stream, fn: () => T): T {
+function track<T>(p: Promise<T>): Promise<T> {
+  inFlight.add(p);
+  const done = () => inFlight.delete(p);
+  p.then(done, done);
+  return p;
+}
+
+/** Runs one engine call, timing it; a promise result marks the stream busy until it settles. */
+function call(stream: Stream, fn: () => void | Promise<void>, then: () => void): void {
   const began = performance.now();
-  try {
-    return fn();
-  } finally {
+  const result = fn();
+  if (!(result instanceof Promise)) {
     stream.engineMs += performance.now() - began;
+    then();
+    return;
+  }
+  stream.busy = true;
+  track(result).then(
+    () => {
+      stream.engineMs += performance.now() - began;
+      settle(stream, then);
+    },
+    (err) => settle(stream, () => fail(stream.id, err)),
+  );
+}
+
+function settle(stream: Stream, then: () => void): void {
+  stream.busy = false;
+  if (dropped.has(stream.id)) {
+    dropped.delete(stream.id);
+    release(stream);
+    return;
+  }
+  try {
+    then();
+  } catch (err) {
+    fail(stream.id, err);
+  }
+  schedule(stream);
+}
+
+/** Lets go of the recognizer; a cancelled stream's slot is confirmed free only after that. */
+function release(stream: Stream): void {
+  const released = stream.recognizer.release();
+  const done = () => {
+    releasing.delete(stream.id);
+    if (stream.confirm) post({ t: "released", id: stream.id });
+  };
+  if (!(released instanceof Promise)) {
+    done();
+    return;
+  }
+  releasing.set(stream.id, stream);
+  track(released).then(done, done);
+}
+
+/**
+ * Ends a stream here: no more turns, its recognizer released (after the call in flight, if
+ * any). `confirm`: the pool waits for a "released" before reusing the slot (a cancel).
+ */
+function close(id: number, confirm = false): void {
+  const stream = streams.get(id) ?? dropped.get(id) ?? releasing.get(id);
+  if (!stream) {
+    if (confirm) post({ t: "released", id });
+    return;
+  }
+  stream.confirm ||= confirm;
+  if (!streams.delete(id)) return; // already on its way out; "released" follows if asked
+  stream.queue.length = 0;
+  if (!stream.busy) release(stream);
+  else {
+    dropped.set(id, stream);
+    stream.recognizer.interrupt?.();
   }
 }
 
-function close(id: number): void {
-  const stream = streams.get(id);
-  if (!stream) return;
-  streams.delete(id);
-  stream.recognizer.release();
-}
-
 function fail(id: number, err: unknown): void {
+  if (!streams.has(id)) return;
   close(id);
   const code = err instanceof EngineCallError ? err.code : 13; /* INTERNAL */
   post({ t: "error", id, code, message: err instanceof Error ? err.message : String(err) });
 }
 
-function feed(id: number, stream: Stream, pcm: Int16Array, sentAt: number): void {
-  if (pcm.length === 0) return;
-  stream.meter.add(pcm);
-  timed(stream, () => stream.recognizer.accept(pcm));
-  if (!stream.partials) return;
-  const text = timed(stream, () => stream.recognizer.partial());
-  if (text && text !== stream.lastPartial) {
-    stream.lastPartial = text;
-    post({ t: "partial", id, text, audioMs: stream.meter.durationMs, sentAt });
+function hasWork(stream: Stream): boolean {
+  return streams.get(stream.id) === stream && !stream.busy && (stream.queue.length > 0 || stream.ending);
+}
+
+function schedule(stream: Stream): void {
+  if (hasWork(stream) && !turns.includes(stream)) turns.push(stream);
+  if (!pumping && turns.length > 0) {
+    pumping = true;
+    // Between quanta the thread takes its messages (audio, cancels, new streams).
+    setImmediate(pump);
   }
 }
 
-async function finish(id: number, stream: Stream): Promise<void> {
-  feed(id, stream, stream.resampler.flush(), now());
-  const began = performance.now();
-  const transcript = await stream.recognizer.finish();
-  stream.engineMs += performance.now() - began;
-  if (!streams.has(id)) return; // cancelled while an engine call was in flight
-  const quality = stream.meter.figures();
-  close(id);
-  post({ t: "final", id, transcript, quality, engineMs: Math.round(stream.engineMs) });
+function pump(): void {
+  pumping = false;
+  const stream = turns.shift();
+  if (!stream) return;
+  if (hasWork(stream)) {
+    try {
+      turn(stream);
+    } catch (err) {
+      fail(stream.id, err);
+    }
+    // Back to the end of the line, so every stream with work gets a quantum in turn.
+    if (hasWork(stream)) turns.push(stream);
+  }
+  if (turns.length > 0 && !pumping) {
+    pumping = true;
+    setImmediate(pump);
+  }
+}
+
+/** One quantum of a stream's work: up to QUANTUM_SAMPLES fed, or its finish once all is fed. */
+function turn(stream: Stream): void {
+  const id = stream.id;
+  if (Atomics.load(cancelled, stream.slot) === id) {
+    close(id);
+    return;
+  }
+  const head = stream.queue[0];
+  if (!head) {
+    finish(stream);
+    return;
+  }
+  if (!head.started) {
+    head.started = true;
+    head.waitMs = now() - head.sentAt;
+  }
+  const pcm = head.pcm.subarray(0, QUANTUM_SAMPLES);
+  head.pcm = head.pcm.subarray(pcm.length);
+  const last = head.pcm.length === 0;
+  if (last) stream.queue.shift();
+  const ack = () => {
+    if (last && head.bytes > 0) post({ t: "ack", id, bytes: head.bytes, waitMs: head.waitMs });
+  };
+  if (pcm.length === 0) {
+    ack();
+    return;
+  }
+  stream.meter.add(pcm);
+  call(
+    stream,
+    () => stream.recognizer.accept(pcm),
+    () => {
+      if (stream.partials) {
+        const began = performance.now();
+        const text = stream.recognizer.partial();
+        stream.engineMs += performance.now() - began;
+        if (text && text !== stream.lastPartial) {
+          stream.lastPartial = text;
+          post({ t: "partial", id, text, audioMs: stream.meter.durationMs, sentAt: head.sentAt });
+        }
+      }
+      ack();
+    },
+  );
+}
+
+function finish(stream: Stream): void {
+  const id = stream.id;
+  stream.ending = false;
+  const rest = stream.resampler.flush();
+  if (rest.length > 0) {
+    stream.queue.push({ pcm: rest, bytes: 0, sentAt: now(), started: true, waitMs: 0 });
+    stream.ending = true;
+    return;
+  }
+  let transcript: Transcript | undefined;
+  call(
+    stream,
+    () => {
+      const out = stream.recognizer.finish();
+      if (out instanceof Promise)
+        return out.then((t) => {
+          transcript = t;
+        });
+      transcript = out;
+    },
+    () => {
+      const quality = stream.meter.figures();
+      close(id);
+      post({ t: "final", id, transcript: transcript as Transcript, quality, engineMs: Math.round(stream.engineMs) });
+    },
+  );
+}
+
+function open(msg: Extract<ToWorker, { t: "open" }>): void {
+  const engine = engines.get(msg.engine);
+  // Cancelled before it reached us: never build a recognizer for it.
+  if (Atomics.load(cancelled, msg.slot) === msg.id) return;
+  try {
+    if (!engine) throw new EngineCallError(9, `engine ${msg.engine} is not available`);
+    streams.set(msg.id, {
+      id: msg.id,
+      slot: msg.slot,
+      recognizer: engine.open(msg.language),
+      resampler: new StreamingResampler(msg.sampleRate, ENGINE_SAMPLE_RATE),
+      meter: new AudioQualityMeter(ENGINE_SAMPLE_RATE, setup.speechRmsThreshold),
+      partials: msg.partials && engine.partials,
+      lastPartial: "",
+      engineMs: 0,
+      queue: [],
+      ending: false,
+      busy: false,
+      confirm: false,
+    });
+  } catch (err) {
+    const code = err instanceof EngineCallError ? err.code : 13; /* INTERNAL */
+    post({ t: "error", id: msg.id, code, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+async function shutDown(): Promise<void> {
+  closing = true;
+  for (const id of [...streams.keys()]) close(id);
+  // Ending the thread under a native call still running on the pool would abort the process.
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  for (const engine of engines.values()) engine.close();
+  port?.close();
 }
 
 function handle(msg: ToWorker): void {
-  if (msg.t === "close") {
-    for (const id of [...streams.keys()]) close(id);
-    for (const engine of engines.values()) engine.close();
-    port?.close();
-    return;
-  }
-  if (msg.t === "counts") {
-    let live = 0;
-    let idle = 0;
-    for (const engine of engines.values()) {
-      const c = engine.counts();
-      live += c.live;
-      idle += c.idle;
+  if (closing) return;
+  switch (msg.t) {
+    case "close":
+      void shutDown();
+      return;
+    case "counts": {
+      let live = 0;
+      let idle = 0;
+      for (const engine of engines.values()) {
+        const c = engine.counts();
+        live += c.live;
+        idle += c.idle;
+      }
+      post({ t: "counts", request: msg.request, live, idle, streams: streams.size });
+      return;
     }
-    post({ t: "counts", request: msg.request, live, idle, streams: streams.size });
-    return;
-  }
-  if (msg.t === "open") {
-    const engine = engines.get(msg.engine);
-    // Cancelled before it reached us: never build a recognizer for it.
-    if (Atomics.load(cancelled, msg.slot) === msg.id) return;
-    try {
-      if (!engine) throw new EngineCallError(9, `engine ${msg.engine} is not available`);
-      streams.set(msg.id, {
-        slot: msg.slot,
-        recognizer: engine.open(msg.language),
-        resampler: new StreamingResampler(msg.sampleRate, ENGINE_SAMPLE_RATE),
-        meter: new AudioQualityMeter(ENGINE_SAMPLE_RATE, setup.speechRmsThreshold),
-        partials: msg.partials && engine.partials,
-        lastPartial: "",
-        engineMs: 0,
-      });
-    } catch (err) {
-      fail(msg.id, err);
-    }
-    return;
-  }
-  if (msg.t === "cancel") {
-    close(msg.id);
-    post({ t: "released", id: msg.id });
-    return;
+    case "open":
+      open(msg);
+      return;
+    case "cancel":
+      close(msg.id, true);
+      return;
   }
   const stream = streams.get(msg.id);
   if (!stream) return; // already finished, failed or cancelled
-  if (isCancelled(msg.id, stream)) {
+  if (Atomics.load(cancelled, stream.slot) === msg.id) {
     close(msg.id);
     return;
   }
   try {
     if (msg.t === "audio") {
-      const waitMs = now() - msg.sentAt;
-      feed(msg.id, stream, stream.resampler.push(new Int16Array(msg.pcm)), msg.sentAt);
-      post({ t: "ack", id: msg.id, bytes: msg.pcm.byteLength, waitMs });
+      const pcm = stream.resampler.push(new Int16Array(msg.pcm));
+      stream.queue.push({ pcm, bytes: msg.pcm.byteLength, sentAt: msg.sentAt, started: false, waitMs: 0 });
     } else {
-      finish(msg.id, stream).catch((err) => fail(msg.id, err));
+      stream.ending = true;
     }
+    schedule(stream);
   } catch (err) {
     fail(msg.id, err);
   }

@@ -122,8 +122,8 @@ async function startService(): Promise<{ child: ChildProcess; target: string }> 
   const target = `127.0.0.1:${port}`;
   const checker = new health.HealthClient(target, grpc.credentials.createInsecure());
   try {
-    // Bounded wait for the process to serve (about 10 s).
-    for (let i = 0; i < 100; i++) {
+    // Bounded wait for the process to serve (about 30 s: the machine may be busy).
+    for (let i = 0; i < 300; i++) {
       if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
       const status = await new Promise<number | undefined>((resolve) =>
         checker.check({ service: "" }, new grpc.Metadata(), { deadline: Date.now() + 500 }, (err, res) =>
@@ -133,7 +133,7 @@ async function startService(): Promise<{ child: ChildProcess; target: string }> 
       if (status === health.HealthCheckResponse_ServingStatus.SERVING) return { child, target };
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error("service did not become SERVING within 10 s");
+    throw new Error("service did not become SERVING within 30 s");
   } finally {
     checker.close();
   }
