@@ -22,7 +22,11 @@ export const consoleSettings = {
     "HOTPIN_CONSOLE_EDGE_METRICS_URLS",
     "the edge replicas' /metrics URLs the latency charts are computed from, comma separated; empty: http://127.0.0.1:HOTPIN_EDGE_METRICS_PORT/metrics",
   ),
-  edgeMetricsPort: port("HOTPIN_EDGE_METRICS_PORT", 9464, "the edge's metrics port, for the default HOTPIN_CONSOLE_EDGE_METRICS_URLS"),
+  edgeMetricsPort: port(
+    "HOTPIN_EDGE_METRICS_PORT",
+    9464,
+    "the edge's metrics port, for the default HOTPIN_CONSOLE_EDGE_METRICS_URLS",
+  ),
   scrapeIntervalMs: int("HOTPIN_CONSOLE_SCRAPE_INTERVAL_MS", 5000, "how often the edge metrics are read", {
     min: 500,
   }),

@@ -40,7 +40,7 @@ export function TimeChart({
         {
           stroke: "currentColor",
           grid: { stroke: "rgba(128,128,128,0.2)" },
-          size: 56,
+          size: 72,
           values: (_u, v) => v.map((n) => (n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${n} ms`)),
         },
       ],

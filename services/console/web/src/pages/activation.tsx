@@ -84,7 +84,7 @@ export function Activation() {
             <textarea
               id="issued-token"
               readOnly
-              rows={2}
+              rows={3}
               value={issued.token}
               onFocus={(e) => (e.target as HTMLTextAreaElement).select()}
             />
@@ -92,7 +92,7 @@ export function Activation() {
             <textarea
               id="issued-url"
               readOnly
-              rows={2}
+              rows={4}
               value={issued.wsUrl}
               onFocus={(e) => (e.target as HTMLTextAreaElement).select()}
             />

@@ -359,23 +359,27 @@ function TurnTable({ turns }: { turns: TurnLatency[] }) {
         {[...turns].reverse().map((t) => (
           <tr key={`${t.sessionId}-${t.utterance}`}>
             <th scope="row" data-label="Turn">
-              #{t.utterance} <span class="hint">{clock(t.at)}</span>
-              {t.thumbnailBlobId && <Thumbnail blobId={t.thumbnailBlobId} />}
+              <span>
+                #{t.utterance} <span class="hint">{clock(t.at)}</span>
+                {t.thumbnailBlobId && <Thumbnail blobId={t.thumbnailBlobId} />}
+              </span>
             </th>
             <td data-label="STT">{ms(t.sttMs)}</td>
             <td data-label="LLM">{ms(t.llmMs)}</td>
             <td data-label="Reply done">
-              {ms(t.replyMs)}
-              {t.replyMs !== undefined && (
-                <span class="minibar" aria-hidden="true">
-                  <span style={{ width: `${(100 * (t.sttMs ?? 0)) / max}%` }} class="m-stt" />
-                  <span style={{ width: `${(100 * (t.llmMs ?? 0)) / max}%` }} class="m-llm" />
-                  <span
-                    style={{ width: `${(100 * Math.max(0, t.replyMs - (t.sttMs ?? 0) - (t.llmMs ?? 0))) / max}%` }}
-                    class="m-rest"
-                  />
-                </span>
-              )}
+              <span>
+                {ms(t.replyMs)}
+                {t.replyMs !== undefined && (
+                  <span class="minibar" aria-hidden="true">
+                    <span style={{ width: `${(100 * (t.sttMs ?? 0)) / max}%` }} class="m-stt" />
+                    <span style={{ width: `${(100 * (t.llmMs ?? 0)) / max}%` }} class="m-llm" />
+                    <span
+                      style={{ width: `${(100 * Math.max(0, t.replyMs - (t.sttMs ?? 0) - (t.llmMs ?? 0))) / max}%` }}
+                      class="m-rest"
+                    />
+                  </span>
+                )}
+              </span>
             </td>
             <td data-label="Outcome">{t.outcome}</td>
           </tr>

@@ -160,8 +160,9 @@ export function FleetPage() {
       <section aria-labelledby="latency-title">
         <h2 id="latency-title">Latency</h2>
         <p class="hint">
-          End of speech → first reply audio, from the edge replicas' own measurements; each point covers the replies of
-          the last minute ({replies} now).
+          End of speech → first reply audio, from the edge replicas' own histograms (so as fine as their buckets); each
+          point covers the replies of the last minute ({replies} now). A stage's share is its median mark minus the one
+          before.
           {unreachable.length > 0 && <span class="warn"> Not reachable: {unreachable.join(", ")}.</span>}
         </p>
         <div class="charts">
