@@ -14,6 +14,7 @@ import {
   type TestMesh,
 } from "@hotpin/test-support";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
 import { LAYOUT_PROBLEMS } from "./testing/layout-check";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -97,6 +98,22 @@ describe("console in a real Chromium", { skip }, () => {
     assert.deepEqual(problems, [], "layout problems");
   }
 
+  it("layout check - finds boxes that overlap, stick out or are cut", async () => {
+    const p = await context.newPage();
+    await p.setViewportSize(SIZES.phone);
+    await p.setContent(`<body style="margin:0">
+      <div style="display:flex;width:300px"><div style="width:200px;flex:none">a</div><div style="width:200px;flex:none;margin-left:-50px">b</div></div>
+      <div style="width:600px">wide</div>
+      <div style="width:100px;overflow:hidden;white-space:nowrap">a long line of text that does not fit</div>
+    </body>`);
+    const found = ((await p.evaluate(`(${LAYOUT_PROBLEMS})()`)) as string[]).join("\n");
+    await p.close();
+    assert.match(found, /overlaps/);
+    assert.match(found, /sticks out of the viewport/);
+    assert.match(found, /cuts its content/);
+    assert.match(found, /scrolls sideways/);
+  });
+
   it("console - refuses a wrong operator token, a device token and API calls without a session", async () => {
     const bare = await fetch(`${mesh.consoleUrl}/api/fleet`);
     assert.equal(bare.status, 401);
@@ -122,7 +139,12 @@ describe("console in a real Chromium", { skip }, () => {
     assert.ok(!page.url().includes(TEST_OPERATOR_TOKEN), "the token is not in the URL");
 
     const pcm = await loadSpeech(GOFORWARD);
+    // Each device sends a camera photo with its question: its thumbnail comes back from the blob store.
+    const image = await sharp({ create: { width: 320, height: 240, channels: 3, background: "#c0392b" } })
+      .jpeg()
+      .toBuffer();
     const fleet = runFleet({
+      image,
       url: mesh.edgeUrl,
       dialect: "spec",
       devices: 3,
@@ -141,6 +163,24 @@ describe("console in a real Chromium", { skip }, () => {
     await page.getByTestId("stage-breakdown").waitFor();
     assert.match((await page.locator('tr[data-device="sim-001"]').textContent()) ?? "", /spec/);
     await screenshots(page, "fleet");
+
+    await page.locator('tr[data-device="sim-001"]').getByRole("link").click();
+    const thumb = page.getByTestId("timeline").getByRole("img", { name: "Sent by the device with this turn" });
+    await thumb.first().waitFor();
+    // Loaded, not only placed: the bytes came from storage's blob store through the console.
+    const natural = () =>
+      thumb.first().evaluate((i) => {
+        const img = i as unknown as { naturalWidth: number; naturalHeight: number };
+        return [img.naturalWidth, img.naturalHeight];
+      });
+    let size = await natural();
+    for (const deadline = Date.now() + 15_000; size[0] === 0 && Date.now() < deadline; size = await natural()) {
+      await page.waitForTimeout(100);
+    }
+    assert.deepEqual(size, [160, 120], "the edge's 160 px thumbnail");
+    await page.getByTestId("stored-turns").getByRole("img").first().waitFor({ timeout: 15_000 });
+    await screenshots(page, "device-with-image");
+    await page.getByRole("link", { name: "Fleet" }).click();
   });
 
   it("console - the virtual device speaks through the fake microphone and plays the reply", async () => {

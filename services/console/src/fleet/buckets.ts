@@ -14,7 +14,10 @@ export async function openExistingBucket(
   const kvm = new Kvm(nc);
   while (!signal.aborted) {
     try {
-      return await kvm.open(name);
+      // open() does not look the bucket up; status() fails while it does not exist.
+      const kv = await kvm.open(name);
+      await kv.status();
+      return kv;
     } catch {
       await new Promise((r) => setTimeout(r, everyMs).unref());
     }

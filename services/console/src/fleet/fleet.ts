@@ -82,8 +82,14 @@ export class Fleet {
       }
     })();
     // The buckets appear when the first edge starts; the console may start before it.
-    void openExistingBucket(nc, OWNER_BUCKET, this.abort.signal).then((kv) => kv && this.watchOwners(kv));
-    void openExistingBucket(nc, PENDING_IMAGE_BUCKET, this.abort.signal).then((kv) => kv && this.watchImages(kv));
+    const ended = (what: string) => (err: unknown) =>
+      this.opts.log.warn({ err: (err as Error).message, bucket: what }, "bucket watch ended");
+    void openExistingBucket(nc, OWNER_BUCKET, this.abort.signal)
+      .then((kv) => kv && this.watchOwners(kv))
+      .catch(ended(OWNER_BUCKET));
+    void openExistingBucket(nc, PENDING_IMAGE_BUCKET, this.abort.signal)
+      .then((kv) => kv && this.watchImages(kv))
+      .catch(ended(PENDING_IMAGE_BUCKET));
   }
 
   stop(): void {
@@ -272,7 +278,9 @@ export class Fleet {
     const time = e.time ? e.time.getTime() : Date.now();
     const v = d.view;
     v.lastActivity = Math.max(v.lastActivity, time);
-    if (e.edgeInstance) v.replica = e.edgeInstance;
+    // Where the device is comes from the ownership KV; an old session's late events do not move it back.
+    const current = !v.sessionId || v.sessionId === e.sessionId || p.$case === "connected";
+    if (e.edgeInstance && current) v.replica = e.edgeInstance;
     switch (p.$case) {
       case "connected":
         Object.assign(v, { connected: true, sessionId: e.sessionId, dialect: p.value.dialect, since: time });
@@ -284,7 +292,7 @@ export class Fleet {
         if (v.sessionId === e.sessionId) Object.assign(v, { connected: false, state: "disconnected" });
         break;
       case "stateChanged":
-        if (v.sessionId === e.sessionId || !v.sessionId) v.state = p.value.to;
+        if (current) v.state = p.value.to;
         break;
       case "recordingStarted":
         v.utterances = Math.max(v.utterances, p.value.utterance);

@@ -188,6 +188,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
                 <span class="who">{t.role === "user" ? "Device" : "Assistant"}</span>
                 <span class="what">{t.text}</span>
                 {t.hadImage &&
+                  t.role === "user" &&
                   (t.thumbnailBlobId ? (
                     <Thumbnail blobId={t.thumbnailBlobId} />
                   ) : (
