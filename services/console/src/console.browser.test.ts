@@ -13,6 +13,7 @@ import {
   TEST_OPERATOR_TOKEN,
   type TestMesh,
 } from "@hotpin/test-support";
+import axe from "axe-core";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { LAYOUT_PROBLEMS } from "./testing/layout-check";
@@ -83,7 +84,16 @@ describe("console in a real Chromium", { skip }, () => {
     await groq?.[Symbol.asyncDispose]();
   });
 
-  /** Full-page screenshots at both sizes, each checked for overlapping or cut-off boxes. */
+  /** WCAG 2 A/AA violations axe-core finds on the page as it is now, one line each. */
+  async function accessibilityProblems(p: Page): Promise<string[]> {
+    if (!(await p.evaluate("typeof window.axe === 'object'"))) await p.evaluate(axe.source);
+    return (await p.evaluate(
+      `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+        .then((r) => r.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).join(", ")))`,
+    )) as string[];
+  }
+
+  /** Full-page screenshots at both sizes, each checked for overlapping or cut-off boxes and by axe-core. */
   async function screenshots(p: Page, name: string): Promise<void> {
     const problems: string[] = [];
     for (const [size, viewport] of Object.entries(SIZES)) {
@@ -93,6 +103,7 @@ describe("console in a real Chromium", { skip }, () => {
       await p.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
       const found = (await p.evaluate(`(${LAYOUT_PROBLEMS})()`)) as string[];
       problems.push(...found.map((f) => `${name} (${size}): ${f}`));
+      problems.push(...(await accessibilityProblems(p)).map((f) => `${name} (${size}) accessibility: ${f}`));
     }
     await p.setViewportSize(SIZES.desktop);
     assert.deepEqual(problems, [], "layout problems");
@@ -221,6 +232,14 @@ describe("console in a real Chromium", { skip }, () => {
     await virtual.getByTestId("vd-answer").filter({ hasText: "Hello from the operator." }).waitFor();
     await virtual.getByTestId("vd-played").filter({ hasText: "Reply played" }).waitFor({ timeout: 30_000 });
     await screenshots(page, "device");
+
+    // Push-to-talk from the keyboard; a take too short to understand is asked for again.
+    await virtual.getByTestId("ptt").focus();
+    await virtual.keyboard.down("Space");
+    await virtual.getByTestId("vd-status").filter({ hasText: "Listening" }).waitFor();
+    await virtual.keyboard.up("Space");
+    await virtual.getByRole("alert").filter({ hasText: "record again" }).waitFor({ timeout: 30_000 });
+    await timeline.getByText("Re-record asked").first().waitFor({ timeout: 15_000 });
   });
 
   it("console - activation issues a device token and says activation codes are not available", async () => {

@@ -148,19 +148,30 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           {shown.length === 0 ? (
             <p class="empty">Nothing yet: events appear here as the device talks.</p>
           ) : (
-            <ol class="timeline" role="log" aria-live="polite" aria-relevant="additions" data-testid="timeline">
-              {[...shown].reverse().map((e) => {
-                const d = describe(e);
-                return (
-                  <li key={e.id} class={`tl tl-${d.kind}`}>
-                    <time dateTime={new Date(e.time).toISOString()}>{clock(e.time)}</time>
-                    <span class="tl-label">{d.label}</span>
-                    <span class="tl-text">{d.text}</span>
-                    {e.thumbnailBlobId && <Thumbnail blobId={e.thumbnailBlobId} />}
-                  </li>
-                );
-              })}
-            </ol>
+            <div
+              class="scroll timeline-box"
+              role="log"
+              aria-live="polite"
+              aria-relevant="additions"
+              aria-labelledby="timeline-title"
+              // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus to scroll by keyboard (WCAG 2.1.1)
+              tabIndex={0}
+              data-testid="timeline"
+            >
+              <ol class="timeline">
+                {[...shown].reverse().map((e) => {
+                  const d = describe(e);
+                  return (
+                    <li key={e.id} class={`tl tl-${d.kind}`}>
+                      <time dateTime={new Date(e.time).toISOString()}>{clock(e.time)}</time>
+                      <span class="tl-label">{d.label}</span>
+                      <span class="tl-text">{d.text}</span>
+                      {e.thumbnailBlobId && <Thumbnail blobId={e.thumbnailBlobId} />}
+                    </li>
+                  );
+                })}
+              </ol>
+            </div>
           )}
         </section>
         <section aria-labelledby="turns-title" class="card">

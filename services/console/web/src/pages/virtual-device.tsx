@@ -340,13 +340,16 @@ export function VirtualDevicePage() {
 
       <section class="card" aria-labelledby="vd-log">
         <h2 id="vd-log">Protocol log</h2>
-        <ol class="plain log" role="log">
-          {log.map((l, i) => (
-            <li key={i}>
-              <time>{clock(l.at)}</time> {l.text}
-            </li>
-          ))}
-        </ol>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus to scroll by keyboard (WCAG 2.1.1) */}
+        <div class="scroll log" role="log" aria-labelledby="vd-log" tabIndex={0}>
+          <ol class="plain">
+            {log.map((l, i) => (
+              <li key={i}>
+                <time>{clock(l.at)}</time> {l.text}
+              </li>
+            ))}
+          </ol>
+        </div>
       </section>
     </>
   );
