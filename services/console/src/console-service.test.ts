@@ -143,6 +143,22 @@ describe("console service (in process, real NATS)", () => {
     assert.match(await page.text(), /<div id="app">/);
   });
 
+  it("console - serves only the built front end: no path escapes it", async () => {
+    for (const path of [
+      "/..%2f..%2fpackage.json",
+      "/%2e%2e/%2e%2e/src/config.ts",
+      "/%E0%A4%A",
+      "/assets/../../main.js",
+    ]) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.match(await res.text(), /<div id="app">/, path);
+    }
+    const worklet = await fetch(`${base}/capture-worklet.js`);
+    assert.match(worklet.headers.get("content-type") ?? "", /javascript/);
+    assert.equal((await fetch(`${base}/`, { method: "POST" })).status, 405);
+  });
+
   it("console - state changes need a JSON body from the console's own origin", async () => {
     const cross = await post("/api/tokens", { deviceId: "dev-x" }, { origin: "http://evil.example" });
     assert.equal(cross.status, 403);

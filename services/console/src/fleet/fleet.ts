@@ -72,15 +72,16 @@ export class Fleet {
 
   async attach(nc: NatsConnection): Promise<void> {
     this.sub = nc.subscribe(EVENT_SUBJECTS);
+    const sub = this.sub;
     void (async () => {
-      for await (const msg of this.sub!) {
+      for await (const msg of sub) {
         try {
           this.onEvent(events.Event.decode(msg.data));
         } catch {
           // Not an event: storage records those; the console ignores them.
         }
       }
-    })();
+    })().catch((err) => this.opts.log.warn({ err: (err as Error).message }, "event subscription ended"));
     // The buckets appear when the first edge starts; the console may start before it.
     const ended = (what: string) => (err: unknown) =>
       this.opts.log.warn({ err: (err as Error).message, bucket: what }, "bucket watch ended");

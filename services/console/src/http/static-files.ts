@@ -21,7 +21,13 @@ export class StaticFiles {
   constructor(private readonly dir: string) {}
 
   async serve(path: string, res: ServerResponse): Promise<void> {
-    const rel = normalize(decodeURIComponent(path)).replace(/^([/\\])+/, "");
+    let decoded = "/";
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      // A malformed path is no file of ours: the app answers it.
+    }
+    const rel = normalize(decoded).replace(/^([/\\])+/, "");
     let file = join(this.dir, rel);
     if (!file.startsWith(this.dir + sep) || !(await isFile(file))) file = join(this.dir, "index.html");
     let body: Buffer;
