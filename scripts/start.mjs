@@ -23,7 +23,7 @@ function persistent(name) {
   return readFileSync(file, "utf8").trim();
 }
 
-const colours = { nats: 90, storage: 35, stt: 36, llm: 33, tts: 32, edge: 34 };
+const colours = { nats: 90, storage: 35, stt: 36, llm: 33, tts: 32, edge: 34, console: 94 };
 function print(service, line) {
   const tag = `\x1b[${colours[service] ?? 0}m[${service.padEnd(7)}]\x1b[0m`;
   try {
@@ -37,9 +37,11 @@ function print(service, line) {
 }
 
 const token = process.env.HOTPIN_DEVICE_TOKENS?.split(",")[0] ?? persistent("device-token");
+const operatorToken = process.env.HOTPIN_CONSOLE_OPERATOR_TOKENS?.split(",")[0] ?? persistent("operator-token");
 const env = {
   HOTPIN_DEVICE_TOKENS: process.env.HOTPIN_DEVICE_TOKENS ?? token,
   HOTPIN_TOKEN_SECRET: process.env.HOTPIN_TOKEN_SECRET ?? persistent("token-secret"),
+  HOTPIN_CONSOLE_OPERATOR_TOKENS: process.env.HOTPIN_CONSOLE_OPERATOR_TOKENS ?? operatorToken,
   // This script prints the device token itself, once, in its summary.
   HOTPIN_EDGE_PRINT_TOKEN: process.env.HOTPIN_EDGE_PRINT_TOKEN ?? "false",
 };
@@ -132,9 +134,13 @@ const lan =
     .flat()
     .find((a) => a && a.family === "IPv4" && !a.internal)?.address ?? "127.0.0.1";
 const edge = mesh.ports.edge.port;
+// The console listens on loopback: browsers allow the microphone (virtual device) only there or over HTTPS.
+const consoleUrl = `http://localhost:${mesh.ports.console.port}`;
 console.log(`
 HotPin Mesh is running (Ctrl-C stops everything).
 ${rows.join("\n")}
+
+Operator console   ${consoleUrl}   operator token  ${operatorToken}   (kept in ${join(dataDir, "operator-token")})
 
 Point a device at the edge:
   firmware dialect   ws://${lan}:${edge}/ws   with header  Authorization: Bearer ${token}

@@ -6,13 +6,19 @@ import { startNats, type TestNats } from "./nats";
 
 /** The static device token every test mesh accepts. */
 export const TEST_DEVICE_TOKEN = "test-device-token";
+/** The operator token of a test mesh's console. */
+export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789";
+
+const WITHOUT_CONSOLE: ServiceName[] = ["storage", "stt", "llm", "tts", "edge"];
 
 export interface TestMeshOptions {
-  /** Start only these services (default: all). */
+  /** Start only these services (default: all but the console). */
   only?: ServiceName[];
   /** Extra environment for every process, e.g. GROQ_BASE_URL of a fake Groq. */
   env?: Record<string, string>;
   serviceEnv?: MeshOptions["serviceEnv"];
+  /** Also start the operator console (services/console); default false. */
+  console?: boolean;
   /** Wait for /readyz of every started service (default true). */
   ready?: boolean;
 }
@@ -24,6 +30,8 @@ export interface TestMesh extends AsyncDisposable {
   address(name: ServiceName): string;
   /** http://127.0.0.1:PORT of the edge; the device socket is at ws://…/ws. */
   edgeUrl: string;
+  /** http://127.0.0.1:PORT of the console (when started). */
+  consoleUrl: string;
 }
 
 /**
@@ -36,6 +44,7 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
   const dataDir = await mkdtemp(join(tmpdir(), "hotpin-mesh-"));
   const verbose = process.env.HOTPIN_TEST_LOGS === "1";
   let mesh: Mesh | undefined;
+  const only = opts.only ?? (opts.console ? [...WITHOUT_CONSOLE, "console"] : WITHOUT_CONSOLE);
   try {
     mesh = await Mesh.start({
       root: repositoryRoot(),
@@ -45,6 +54,7 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
       env: {
         HOTPIN_DEVICE_TOKENS: TEST_DEVICE_TOKEN,
         HOTPIN_TOKEN_SECRET: "test-token-secret-0123456789abcdef",
+        HOTPIN_CONSOLE_OPERATOR_TOKENS: TEST_OPERATOR_TOKEN,
         HOTPIN_LOG_LEVEL: verbose ? "debug" : "warn",
         // The tests check what the real recognizer heard; with a (fake) Groq key, "auto" would
         // take the final from the fake's Whisper instead (services/stt README "Engines").
@@ -52,11 +62,11 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
         ...opts.env,
       },
       ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
-      ...(opts.only ? { only: opts.only } : {}),
+      only,
       ...(verbose ? { output: (name: string, line: string) => console.error(`[${name}] ${line}`) } : {}),
     });
     if (opts.ready !== false) {
-      for (const name of opts.only ?? (["storage", "stt", "llm", "tts", "edge"] as const)) await mesh.waitReady(name);
+      for (const name of only) await mesh.waitReady(name);
     }
   } catch (err) {
     // Mesh.start stops what it started when it fails; a readiness failure leaves them running.
@@ -71,6 +81,7 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
     nats,
     address: (name) => started.address(name),
     edgeUrl: `http://127.0.0.1:${started.ports.edge.port}`,
+    consoleUrl: `http://127.0.0.1:${started.ports.console.port}`,
     async [Symbol.asyncDispose]() {
       await started.stop();
       await nats[Symbol.asyncDispose]();

@@ -1,0 +1,26 @@
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/**
+ * Opens a bucket the edge owns, without creating it (its limits are the edge's to set); waits
+ * for it to exist, checking every `everyMs`, until `signal` aborts.
+ */
+export async function openExistingBucket(
+  nc: NatsConnection,
+  name: string,
+  signal: AbortSignal,
+  everyMs = 2000,
+): Promise<KV | undefined> {
+  const kvm = new Kvm(nc);
+  while (!signal.aborted) {
+    try {
+      // open() does not look the bucket up; status() fails while it does not exist.
+      const kv = await kvm.open(name);
+      await kv.status();
+      return kv;
+    } catch {
+      await new Promise((r) => setTimeout(r, everyMs).unref());
+    }
+  }
+  return undefined;
+}
