@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { edge, events } from "@hotpin/contracts";
 import { Authenticator } from "@hotpin/edge-ws/dist/auth";
-import { commandSubject, createLogger, createRegistry, eventSubject, newEventId } from "@hotpin/runtime";
+import { commandSubject, createLogger, createRegistry, eventSubject, newEventId, subjectToken } from "@hotpin/runtime";
 import { startNats, type TestNats } from "@hotpin/test-support";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -13,7 +13,7 @@ import { type ConsoleService, startConsoleService } from "./console-service";
 import { OWNER_BUCKET, PENDING_IMAGE_BUCKET } from "./fleet/fleet";
 
 const OPERATOR = "operator-token-for-tests-0123";
-const SECRET = "console-test-secret-0123456789";
+const SECRET = "console-test-secret-0123456789-abcdefgh";
 
 /** Polls `read` until `ok` holds; fails after `timeoutMs` with the last value seen. */
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
@@ -174,8 +174,8 @@ describe("console service (in process, real NATS)", () => {
 
   it("console - the fleet follows the ownership KV and the event stream, with a timeline and per-turn timings", async () => {
     const kv = await new Kvm(nc).open(OWNER_BUCKET);
-    const key = Buffer.from("dev-1").toString("base64url");
-    await kv.put(key, JSON.stringify({ instance: "edge-a", sessionId: "s1", since: Date.now() }));
+    const key = subjectToken("dev-1");
+    await kv.put(key, JSON.stringify({ deviceId: "dev-1", instance: "edge-a", sessionId: "s1", since: Date.now() }));
     publish("dev-1", "s1", { $case: "connected", value: { dialect: "spec", remoteAddress: "10.0.0.9" } });
     publish("dev-1", "s1", { $case: "stateChanged", value: { from: "idle", to: "recording" } });
     publish("dev-1", "s1", { $case: "recordingStarted", value: { utterance: 1 } });
@@ -215,7 +215,7 @@ describe("console service (in process, real NATS)", () => {
     assert.ok(turn.sttMs !== undefined && turn.llmMs !== undefined && turn.replyMs !== undefined);
 
     // Replaced on another replica: the old session's disconnect does not make it look gone.
-    await kv.put(key, JSON.stringify({ instance: "edge-b", sessionId: "s2", since: Date.now() }));
+    await kv.put(key, JSON.stringify({ deviceId: "dev-1", instance: "edge-b", sessionId: "s2", since: Date.now() }));
     publish(
       "dev-1",
       "s1",
@@ -288,10 +288,12 @@ describe("console service (in process, real NATS)", () => {
     const res = await post("/api/tokens", { deviceId: "hotpin-kitchen", ttlSec: 3600 });
     assert.equal(res.status, 200);
     const issued = (await res.json()) as IssuedToken;
-    const check = new Authenticator({ enabled: true, staticTokens: [], secret: SECRET }).check(issued.token);
-    assert.deepEqual(check, { ok: true, grant: { kind: "device", deviceId: "hotpin-kitchen" } });
-    assert.match(issued.wsUrl, /\/ws\?session=hotpin-kitchen&token=hp1\./);
-    assert.equal((await post("/api/tokens", { deviceId: "bad id!" })).status, 400);
+    const check = await new Authenticator({ enabled: true, staticTokens: [], secret: SECRET, maxTtlSec: 86_400 }).check(
+      issued.token,
+    );
+    assert.ok(check.ok && check.grant.kind === "device" && check.grant.deviceId === "hotpin-kitchen");
+    assert.match(issued.wsUrl, /\/ws\?session=hotpin-kitchen&token=eyJ/);
+    assert.equal((await post("/api/tokens", { deviceId: "bad id" })).status, 400);
     assert.equal((await post("/api/tokens", { deviceId: "ok", ttlSec: 10 })).status, 400);
     const virtual = (await (await post("/api/virtual-device", {})).json()) as IssuedToken;
     assert.match(virtual.deviceId, /^console-[0-9a-f]{8}$/);
@@ -301,8 +303,8 @@ describe("console service (in process, real NATS)", () => {
     const images = await new Kvm(nc).open(PENDING_IMAGE_BUCKET);
     const pointer = { blobId: "full-1", thumbnailBlobId: "thumb-1", mimeType: "image/jpeg", width: 64, height: 48 };
     await images.put(
-      Buffer.from("dev-3").toString("base64url"),
-      JSON.stringify({ ...pointer, bytes: 900, uploadedAt: Date.now() }),
+      subjectToken("dev-3"),
+      JSON.stringify({ ...pointer, deviceId: "dev-3", bytes: 900, uploadedAt: Date.now() }),
     );
     publish("dev-3", "s3", { $case: "imageReceived", value: { blobId: "full-1", width: 64, height: 48, bytes: 900 } });
     publish("dev-3", "s3", {

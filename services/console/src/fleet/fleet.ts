@@ -40,11 +40,6 @@ interface Tracked {
   pendingThumbnail?: string;
 }
 
-/** KV keys are base64url of the device id (services/edge-ws/src/fleet/kv-bucket.ts). */
-function deviceFromKey(key: string): string {
-  return Buffer.from(key, "base64url").toString();
-}
-
 function parseJson(text: string): Record<string, unknown> | undefined {
   try {
     const v = JSON.parse(text) as unknown;
@@ -66,6 +61,8 @@ export class Fleet {
   private owners: KV | undefined;
   private sub: Subscription | undefined;
   private watchers: { stop(): void }[] = [];
+  /** Ownership KV key → device id, from the entries' values (keys are hashes of long ids). */
+  private readonly ownerKeys = new Map<string, string>();
   private reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: FleetOptions) {}
@@ -194,13 +191,18 @@ export class Fleet {
     this.reconcileTimer = setInterval(() => void this.reconcile(), RECONCILE_MS);
     this.reconcileTimer.unref();
     for await (const e of watch) {
-      const deviceId = deviceFromKey(e.key);
+      // A key is not reversible (services/edge-ws/src/fleet/kv-bucket.ts): the value names the device.
       if (e.operation === "PUT") {
         const v = parseJson(e.string());
-        if (!v || typeof v.instance !== "string" || typeof v.sessionId !== "string") continue;
-        this.owned(deviceId, v.instance, v.sessionId, typeof v.since === "number" ? v.since : Date.now());
+        if (!v || typeof v.deviceId !== "string" || typeof v.instance !== "string" || typeof v.sessionId !== "string") {
+          continue;
+        }
+        this.ownerKeys.set(e.key, v.deviceId);
+        this.owned(v.deviceId, v.instance, v.sessionId, typeof v.since === "number" ? v.since : Date.now());
       } else {
-        const d = this.devices.get(deviceId);
+        const deviceId = this.ownerKeys.get(e.key);
+        this.ownerKeys.delete(e.key);
+        const d = deviceId === undefined ? undefined : this.devices.get(deviceId);
         if (d?.view.connected) {
           d.view.connected = false;
           this.changed(d);
@@ -234,7 +236,10 @@ export class Fleet {
     if (!kv) return;
     try {
       const live = new Set<string>();
-      for await (const k of await kv.keys()) live.add(deviceFromKey(k));
+      for await (const k of await kv.keys()) {
+        const deviceId = this.ownerKeys.get(k);
+        if (deviceId !== undefined) live.add(deviceId);
+      }
       for (const d of this.devices.values()) {
         if (d.view.connected && !live.has(d.view.deviceId)) {
           d.view.connected = false;
@@ -252,8 +257,15 @@ export class Fleet {
     for await (const e of watch) {
       if (e.operation !== "PUT") continue;
       const v = parseJson(e.string());
-      if (!v || typeof v.blobId !== "string" || typeof v.thumbnailBlobId !== "string") continue;
-      const d = this.track(deviceFromKey(e.key));
+      if (
+        !v ||
+        typeof v.deviceId !== "string" ||
+        typeof v.blobId !== "string" ||
+        typeof v.thumbnailBlobId !== "string"
+      ) {
+        continue;
+      }
+      const d = this.track(v.deviceId);
       const image = {
         blobId: v.blobId,
         thumbnailBlobId: v.thumbnailBlobId,

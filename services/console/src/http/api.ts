@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { issueToken } from "@hotpin/edge-ws/dist/auth";
-import type { Logger } from "@hotpin/runtime";
+import { issueToken, weakSecret } from "@hotpin/edge-ws/dist/auth";
+import { DEVICE_ID_RULE, isValidDeviceId, type Logger } from "@hotpin/runtime";
 import type { ActivationInfo, CommandRequest, ConsoleInfo, IssuedToken, LiveMessage } from "../api-types";
 import { BadCommandError, commandBody, type DeviceCommands } from "../commands";
 import type { ConsoleConfig } from "../config";
@@ -14,7 +14,6 @@ import { edgeSocketUrl } from "./edge-url";
 
 const MAX_BODY_BYTES = 16 * 1024;
 /** Device ids the console issues tokens for: what fits a NATS subject token and a KV key unchanged. */
-const DEVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export class HttpError extends Error {
   constructor(
@@ -207,7 +206,7 @@ export class Api {
   }
 
   private info(req: IncomingMessage): ConsoleInfo {
-    return { edgeWsUrl: this.edgeWsUrl(req), canIssue: this.d.cfg.tokenSecret.length >= 16 };
+    return { edgeWsUrl: this.edgeWsUrl(req), canIssue: weakSecret(this.d.cfg.tokenSecret) === undefined };
   }
 
   private async command(req: IncomingMessage, deviceId: string): Promise<unknown> {
@@ -249,21 +248,21 @@ export class Api {
         reason:
           "Activation codes come from the xiaozhi OTA flow, which the mesh does not implement yet. HotPin devices are bound by issuing them a device token here.",
       },
-      canIssue: this.d.cfg.tokenSecret.length >= 16,
+      canIssue: weakSecret(this.d.cfg.tokenSecret) === undefined,
       tokenTtlSec: this.d.cfg.deviceTokenTtlSec,
     };
   }
 
-  private token(req: IncomingMessage, deviceId: string, ttlSec: number): IssuedToken {
-    if (this.d.cfg.tokenSecret.length < 16) {
+  private async token(req: IncomingMessage, deviceId: string, ttlSec: number): Promise<IssuedToken> {
+    if (weakSecret(this.d.cfg.tokenSecret) !== undefined) {
       throw new HttpError(
         409,
         "no_token_secret",
-        "HOTPIN_TOKEN_SECRET is not set: the console cannot issue device tokens",
+        "HOTPIN_TOKEN_SECRET is not set (or too weak to sign with): the console cannot issue device tokens",
       );
     }
     const now = Date.now();
-    const token = issueToken(this.d.cfg.tokenSecret, deviceId, ttlSec, now);
+    const token = await issueToken(this.d.cfg.tokenSecret, deviceId, ttlSec, now);
     const ws = new URL(this.edgeWsUrl(req));
     ws.searchParams.set("session", deviceId);
     ws.searchParams.set("token", token);
@@ -272,14 +271,12 @@ export class Api {
 
   private async issue(req: IncomingMessage): Promise<IssuedToken> {
     const { deviceId, ttlSec } = await this.body(req);
-    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
-      throw new HttpError(400, "bad_device_id", "a device id is 1–64 letters, digits, '.', '_' or '-'");
-    }
+    if (!isValidDeviceId(deviceId)) throw new HttpError(400, "bad_device_id", `a device id is ${DEVICE_ID_RULE}`);
     const ttl = ttlSec === undefined ? this.d.cfg.deviceTokenTtlSec : Number(ttlSec);
     if (!Number.isInteger(ttl) || ttl < 60 || ttl > this.d.cfg.deviceTokenTtlSec) {
       throw new HttpError(400, "bad_ttl", `a token lives 60 to ${this.d.cfg.deviceTokenTtlSec} seconds`);
     }
-    const issued = this.token(req, deviceId, ttl);
+    const issued = await this.token(req, deviceId, ttl);
     this.d.log.info({ deviceId: issued.deviceId, ttlSec: ttl }, "device token issued");
     return issued;
   }
@@ -288,8 +285,7 @@ export class Api {
   private async virtualDevice(req: IncomingMessage): Promise<IssuedToken> {
     const { deviceId } = await this.body(req);
     const id = typeof deviceId === "string" && deviceId ? deviceId : `console-${randomBytes(4).toString("hex")}`;
-    if (!DEVICE_ID.test(id))
-      throw new HttpError(400, "bad_device_id", "a device id is 1–64 letters, digits, '.', '_' or '-'");
+    if (!isValidDeviceId(id)) throw new HttpError(400, "bad_device_id", `a device id is ${DEVICE_ID_RULE}`);
     return this.token(req, id, this.d.cfg.virtualTokenTtlSec);
   }
 

@@ -143,7 +143,7 @@ export class DeviceOwnership {
     const mine = this.held.get(deviceId);
     if (!kv || !mine || this.stopped) return;
     const key = deviceKey(deviceId);
-    const value = JSON.stringify({ instance: this.instance, sessionId: mine.sessionId, since: mine.since });
+    const value = JSON.stringify({ deviceId, instance: this.instance, sessionId: mine.sessionId, since: mine.since });
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await kv.get(key);
       const owner = current?.operation === "PUT" ? parseOwner(current.string()) : undefined;
@@ -174,7 +174,12 @@ export class DeviceOwnership {
         const kv = this.kv;
         if (!kv || this.held.get(deviceId) !== mine) return;
         if (mine.revision === undefined) return this.write(deviceId, !mine.confirmed);
-        const value = JSON.stringify({ instance: this.instance, sessionId: mine.sessionId, since: mine.since });
+        const value = JSON.stringify({
+          deviceId,
+          instance: this.instance,
+          sessionId: mine.sessionId,
+          since: mine.since,
+        });
         try {
           mine.revision = await kv.update(deviceKey(deviceId), value, mine.revision);
         } catch {
