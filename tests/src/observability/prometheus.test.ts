@@ -35,16 +35,6 @@ const PHOTO = Buffer.from(
  * shows must come back with data after the simulated fleet.
  */
 const EXCEPTIONS: QueryException[] = [
-  {
-    where: '"Stream and consumer lag" B',
-    reason: "hotpin_storage_consumer_pending_messages comes with the storage hardening branch",
-    missing: ["hotpin_storage_consumer_pending_messages"],
-  },
-  {
-    where: '"Stream and consumer lag" C',
-    reason: "hotpin_storage_consumer_ack_pending_messages comes with the storage hardening branch",
-    missing: ["hotpin_storage_consumer_ack_pending_messages"],
-  },
   { where: '"Database errors" B', reason: "no Storage RPC fails in this run (a healthy SQLite)" },
   { where: '"Retention runs" B', reason: "nothing is old enough to be deleted in a minute-long run" },
   {
