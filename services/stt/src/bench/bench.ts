@@ -1,4 +1,4 @@
-// `npm run bench:stt [-- --json]`: the STT service against pocketsphinx_continuous on the real
+// `npm run bench:stt [-- --json] [-- --workers N]`: the STT service against pocketsphinx_continuous on the real
 // speech of pocketsphinx-testdata — accuracy, speed, and streams held at real-time pacing.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ const CHUNK_BYTES = 4096;
 const BYTES_PER_MS = 32;
 const LAG_LIMIT_MS = 300;
 const json = process.argv.includes("--json");
+const workersArg = process.argv.indexOf("--workers");
 const say = (line: string) => {
   if (!json) console.log(line);
 };
@@ -118,6 +119,8 @@ function pacedStream(s: TestStt, pcm: Buffer, offsetMs: number): Promise<number[
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
+  // `--workers N`: worker threads (default: one per core).
+  const workers = workersArg >= 0 ? Math.max(1, Math.min(64, Number(process.argv[workersArg + 1]) || cores)) : cores;
   const utterances = corpus();
   const dir = mkdtempSync(join(tmpdir(), "stt-bench-"));
   try {
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
       realtime_ratio: bound > 0 ? round(held / bound) : 0,
       lag_limit_ms: LAG_LIMIT_MS,
       cores,
+      workers,
       audio_seconds: round(seconds),
       cli_startup_seconds: round(startup, 3),
       levels,

@@ -134,6 +134,10 @@ async function startService(): Promise<{ child: ChildProcess; target: string }> 
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error("service did not become SERVING within 30 s");
+  } catch (err) {
+    // Never leave the service behind when the bench gives up on it.
+    child.kill("SIGTERM");
+    throw err;
   } finally {
     checker.close();
   }
