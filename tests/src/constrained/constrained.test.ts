@@ -13,6 +13,7 @@ import { bwrapAvailable, type PodConstraints, spawnSandboxed } from "./sandbox";
 
 const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const TOKEN = "constrained-test-device-token";
+/** The processes of overlays/dev (the console is an optional component, not part of it). */
 const MESH_SERVICES: ServiceName[] = ["storage", "stt", "llm", "tts", "edge"];
 // Set by the mesh on loopback (or by this test): the rest of each container's env is the manifest's.
 const MESH_OWNED =
@@ -108,6 +109,7 @@ test("constrained - every service runs as in its pod and the whole mesh answers 
       natsUrl: nats.url,
       dataDir: work,
       randomPorts: true,
+      only: MESH_SERVICES,
       env: { HOTPIN_LOG_LEVEL: "warn", GROQ_API_KEY: "test-key", GROQ_BASE_URL: groq.url },
       serviceEnv: {
         storage: {
