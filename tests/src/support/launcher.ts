@@ -77,7 +77,7 @@ after(async () => {
   await groq?.close();
 });
 
-export async function launch(): Promise<Launch> {
+export async function launch(extraEnv: Record<string, string> = {}): Promise<Launch> {
   const dataDir = mkdtempSync(join(tmpdir(), "hotpin-stop-"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -87,6 +87,7 @@ export async function launch(): Promise<Launch> {
     HOTPIN_NATS_PORT: String(await freePort()),
     HOTPIN_EDGE_HOST: "127.0.0.1",
     HOTPIN_START_GRACE_MS: "20000",
+    ...extraEnv,
   };
   delete env.HOTPIN_NATS_URL;
   for (const s of SERVICES) {
