@@ -145,7 +145,10 @@ test("k8s - the console: in production, not in dev; one replica, ClusterIP, no a
     byKind(rendering("tests/console-only").objects, "NetworkPolicy").map((p) => p.metadata.name),
     ["console"],
   );
-  assert.equal(container(rendering("overlays/production").objects, "console").image, "registry.example.com/hotpin/console:0.1.0");
+  assert.equal(
+    container(rendering("overlays/production").objects, "console").image,
+    "registry.example.com/hotpin/console:0.1.0",
+  );
 });
 
 // Each rule fails on a manifest that breaks it: the checks can fail.

@@ -600,13 +600,15 @@ export const RULES: Rule[] = [
       ) {
         out.push("no default-deny NetworkPolicy");
       }
-      const callers: Record<string, [number, string[]]> = !mesh ? {} : {
-        stt: [50051, ["edge"]],
-        llm: [50052, ["edge"]],
-        tts: [50053, ["edge"]],
-        storage: [50054, ["edge", "console"]],
-        nats: [4222, ["edge", "storage"]],
-      };
+      const callers: Record<string, [number, string[]]> = !mesh
+        ? {}
+        : {
+            stt: [50051, ["edge"]],
+            llm: [50052, ["edge"]],
+            tts: [50053, ["edge"]],
+            storage: [50054, ["edge", "console"]],
+            nats: [4222, ["edge", "storage"]],
+          };
       // The console (optional): its own policy, its port only from namespaces operators come in
       // through, and the ports it calls open to it.
       if (find(r.objects, "Deployment", "console")) {
@@ -640,7 +642,8 @@ export const RULES: Rule[] = [
               const viaNamespace =
                 name === "console" &&
                 !peer.podSelector &&
-                Object.keys((peer.namespaceSelector as { matchLabels?: object } | undefined)?.matchLabels ?? {}).length > 0;
+                Object.keys((peer.namespaceSelector as { matchLabels?: object } | undefined)?.matchLabels ?? {})
+                  .length > 0;
               if (name === "console" && !peer.namespaceSelector && !app)
                 out.push(`${ref(p)}: port ${port} open to ${JSON.stringify(peer)}`);
               if (peer.ipBlock || (peer.namespaceSelector && !viaNamespace) || (app && !allowed.includes(app))) {
@@ -771,7 +774,8 @@ export const RULES: Rule[] = [
       const con = hotpinContainers(r.objects).find((x) => x.facts.name === "console");
       if (!con) return [];
       const out: string[] = [];
-      if (con.w.spec.replicas !== 1) out.push(`replicas ${con.w.spec.replicas ?? "unset"}: sign-ins are in memory, run exactly 1`);
+      if (con.w.spec.replicas !== 1)
+        out.push(`replicas ${con.w.spec.replicas ?? "unset"}: sign-ins are in memory, run exactly 1`);
       if (autoscalers(r.objects).some((a) => a.target === "console")) out.push("an autoscaler targets it");
       const svc = find(r.objects, "Service", "console")?.spec as { type?: string; clusterIP?: string } | undefined;
       if (!svc) out.push("no Service console");

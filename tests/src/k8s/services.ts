@@ -97,12 +97,19 @@ export const SERVICES: ServiceFacts[] = [
     slowStart: false,
     usesNats: true,
   },
-].map(({ file, exp, reader, ...s }: { file: string; exp: string; reader?: string } & Omit<ServiceFacts, "settings" | "readme">) => ({
-  ...s,
-  settings: settingsOf(s.dir, file, exp),
-  readme: readme(s.dir),
-  ...(reader ? { read: require(join(root, s.dir, "dist", file))[reader] as ServiceFacts["read"] } : {}),
-}));
+].map(
+  ({
+    file,
+    exp,
+    reader,
+    ...s
+  }: { file: string; exp: string; reader?: string } & Omit<ServiceFacts, "settings" | "readme">) => ({
+    ...s,
+    settings: settingsOf(s.dir, file, exp),
+    readme: readme(s.dir),
+    ...(reader ? { read: require(join(root, s.dir, "dist", file))[reader] as ServiceFacts["read"] } : {}),
+  }),
+);
 
 /**
  * Variables a container may set that are not in a settings table: the standard OpenTelemetry
