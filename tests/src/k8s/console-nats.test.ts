@@ -6,12 +6,14 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { edge } from "@hotpin/contracts";
 import { sendCommand } from "@hotpin/edge-ws/dist/commands/send-command";
-import { EVENT_SUBJECTS } from "@hotpin/runtime";
+import { readConsoleConfig } from "@hotpin/console/dist/config";
+import { startConsoleService } from "@hotpin/console/dist/console-service";
+import { createLogger, createRegistry, EVENT_SUBJECTS } from "@hotpin/runtime";
 import { freePort } from "@hotpin/test-support";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { byKind } from "./objects";
+import { byKind, find, resolvedEnv, type Workload } from "./objects";
 import { k8sDir, render } from "./render";
 
 // The console's NATS user (components/console/auth.conf) on a real nats-server: everything the
@@ -19,8 +21,9 @@ import { k8sDir, render } from "./render";
 // what it must not do (write the edge's buckets, publish events, manage streams) is refused.
 const PASSWORDS = { edge: "edge-pw", storage: "storage-pw", operator: "operator-pw", console: "console-pw" };
 
+const objects = render(join(k8sDir, "tests", "console-only"));
+
 async function startServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const objects = render(join(k8sDir, "tests", "console-only"));
   const cm = byKind(objects, "ConfigMap").find((c) => c.metadata.name.startsWith("nats-config"));
   const auth = (cm?.data as Record<string, string> | undefined)?.["auth.conf"];
   assert.ok(auth?.includes("user: console"), "the console user in the rendered auth.conf");
@@ -137,6 +140,47 @@ test("k8s - the console's NATS user: events, both buckets read and watched, devi
     assert.equal(reply.ok, true);
 
     // Refused: writing the edge's bucket, publishing events, managing streams.
+    // The console itself, configured as the manifest configures it (addresses made local).
+    const pod = find(objects, "Deployment", "console") as Workload;
+    const container = pod.spec.template.spec.containers[0];
+    assert.ok(container);
+    const cfg = readConsoleConfig({
+      ...resolvedEnv(container),
+      HOTPIN_CONSOLE_HOST: "127.0.0.1",
+      HOTPIN_CONSOLE_PORT: "0",
+      HOTPIN_NATS_URL: server.url,
+      HOTPIN_NATS_PASSWORD: PASSWORDS.console,
+      HOTPIN_STORAGE_ADDRESS: "127.0.0.1:1",
+      HOTPIN_CONSOLE_EDGE_METRICS_URLS: "http://127.0.0.1:1/metrics",
+    });
+    assert.equal(cfg.natsUser, "console");
+    const svc = await startConsoleService(cfg, createLogger("console", "silent"), createRegistry("console"));
+    try {
+      assert.equal(svc.check(), true, "the console is ready on its NATS user");
+      await owners.put("dev3", JSON.stringify({ deviceId: "dev3", instance: "edge-0", sessionId: "s3", since: 1 }));
+      const base = `http://127.0.0.1:${svc.port}`;
+      const signin = await fetch(`${base}/api/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: base },
+        body: JSON.stringify({ token: cfg.operatorTokens[0] }),
+      });
+      assert.equal(signin.status, 200);
+      const cookie = (signin.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const deadline = Date.now() + 10_000;
+      let ids: string[] = [];
+      while (Date.now() < deadline && !ids.includes("dev3")) {
+        const res = await fetch(`${base}/api/fleet`, { headers: { cookie } });
+        ids = ((await res.json()) as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId);
+        if (!ids.includes("dev3")) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(ids.includes("dev3"), `the fleet view follows the ownership KV: ${ids.join(",")}`);
+    } finally {
+      await svc.closeHttp(1000);
+      svc.stopWatching();
+      await svc.drainNats();
+      svc.closeStorage();
+    }
+
     await assert.rejects(kv.put("dev2", "x", { timeout: 2000 } as never), "console may not write the ownership KV");
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     await assert.rejects(jsm.streams.delete("KV_hotpin_device_owners"), "console may not delete streams");
