@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image per service, one target each: edge, stt, llm, tts, storage.
+# One image per service, one target each: edge, stt, llm, tts, storage, console.
 #   scripts/build-images.sh            (docker, podman or buildah; tags from the git revision)
 #   docker build --target stt -t hotpin/stt:dev .
 # Build and runtime stages share one Debian 12 Node 20 base, so native addons (better-sqlite3,
@@ -73,3 +73,11 @@ FROM runtime AS storage
 COPY --from=build /app/services/storage services/storage
 WORKDIR /app/services/storage
 EXPOSE 50054 9468
+
+# The operator console (deploy/k8s/components/console). It imports the edge's device-token code,
+# so the edge workspace (its dist and package.json) comes along.
+FROM runtime AS console
+COPY --from=build /app/services/edge-ws services/edge-ws
+COPY --from=build /app/services/console services/console
+WORKDIR /app/services/console
+EXPOSE 8090 9469

@@ -2,7 +2,7 @@
 # Builds one image per service from the Dockerfile's targets with docker, podman or buildah,
 # tagged with the git revision (a -dirty suffix when the tree has uncommitted changes).
 #
-#   scripts/build-images.sh                      # all five, hotpin/<service>:<revision>
+#   scripts/build-images.sh                      # all six, hotpin/<service>:<revision>
 #   REGISTRY=registry.example.com/hotpin scripts/build-images.sh --push
 #   ENGINE=buildah scripts/build-images.sh stt tts
 #
@@ -17,11 +17,11 @@ services=""
 for arg in "$@"; do
   case "$arg" in
     --push) push=true ;;
-    edge | stt | llm | tts | storage) services="$services $arg" ;;
-    *) echo "usage: $0 [--push] [edge stt llm tts storage]" >&2; exit 64 ;;
+    edge | stt | llm | tts | storage | console) services="$services $arg" ;;
+    *) echo "usage: $0 [--push] [edge stt llm tts storage console]" >&2; exit 64 ;;
   esac
 done
-[ -n "$services" ] || services="edge stt llm tts storage"
+[ -n "$services" ] || services="edge stt llm tts storage console"
 
 if [ -z "${ENGINE:-}" ]; then
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then ENGINE=docker

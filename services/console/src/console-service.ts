@@ -38,6 +38,8 @@ export async function startConsoleService(
     name: "console",
     log,
     ...(cfg.natsToken ? { token: cfg.natsToken } : {}),
+    // Its own user where the server has users (deploy/k8s/components/console/auth.conf).
+    ...(cfg.natsUser ? { user: cfg.natsUser, pass: cfg.natsPassword } : {}),
   });
   const commands = new DeviceCommands(nc, cfg.commandTimeoutMs);
   const fleet = new Fleet({

@@ -44,11 +44,13 @@ const needs: Record<string, RegExp[]> = {
   edge: [],
   llm: [],
   storage: [],
+  console: [],
 };
 
 test("images - a Dockerfile target for every image the manifests run, and the build script builds them all", () => {
   const images = new Set(
-    workloads(render(join(k8sDir, "tests", "base-only")))
+    // The base and the optional console.
+    workloads(render(join(k8sDir, "tests", "console-only")))
       .flatMap((w) => w.spec.template.spec.containers.map((c) => c.image ?? ""))
       .filter((i) => i.startsWith("hotpin/"))
       .map((i) => i.slice("hotpin/".length)),
@@ -60,7 +62,7 @@ test("images - a Dockerfile target for every image the manifests run, and the bu
       `target ${target}`,
     );
   const script = readFileSync(join(root, "scripts", "build-images.sh"), "utf8");
-  assert.match(script, /services="edge stt llm tts storage"/);
+  assert.match(script, /services="edge stt llm tts storage console"/);
   assert.match(script, /git rev-parse --short=12 HEAD/);
   execFileSync("sh", ["-n", join(root, "scripts", "build-images.sh")]);
 });

@@ -15,6 +15,7 @@ const TARGETS: { name: string; dir: string; overlay: boolean; base?: boolean }[]
   { name: "tests/dev-ingress-nginx-policies", dir: "tests/dev-ingress-nginx-policies", overlay: true },
   { name: "tests/nats-cluster-cpu", dir: "tests/nats-cluster-cpu", overlay: false },
   { name: "tests/postgres-cpu", dir: "tests/postgres-cpu", overlay: false },
+  { name: "tests/console-only", dir: "tests/console-only", overlay: false },
 ];
 
 const cache = new Map<string, Rendering>();
@@ -122,6 +123,32 @@ test("k8s - production: 3 NATS servers, CloudNativePG, KEDA on every service, Po
   assert.ok(byKind(r.objects, "NetworkPolicy").length >= 7);
   assert.equal(byKind(r.objects, "HTTPRoute").length, 1);
   assert.equal(find(r.objects, "PersistentVolumeClaim", "storage-data"), undefined, "no SQLite claim");
+});
+
+test("k8s - the console: in production, not in dev; one replica, ClusterIP, no autoscaler or PDB, its own NATS user", () => {
+  assert.equal(find(rendering("overlays/dev").objects, "Deployment", "console"), undefined, "dev has no console");
+  for (const name of ["overlays/production", "tests/console-only"]) {
+    const r = rendering(name);
+    const w = deployment(r.objects, "console");
+    assert.equal(w.spec.replicas, 1);
+    assert.equal((specOf(r.objects, "Service", "console") as { type?: string }).type ?? "ClusterIP", "ClusterIP");
+    assert.equal(byKind(r.objects, "PodDisruptionBudget").filter((p) => p.metadata.name === "console").length, 0);
+    assert.ok(!byKind(r.objects, "ScaledObject").some((s) => s.metadata.name === "console"));
+    const env = container(r.objects, "console").env ?? [];
+    assert.equal(env.find((e) => e.name === "HOTPIN_NATS_USER")?.value, "console");
+    for (const n of ["HOTPIN_CONSOLE_OPERATOR_TOKENS", "HOTPIN_TOKEN_SECRET", "HOTPIN_NATS_PASSWORD"])
+      assert.ok(env.find((e) => e.name === n)?.valueFrom?.secretKeyRef, `${n} from a Secret`);
+    assert.equal((specOf(r.objects, "Service", "edge-metrics") as { clusterIP?: string }).clusterIP, "None");
+  }
+  // Without components/network-policies its patches match nothing: only its own policy exists.
+  assert.deepEqual(
+    byKind(rendering("tests/console-only").objects, "NetworkPolicy").map((p) => p.metadata.name),
+    ["console"],
+  );
+  assert.equal(
+    container(rendering("overlays/production").objects, "console").image,
+    "registry.example.com/hotpin/console:0.1.0",
+  );
 });
 
 // Each rule fails on a manifest that breaks it: the checks can fail.
@@ -453,6 +480,141 @@ const BREAKAGES: { rule: string; target?: string; what: string; edit: (o: KObjec
     edit: (o) => {
       const t = (specOf(o, "ScaledObject", "tts") as { triggers: { metadata: Record<string, string> }[] }).triggers[0];
       if (t) t.metadata.query = "sum(hotpin_tts_busy_slots)";
+    },
+  },
+  // The console (components/console), in production with the policies and alone on the base.
+  {
+    rule: "secrets-from-secrets",
+    target: "overlays/production",
+    what: "console operator tokens as a literal",
+    edit: (o) => {
+      const e = container(o, "console").env?.find((x) => x.name === "HOTPIN_CONSOLE_OPERATOR_TOKENS");
+      if (e) {
+        e.value = "operator-token-0123456789";
+        delete e.valueFrom;
+      }
+    },
+  },
+  {
+    rule: "settings-valid",
+    target: "tests/console-only",
+    what: "the console without operator tokens",
+    edit: (o) => {
+      const c = container(o, "console");
+      c.env = c.env?.filter((e) => e.name !== "HOTPIN_CONSOLE_OPERATOR_TOKENS");
+    },
+  },
+  {
+    rule: "settings-valid",
+    target: "tests/console-only",
+    what: "the console reading edge metrics on loopback",
+    edit: (o) => {
+      const c = container(o, "console");
+      c.env = c.env?.filter((e) => e.name !== "HOTPIN_CONSOLE_EDGE_METRICS_URLS");
+    },
+  },
+  {
+    rule: "edge-only-outside",
+    target: "overlays/production",
+    what: "a LoadBalancer for the console",
+    edit: (o) => {
+      (specOf(o, "Service", "console") as Record<string, unknown>).type = "LoadBalancer";
+    },
+  },
+  {
+    rule: "network-policies",
+    target: "overlays/production",
+    what: "the console open to every namespace",
+    edit: (o) => {
+      const p = specOf(o, "NetworkPolicy", "console") as { ingress: { from?: { namespaceSelector?: unknown }[] }[] };
+      const peer = p.ingress[0]?.from?.[0];
+      if (peer) peer.namespaceSelector = {};
+    },
+  },
+  {
+    rule: "network-policies",
+    target: "overlays/production",
+    what: "storage closed to the console",
+    edit: (o) => {
+      const p = specOf(o, "NetworkPolicy", "storage") as { ingress: { from?: unknown[] }[] };
+      p.ingress = p.ingress.filter((x) => !JSON.stringify(x.from ?? []).includes('"console"'));
+    },
+  },
+  {
+    rule: "grpc-targets",
+    target: "tests/console-only",
+    what: "the console's storage address on the wrong port",
+    edit: (o) => {
+      const e = container(o, "console").env?.find((x) => x.name === "HOTPIN_STORAGE_ADDRESS");
+      if (e) e.value = "storage:50053";
+    },
+  },
+  {
+    rule: "probes",
+    target: "tests/console-only",
+    what: "the console without a readiness probe",
+    edit: (o) => delete container(o, "console").readinessProbe,
+  },
+  {
+    rule: "nats-users",
+    target: "tests/console-only",
+    what: "a console NATS user missing from auth.conf",
+    edit: (o) => {
+      const e = container(o, "console").env?.find((x) => x.name === "HOTPIN_NATS_USER");
+      if (e) e.value = "admin";
+    },
+  },
+  {
+    rule: "nats-users",
+    target: "overlays/production",
+    what: "the server not reading the console's password",
+    edit: (o) => {
+      const c = (find(o, "StatefulSet", "nats") as Workload).spec.template.spec.containers[0];
+      if (c) c.env = c.env?.filter((e) => e.name !== "NATS_CONSOLE_PASSWORD");
+    },
+  },
+  {
+    rule: "nats-users",
+    target: "tests/console-only",
+    what: "the console's auth.conf widening the edge user",
+    edit: (o) => {
+      const cm = byKind(o, "ConfigMap").find((c) => c.metadata.name.startsWith("nats-config"));
+      const d = cm?.data as Record<string, string>;
+      d["auth.conf"] = (d["auth.conf"] ?? "").replace('allow: ["hotpin.cmd.>", "hotpin.events.>"', 'allow: [">"');
+    },
+  },
+  {
+    rule: "console",
+    target: "overlays/production",
+    what: "two console replicas",
+    edit: (o) => {
+      deployment(o, "console").spec.replicas = 2;
+    },
+  },
+  {
+    rule: "console",
+    target: "tests/console-only",
+    what: "device tokens signed with another secret than the edge's",
+    edit: (o) => {
+      const ref = container(o, "console").env?.find((x) => x.name === "HOTPIN_TOKEN_SECRET")?.valueFrom?.secretKeyRef;
+      if (ref) ref.name = "hotpin-console";
+    },
+  },
+  {
+    rule: "console",
+    target: "tests/console-only",
+    what: "edge metrics through a ClusterIP Service",
+    edit: (o) => {
+      (specOf(o, "Service", "edge-metrics") as Record<string, unknown>).clusterIP = "10.0.0.7";
+    },
+  },
+  {
+    rule: "console",
+    target: "tests/console-only",
+    what: "edge metrics on the edge's WebSocket port",
+    edit: (o) => {
+      const e = container(o, "console").env?.find((x) => x.name === "HOTPIN_CONSOLE_EDGE_METRICS_URLS");
+      if (e) e.value = "http://edge-metrics:8000/metrics";
     },
   },
 ];

@@ -138,6 +138,21 @@ function unknownFields(what: string, value: unknown, type: string): string[] {
     .map((k) => `${what}: unknown ${type} field ${k}`);
 }
 
+/** The users of a NATS auth.conf: name → the password variable and the user's whole block. */
+function natsUsers(text: string): Map<string, { passwordVar: string; text: string }> {
+  const out = new Map<string, { passwordVar: string; text: string }>();
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*user:\s*(\S+)\s*$/.exec(lines[i] ?? "");
+    if (!m?.[1]) continue;
+    const block: string[] = [];
+    for (let j = i; j < lines.length && !/^\s{4}}\s*$/.test(lines[j] ?? ""); j++) block.push((lines[j] ?? "").trim());
+    const pw = /password:\s*\$(\w+)/.exec(block.join("\n"))?.[1] ?? "";
+    out.set(m[1], { passwordVar: pw, text: block.join("\n") });
+  }
+  return out;
+}
+
 /** The capacity table of deploy/k8s/README.md: service → autoscaler threshold it derives. */
 function capacityTargets(): Map<string, string> {
   const text = readFileSync(join(k8sDir, "README.md"), "utf8");
@@ -466,7 +481,7 @@ export const RULES: Rule[] = [
         const metrics = effective(facts, env, `HOTPIN_${facts.prefix}_METRICS_PORT`);
         const ports = c.ports ?? [];
         const out: string[] = [];
-        const mainName = facts.name === "edge" ? "http" : "grpc";
+        const mainName = facts.name === "edge" || facts.name === "console" ? "http" : "grpc";
         if (ports.find((p) => p.name === mainName)?.containerPort !== main)
           out.push(`${ref(w)}: port ${mainName} is not ${main}`);
         if (ports.find((p) => p.name === "metrics")?.containerPort !== metrics)
@@ -561,6 +576,8 @@ export const RULES: Rule[] = [
     check: (r) => {
       const pols = byKind(r.objects, "NetworkPolicy");
       if (pols.length === 0) return [];
+      // The console's own policy comes with the console; the mesh's only with components/network-policies.
+      const mesh = pols.some((p) => p.metadata.name !== "console");
       type Peer = {
         podSelector?: { matchLabels?: Record<string, string> };
         namespaceSelector?: unknown;
@@ -573,6 +590,7 @@ export const RULES: Rule[] = [
       };
       const out: string[] = [];
       if (
+        mesh &&
         !pols.some(
           (p) =>
             Object.keys((p.spec as Pol).podSelector.matchLabels ?? {}).length === 0 &&
@@ -582,13 +600,35 @@ export const RULES: Rule[] = [
       ) {
         out.push("no default-deny NetworkPolicy");
       }
-      const callers: Record<string, [number, string[]]> = {
-        stt: [50051, ["edge"]],
-        llm: [50052, ["edge"]],
-        tts: [50053, ["edge"]],
-        storage: [50054, ["edge"]],
-        nats: [4222, ["edge", "storage"]],
-      };
+      const callers: Record<string, [number, string[]]> = !mesh
+        ? {}
+        : {
+            stt: [50051, ["edge"]],
+            llm: [50052, ["edge"]],
+            tts: [50053, ["edge"]],
+            storage: [50054, ["edge", "console"]],
+            nats: [4222, ["edge", "storage"]],
+          };
+      // The console (optional): its own policy, its port only from namespaces operators come in
+      // through, and the ports it calls open to it.
+      if (find(r.objects, "Deployment", "console")) {
+        callers.console = [8090, []];
+        const admits = (name: string, port: number) =>
+          pols.some(
+            (p) =>
+              (p.spec as Pol).podSelector.matchLabels?.["app.kubernetes.io/name"] === name &&
+              ((p.spec as Pol).ingress ?? []).some(
+                (rule) =>
+                  (rule.ports ?? []).some((x) => x.port === port) &&
+                  (rule.from ?? []).some((f) => f.podSelector?.matchLabels?.["app.kubernetes.io/name"] === "console"),
+              ),
+          );
+        for (const [name, port] of [
+          ["edge", 9464],
+          ["storage", 50054],
+        ] as const)
+          if (mesh && !admits(name, port)) out.push(`${name} does not admit the console on ${port}`);
+      }
       for (const [name, [port, allowed]] of Object.entries(callers)) {
         const own = pols.filter((p) => (p.spec as Pol).podSelector.matchLabels?.["app.kubernetes.io/name"] === name);
         if (own.length === 0) out.push(`no NetworkPolicy for ${name}`);
@@ -598,7 +638,15 @@ export const RULES: Rule[] = [
             if (!rule.from) out.push(`${ref(p)}: port ${port} open to everyone`);
             for (const peer of rule.from ?? []) {
               const app = peer.podSelector?.matchLabels?.["app.kubernetes.io/name"];
-              if (peer.ipBlock || peer.namespaceSelector || (app && !allowed.includes(app))) {
+              // Operators come in through a namespace (a proxy's), named by its labels, never all of them.
+              const viaNamespace =
+                name === "console" &&
+                !peer.podSelector &&
+                Object.keys((peer.namespaceSelector as { matchLabels?: object } | undefined)?.matchLabels ?? {})
+                  .length > 0;
+              if (name === "console" && !peer.namespaceSelector && !app)
+                out.push(`${ref(p)}: port ${port} open to ${JSON.stringify(peer)}`);
+              if (peer.ipBlock || (peer.namespaceSelector && !viaNamespace) || (app && !allowed.includes(app))) {
                 out.push(`${ref(p)}: port ${port} open to ${JSON.stringify(peer)}`);
               }
             }
@@ -678,6 +726,85 @@ export const RULES: Rule[] = [
         }
       }
       return out.map((m) => `StatefulSet/nats: ${m}`);
+    },
+  },
+  {
+    id: "nats-users",
+    doc: "each service logs in to NATS as its own user of auth.conf, whose password the server reads from the same Secret key",
+    check: (r) => {
+      const out: string[] = [];
+      const sts = find(r.objects, "StatefulSet", "nats") as Workload | undefined;
+      const server = sts?.spec.template.spec.containers.find((c) => c.name === "nats");
+      const serverEnv = server ? containerEnv(server).secret : new Map();
+      const conf = byKind(r.objects, "ConfigMap").find((x) => x.metadata.name.startsWith("nats-config"));
+      const auth = (conf?.data as Record<string, string> | undefined)?.["auth.conf"] ?? "";
+      const users = natsUsers(auth);
+      for (const { w, c, facts } of hotpinContainers(r.objects)) {
+        if (!facts.usesNats) continue;
+        const env = containerEnv(c);
+        const user = env.literal.HOTPIN_NATS_USER;
+        if (!user) {
+          out.push(`${ref(w)}: no HOTPIN_NATS_USER (the server admits only its users)`);
+          continue;
+        }
+        const u = users.get(user);
+        if (!u) {
+          out.push(`${ref(w)}: NATS user ${user} is not in auth.conf`);
+          continue;
+        }
+        const mine = env.secret.get("HOTPIN_NATS_PASSWORD");
+        const theirs = serverEnv.get(u.passwordVar);
+        if (!theirs) out.push(`StatefulSet/nats: ${u.passwordVar} (user ${user}) is not read from a Secret`);
+        else if (!mine || mine.name !== theirs.name || mine.key !== theirs.key)
+          out.push(
+            `${ref(w)}: HOTPIN_NATS_PASSWORD from ${mine ? `${mine.name}/${mine.key}` : "no Secret"}, the server's ${u.passwordVar} from ${theirs.name}/${theirs.key}`,
+          );
+      }
+      // A component's copy of auth.conf keeps the base's users as they are.
+      const base = natsUsers(readFileSync(join(k8sDir, "base", "nats", "auth.conf"), "utf8"));
+      for (const [name, u] of base)
+        if (users.get(name)?.text !== u.text) out.push(`auth.conf: user ${name} differs from base/nats/auth.conf`);
+      return out;
+    },
+  },
+  {
+    id: "console",
+    doc: "the console: one replica, no autoscaler or PDB, a ClusterIP Service, the edge's token secret, its edge metrics on a headless Service of the edge's metrics port",
+    check: (r) => {
+      const con = hotpinContainers(r.objects).find((x) => x.facts.name === "console");
+      if (!con) return [];
+      const out: string[] = [];
+      if (con.w.spec.replicas !== 1)
+        out.push(`replicas ${con.w.spec.replicas ?? "unset"}: sign-ins are in memory, run exactly 1`);
+      if (autoscalers(r.objects).some((a) => a.target === "console")) out.push("an autoscaler targets it");
+      const svc = find(r.objects, "Service", "console")?.spec as { type?: string; clusterIP?: string } | undefined;
+      if (!svc) out.push("no Service console");
+      else if ((svc.type ?? "ClusterIP") !== "ClusterIP") out.push(`Service console is ${svc.type}`);
+      const env = containerEnv(con.c);
+      const edge = hotpinContainers(r.objects).find((x) => x.facts.name === "edge");
+      const mine = env.secret.get("HOTPIN_TOKEN_SECRET");
+      const theirs = edge && containerEnv(edge.c).secret.get("HOTPIN_TOKEN_SECRET");
+      if (!mine) out.push("no HOTPIN_TOKEN_SECRET: it cannot issue device tokens");
+      else if (theirs && (mine.name !== theirs.name || mine.key !== theirs.key))
+        out.push(`HOTPIN_TOKEN_SECRET from ${mine.name}/${mine.key}, the edge's from ${theirs.name}/${theirs.key}`);
+      const edgeMetrics = edge ? effective(edge.facts, edge.env, "HOTPIN_EDGE_METRICS_PORT") : undefined;
+      for (const url of effective(con.facts, con.env, "HOTPIN_CONSOLE_EDGE_METRICS_URLS") as string[]) {
+        const m = /^http:\/\/([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+)\/metrics$/.exec(url);
+        const s = m && find(r.objects, "Service", m[1] ?? "");
+        const spec = s?.spec as
+          | { clusterIP?: string; selector?: Record<string, string>; ports?: { port: number; targetPort?: unknown }[] }
+          | undefined;
+        if (!m || !spec) out.push(`edge metrics URL ${url} names no Service`);
+        else if (spec.clusterIP !== "None") out.push(`edge metrics URL ${url}: Service ${m[1]} is not headless`);
+        else if (!edge || !selects(spec.selector, edge.w.spec.template.metadata?.labels))
+          out.push(`edge metrics URL ${url}: Service ${m[1]} does not select the edge`);
+        else if (
+          Number(m[2]) !== edgeMetrics ||
+          !spec.ports?.some((p) => p.port === edgeMetrics && portNumber(edge.c, p.targetPort as string) === edgeMetrics)
+        )
+          out.push(`edge metrics URL ${url}: not the edge's metrics port ${edgeMetrics}`);
+      }
+      return out.map((m) => `Deployment/console: ${m}`);
     },
   },
   {

@@ -22,6 +22,8 @@ export interface ServiceFacts {
   usesNats: boolean;
   /** The README, whose settings table must list every variable a manifest sets. */
   readme: string;
+  /** The service's own reader when it checks more than each setting (required ones, defaults). */
+  read?: (env: Record<string, string>) => Record<string, unknown>;
 }
 
 const root = repositoryRoot();
@@ -83,7 +85,31 @@ export const SERVICES: ServiceFacts[] = [
     slowStart: true,
     usesNats: true,
   },
-].map(({ file, exp, ...s }) => ({ ...s, settings: settingsOf(s.dir, file, exp), readme: readme(s.dir) }));
+  {
+    // Optional: deploy/k8s/components/console.
+    name: "console",
+    dir: "services/console",
+    file: "config.js",
+    exp: "consoleSettings",
+    reader: "readConsoleConfig",
+    prefix: "CONSOLE",
+    writePaths: [],
+    slowStart: false,
+    usesNats: true,
+  },
+].map(
+  ({
+    file,
+    exp,
+    reader,
+    ...s
+  }: { file: string; exp: string; reader?: string } & Omit<ServiceFacts, "settings" | "readme">) => ({
+    ...s,
+    settings: settingsOf(s.dir, file, exp),
+    readme: readme(s.dir),
+    ...(reader ? { read: require(join(root, s.dir, "dist", file))[reader] as ServiceFacts["read"] } : {}),
+  }),
+);
 
 /**
  * Variables a container may set that are not in a settings table: the standard OpenTelemetry
@@ -102,7 +128,7 @@ export function settingFor(facts: ServiceFacts, env: string): Setting<unknown> |
 
 /** The service's configuration as it would start with this environment; throws ConfigError. */
 export function effectiveConfig(facts: ServiceFacts, env: Record<string, string>): Record<string, unknown> {
-  return readConfig(facts.settings, env);
+  return facts.read ? facts.read(env) : readConfig(facts.settings, env);
 }
 
 /** The effective value of one setting by its variable name. */

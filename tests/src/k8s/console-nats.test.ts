@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { readConsoleConfig } from "@hotpin/console/dist/config";
+import { startConsoleService } from "@hotpin/console/dist/console-service";
+import { edge } from "@hotpin/contracts";
+import { sendCommand } from "@hotpin/edge-ws/dist/commands/send-command";
+import { createLogger, createRegistry, EVENT_SUBJECTS } from "@hotpin/runtime";
+import { freePort } from "@hotpin/test-support";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { byKind, find, resolvedEnv, type Workload } from "./objects";
+import { k8sDir, render } from "./render";
+
+// The console's NATS user (components/console/auth.conf) on a real nats-server: everything the
+// console does works with it (the calls services/console/src/fleet and commands.ts make), and
+// what it must not do (write the edge's buckets, publish events, manage streams) is refused.
+const PASSWORDS = { edge: "edge-pw", storage: "storage-pw", operator: "operator-pw", console: "console-pw" };
+
+const objects = render(join(k8sDir, "tests", "console-only"));
+
+async function startServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const cm = byKind(objects, "ConfigMap").find((c) => c.metadata.name.startsWith("nats-config"));
+  const auth = (cm?.data as Record<string, string> | undefined)?.["auth.conf"];
+  assert.ok(auth?.includes("user: console"), "the console user in the rendered auth.conf");
+  if (!auth) throw new Error("no auth.conf");
+  const port = await freePort();
+  writeFileSync(join(dir, "auth.conf"), auth);
+  writeFileSync(
+    join(dir, "nats.conf"),
+    `host: 127.0.0.1\nport: ${port}\njetstream { store_dir: "${join(dir, "js")}" }\ninclude ./auth.conf\n`,
+  );
+  const child = spawn(process.env.HOTPIN_NATS_SERVER_BIN ?? "nats-server", ["-c", join(dir, "nats.conf")], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      ...process.env,
+      NATS_EDGE_PASSWORD: PASSWORDS.edge,
+      NATS_STORAGE_PASSWORD: PASSWORDS.storage,
+      NATS_OPERATOR_PASSWORD: PASSWORDS.operator,
+      NATS_CONSOLE_PASSWORD: PASSWORDS.console,
+    },
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
+    if (/Server is ready/.test(stderr)) break;
+    if (Date.now() > deadline) throw new Error(`nats-server not ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `nats://127.0.0.1:${port}`, child };
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+test("k8s - the console's NATS user: events, both buckets read and watched, device commands; nothing else", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hotpin-console-nats-"));
+  const server = await startServer(dir);
+  const conns: NatsConnection[] = [];
+  try {
+    const as = async (user: keyof typeof PASSWORDS) => {
+      const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user] });
+      conns.push(nc);
+      return nc;
+    };
+    // The edge creates the buckets and answers commands, as it does in the cluster.
+    const edgeNc = await as("edge");
+    const edgeKvm = new Kvm(edgeNc);
+    const owners = await edgeKvm.create("hotpin_device_owners", { history: 1, ttl: 60_000, maxValueSize: 1024 });
+    await edgeKvm.create("hotpin_pending_images", { history: 1 });
+    await owners.put("dev1", JSON.stringify({ deviceId: "dev1", instance: "edge-0" }));
+    const cmdSub = edgeNc.subscribe("hotpin.cmd.>");
+    void (async () => {
+      for await (const m of cmdSub)
+        m.respond(edge.CommandReply.encode(edge.CommandReply.fromPartial({ ok: true, message: "ok" })).finish());
+    })();
+    await edgeNc.flush();
+
+    const nc = await as("console");
+    // openExistingBucket: open, then status (stream info).
+    const kvm = new Kvm(nc);
+    const kv = await kvm.open("hotpin_device_owners");
+    await kv.status();
+    const images = await kvm.open("hotpin_pending_images");
+    await images.status();
+    // The fleet's reconcile lists the keys; its watches follow both buckets.
+    const keys: string[] = [];
+    for await (const k of await kv.keys()) keys.push(k);
+    assert.deepEqual(keys, ["dev1"]);
+    const watch = await kv.watch();
+    const first = await within(
+      (async () => {
+        for await (const e of watch) return e.key;
+        return undefined;
+      })(),
+      10_000,
+      "owner watch",
+    );
+    assert.equal(first, "dev1");
+    watch.stop();
+    const imageWatch = await images.watch({ include: "updates" });
+    const imageSeen = within(
+      (async () => {
+        for await (const e of imageWatch) return e.key;
+        return undefined;
+      })(),
+      10_000,
+      "image watch",
+    );
+    await new Kvm(edgeNc).open("hotpin_pending_images").then((b) => b.put("img1", "x"));
+    assert.equal(await imageSeen, "img1");
+    imageWatch.stop();
+    // The event stream, as the edge publishes it.
+    const events = nc.subscribe(EVENT_SUBJECTS, { max: 1 });
+    await nc.flush();
+    edgeNc.publish("hotpin.events.dev1.session_started", new Uint8Array([1]));
+    const ev = await within(
+      (async () => {
+        for await (const m of events) return m.subject;
+        return undefined;
+      })(),
+      10_000,
+      "event",
+    );
+    assert.equal(ev, "hotpin.events.dev1.session_started");
+    // A device command by request/reply.
+    const reply = await sendCommand(nc, "dev1", { $case: "getState", value: {} }, 5000);
+    assert.equal(reply.ok, true);
+
+    // Refused: writing the edge's bucket, publishing events, managing streams.
+    // The console itself, configured as the manifest configures it (addresses made local).
+    const pod = find(objects, "Deployment", "console") as Workload;
+    const container = pod.spec.template.spec.containers[0];
+    assert.ok(container);
+    const cfg = readConsoleConfig({
+      ...resolvedEnv(container),
+      HOTPIN_CONSOLE_HOST: "127.0.0.1",
+      HOTPIN_CONSOLE_PORT: "0",
+      HOTPIN_NATS_URL: server.url,
+      HOTPIN_NATS_PASSWORD: PASSWORDS.console,
+      HOTPIN_STORAGE_ADDRESS: "127.0.0.1:1",
+      HOTPIN_CONSOLE_EDGE_METRICS_URLS: "http://127.0.0.1:1/metrics",
+    });
+    assert.equal(cfg.natsUser, "console");
+    const svc = await startConsoleService(cfg, createLogger("console", "silent"), createRegistry("console"));
+    try {
+      assert.equal(svc.check(), true, "the console is ready on its NATS user");
+      await owners.put("dev3", JSON.stringify({ deviceId: "dev3", instance: "edge-0", sessionId: "s3", since: 1 }));
+      const base = `http://127.0.0.1:${svc.port}`;
+      const signin = await fetch(`${base}/api/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: base },
+        body: JSON.stringify({ token: cfg.operatorTokens[0] }),
+      });
+      assert.equal(signin.status, 200);
+      const cookie = (signin.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const deadline = Date.now() + 10_000;
+      let ids: string[] = [];
+      while (Date.now() < deadline && !ids.includes("dev3")) {
+        const res = await fetch(`${base}/api/fleet`, { headers: { cookie } });
+        ids = ((await res.json()) as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId);
+        if (!ids.includes("dev3")) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(ids.includes("dev3"), `the fleet view follows the ownership KV: ${ids.join(",")}`);
+    } finally {
+      await svc.closeHttp(1000);
+      svc.stopWatching();
+      await svc.drainNats();
+      svc.closeStorage();
+    }
+
+    await assert.rejects(kv.put("dev2", "x", { timeout: 2000 } as never), "console may not write the ownership KV");
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    await assert.rejects(jsm.streams.delete("KV_hotpin_device_owners"), "console may not delete streams");
+    const denied = (async () => {
+      for await (const s of nc.status())
+        if (s.type === "error" && /Permissions Violation/i.test(String(s.error))) return true;
+      return false;
+    })();
+    nc.publish("hotpin.events.dev1.session_started", new Uint8Array([1]));
+    assert.equal(await within(denied, 5000, "publish refusal"), true, "console may not publish events");
+  } finally {
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    server.child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
