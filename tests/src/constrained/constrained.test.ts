@@ -39,7 +39,7 @@ function podOf(
   const env = Object.fromEntries(Object.entries(containerEnv(c).literal).filter(([k]) => !MESH_OWNED.test(k)));
   return {
     w,
-    constraints: { uid: sc.runAsUser ?? -1, gid: sc.runAsGroup ?? -1 },
+    constraints: { uid: sc.runAsUser ?? -1, gid: sc.runAsGroup ?? -1, image: repositoryRoot() },
     mounts: (c.volumeMounts ?? []).filter((m) => !m.readOnly).map((m) => m.mountPath),
     env,
   };

@@ -10,6 +10,9 @@ export interface PodConstraints {
   gid: number;
   /** Writable mount paths in the pod (its volumeMounts); /tmp becomes a fresh tmpfs. */
   writable: { path: string; hostDir?: string }[];
+  /** The host folder playing the image (the checkout): kept visible, read-only, even where a
+   * writable mount covers it — a clone under /tmp would otherwise vanish under the pod's /tmp. */
+  image?: string;
 }
 
 export function bwrapAvailable(): boolean {
@@ -48,6 +51,7 @@ export function bwrapArgs(c: PodConstraints, cwd: string): string[] {
     args.push("--bind", m.hostDir, m.path);
   }
   for (const p of remount) args.push("--remount-ro", p);
+  if (c.image) args.push("--ro-bind", c.image, c.image);
   args.push("--chdir", cwd);
   return args;
 }
