@@ -96,7 +96,8 @@ async function main(): Promise<void> {
   };
   await Promise.all(
     Array.from({ length: DEVICES }, async (_, i) => {
-      await sleep((i * 5_000) / DEVICES); // spread the starts over 5 s
+      // Starts spread over one rest period, so that the devices do not speak in lockstep.
+      await sleep((i * Math.max(5_000, REST_MS)) / DEVICES);
       const deviceId = `soak-${String(i + 1).padStart(3, "0")}`;
       while (performance.now() < deadline) {
         let afterLlm = false;
