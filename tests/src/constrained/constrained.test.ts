@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Mesh, type ServiceName } from "@hotpin/mesh";
 import { loadSpeech, runDevice } from "@hotpin/sim";
-import { freePort, repositoryRoot, startFakeGroq } from "@hotpin/test-support";
-import { byKind, containerEnv, type Workload, workloads } from "../k8s/objects";
+import { repositoryRoot, startFakeGroq } from "@hotpin/test-support";
+import { startNatsWithUsers } from "../k8s/nats-auth";
+import { containerEnv, type Workload, workloads } from "../k8s/objects";
 import { type KObject, k8sDir, render } from "../k8s/render";
 import { bwrapAvailable, type PodConstraints, spawnSandboxed } from "./sandbox";
 
@@ -187,45 +188,3 @@ test("constrained - every service runs as in its pod and the whole mesh answers 
     rmSync(work, { recursive: true, force: true });
   }
 });
-
-/** Debian's nats-server with the manifests' auth.conf (per-service users and subjects). */
-async function startNatsWithUsers(objects: KObject[], dir: string, passwords: Record<string, string>) {
-  const cm = byKind(objects, "ConfigMap").find((c) => c.metadata.name.startsWith("nats-config"));
-  const auth = (cm?.data as Record<string, string> | undefined)?.["auth.conf"];
-  assert.ok(auth, "auth.conf in the nats-config ConfigMap");
-  const port = await freePort();
-  writeFileSync(join(dir, "auth.conf"), auth);
-  writeFileSync(
-    join(dir, "nats.conf"),
-    `host: 127.0.0.1\nport: ${port}\njetstream { store_dir: "${join(dir, "js")}" }\ninclude ./auth.conf\n`,
-  );
-  const child = spawn(process.env.HOTPIN_NATS_SERVER_BIN ?? "nats-server", ["-c", join(dir, "nats.conf")], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: {
-      ...process.env,
-      NATS_EDGE_PASSWORD: passwords.edge,
-      NATS_STORAGE_PASSWORD: passwords.storage,
-      NATS_OPERATOR_PASSWORD: passwords.operator,
-    },
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
-    if (/Server is ready/.test(stderr)) break;
-    if (Date.now() > deadline) throw new Error(`nats-server not ready: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -9,11 +9,11 @@ import { startConsoleService } from "@hotpin/console/dist/console-service";
 import { edge } from "@hotpin/contracts";
 import { sendCommand } from "@hotpin/edge-ws/dist/commands/send-command";
 import { createLogger, createRegistry, EVENT_SUBJECTS } from "@hotpin/runtime";
-import { freePort } from "@hotpin/test-support";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { byKind, find, resolvedEnv, type Workload } from "./objects";
+import { startNatsWithUsers } from "./nats-auth";
+import { find, resolvedEnv, type Workload } from "./objects";
 import { k8sDir, render } from "./render";
 
 // The console's NATS user (components/console/auth.conf) on a real nats-server: everything the
@@ -24,38 +24,9 @@ const PASSWORDS = { edge: "edge-pw", storage: "storage-pw", operator: "operator-
 const objects = render(join(k8sDir, "tests", "console-only"));
 
 async function startServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const cm = byKind(objects, "ConfigMap").find((c) => c.metadata.name.startsWith("nats-config"));
-  const auth = (cm?.data as Record<string, string> | undefined)?.["auth.conf"];
-  assert.ok(auth?.includes("user: console"), "the console user in the rendered auth.conf");
-  if (!auth) throw new Error("no auth.conf");
-  const port = await freePort();
-  writeFileSync(join(dir, "auth.conf"), auth);
-  writeFileSync(
-    join(dir, "nats.conf"),
-    `host: 127.0.0.1\nport: ${port}\njetstream { store_dir: "${join(dir, "js")}" }\ninclude ./auth.conf\n`,
-  );
-  const child = spawn(process.env.HOTPIN_NATS_SERVER_BIN ?? "nats-server", ["-c", join(dir, "nats.conf")], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: {
-      ...process.env,
-      NATS_EDGE_PASSWORD: PASSWORDS.edge,
-      NATS_STORAGE_PASSWORD: PASSWORDS.storage,
-      NATS_OPERATOR_PASSWORD: PASSWORDS.operator,
-      NATS_CONSOLE_PASSWORD: PASSWORDS.console,
-    },
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
-    if (/Server is ready/.test(stderr)) break;
-    if (Date.now() > deadline) throw new Error(`nats-server not ready: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `nats://127.0.0.1:${port}`, child };
+  const server = await startNatsWithUsers(objects, dir, PASSWORDS);
+  assert.ok(server.auth.includes("user: console"), "the console user in the rendered auth.conf");
+  return server;
 }
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
