@@ -35,10 +35,6 @@ const PHOTO = Buffer.from(
  * Panels and queries that this run cannot fill, with the reason. Everything else a dashboard
  * shows must come back with data after the simulated fleet.
  */
-/** Printed as the skip reason: in 2 of 4 CI runs the storage series were missing from the scrape. */
-const FLAKY =
-  "skipped: in 2 of 4 fresh-clone CI runs storage's series were absent from the scrape and the page did not fire; open in issue 12's follow-up";
-
 const EXCEPTIONS: QueryException[] = [
   { where: '"Database errors" B', reason: "no Storage RPC fails in this run (a healthy SQLite)" },
   { where: '"Retention runs" B', reason: "nothing is old enough to be deleted in a minute-long run" },
@@ -107,7 +103,9 @@ before(async () => {
   prom = await startPrometheus(targets, ruleFiles());
   await driveFleet(running, groq);
   await driveConsole(running);
-  // Every panel is evaluated on data scraped after the fleet is done, twice (a rate needs two samples).
+  // Events reach storage and counters reach Prometheus after the devices are done: wait for
+  // what the panels and the page need, then for two more scrapes (a rate needs two samples).
+  await arrived(prom, running);
   await prom.scrapedSince(Date.now() / 1000 + 1.5);
   scraped = await scrapedNames(prom);
 });
@@ -153,6 +151,50 @@ async function driveFleet(m: TestMesh, fake: FakeGroq): Promise<void> {
   await badFrame(`${m.edgeUrl.replace("http", "ws")}/ws?session=obs-bad&token=${TEST_DEVICE_TOKEN}`);
   // A device with a wrong token is refused at the handshake.
   await refused(`${m.edgeUrl.replace("http", "ws")}/ws?session=obs-intruder&token=wrong-token`);
+}
+
+/** Series the fleet run must have put into Prometheus before any panel is judged, and why. */
+const ARRIVALS: Array<[string, string]> = [
+  ["sum(hotpin_storage_events_stored_total) > 0", "storage wrote the fleet's events"],
+  ['sum(hotpin_edge_utterances_total{outcome="failed"}) > 0', "the edge counted the failed utterance"],
+  ['sum(hotpin_edge_utterances_total{outcome="replied"}) > 0', "the edge counted replies"],
+];
+
+/**
+ * Waits (bounded) until Prometheus holds each of ARRIVALS; on timeout fails with what the
+ * processes themselves export, so a miss tells Prometheus's side from the mesh's.
+ */
+async function arrived(p: PrometheusServer, m: TestMesh, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing: string[] = [];
+    for (const [query, what] of ARRIVALS) {
+      const r = await p.api("query", { query });
+      if (!r.data?.result?.length) missing.push(`${what} (${query})`);
+    }
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      const targets = await p.api("targets");
+      // biome-ignore lint/suspicious/noExplicitAny: the targets API's entries
+      const health = (targets.data?.activeTargets ?? []).map((t: any) => `${t.labels.job}: ${t.health} ${t.lastError}`);
+      const own = async (s: "edge" | "storage", prefix: string) => {
+        const text = await fetch(`http://127.0.0.1:${m.mesh.ports[s].metricsPort}/metrics`).then(
+          (r) => r.text(),
+          (err: Error) => `unreachable: ${err.message}`,
+        );
+        return text
+          .split("\n")
+          .filter((l) => l.startsWith(prefix))
+          .join("\n");
+      };
+      assert.fail(
+        `not in Prometheus after ${timeoutMs} ms: ${missing.join("; ")}\ntargets: ${health.join("; ")}\n` +
+          `storage exports:\n${await own("storage", "hotpin_storage_events")}\n` +
+          `edge exports:\n${await own("edge", "hotpin_edge_utterances_total")}\n${await own("edge", "hotpin_edge_events")}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** An operator's visit to the console: a mistyped token, a sign-in, the fleet page. */
@@ -223,7 +265,7 @@ test("prometheus - every panel query and rule parses on a real Prometheus and na
 });
 
 test("prometheus - the panels the fleet run fills return data; exceptions are listed with reasons", {
-  skip: skip || FLAKY,
+  skip,
 }, async () => {
   assert.ok(prom && scraped);
   const reports = await checkQueries(prom, shippedQueries(), scraped, recordedNames(), EXCEPTIONS);
@@ -264,7 +306,7 @@ test("prometheus - the panels the fleet run fills return data; exceptions are li
 });
 
 test("prometheus - the failed utterance burns the error budget: the page fires on real data, nothing is lost", {
-  skip: skip || FLAKY,
+  skip,
 }, async () => {
   assert.ok(prom);
   const firing = async () => {
