@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { events } from "@hotpin/contracts";
 import {
   createLogger,
+  createRegistry,
   EVENT_STREAM,
   ensureEventStream,
   shutdownTelemetry,
@@ -21,7 +22,6 @@ import {
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { Registry } from "prom-client";
 import { EventPublisher } from "./events";
 import { createEdgeMetrics } from "./metrics";
 
@@ -70,7 +70,7 @@ after(async () => {
 });
 
 function publisher(capacity: number, instance: string) {
-  const registry = new Registry();
+  const registry = createRegistry("edge");
   const metrics = createEdgeMetrics(registry);
   const pub = new EventPublisher(instance, capacity, log, metrics);
   const counter = async (name: string) => {

@@ -3,12 +3,11 @@ import { getEventListeners } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import { after, before, test } from "node:test";
 import { edge as edgeContract, events } from "@hotpin/contracts";
-import { commandSubject, createLogger, eventSubject, subjectToken } from "@hotpin/runtime";
+import { commandSubject, createLogger, createRegistry, eventSubject, subjectToken } from "@hotpin/runtime";
 import { startNats, type TestNats } from "@hotpin/test-support";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { decodeJwt } from "jose";
-import { Registry } from "prom-client";
 import { WebSocket } from "ws";
 import { issueToken } from "./auth";
 import { sendCommand } from "./commands/send-command";
@@ -217,7 +216,7 @@ test("hardening - a revoked device token is refused at the next connection on ev
 });
 
 test("hardening - an event NATS refuses for good is dropped and counted; events behind it are stored", async () => {
-  const metrics = createEdgeMetrics(new Registry());
+  const metrics = createEdgeMetrics(createRegistry("edge"));
   const publisher = new EventPublisher("edge-test", 100, createLogger("t", "silent"), metrics);
   publisher.attach(jetstream(nc));
   // Larger than the server's max_payload (1 MiB): the client refuses it every time.

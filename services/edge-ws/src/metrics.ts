@@ -32,6 +32,8 @@ export function createEdgeMetrics(registry: Registry) {
       labelNames: ["stage"],
       buckets: latencyBuckets,
       registers,
+      // The utterance's trace id rides along each observation, so a slow point links to its trace.
+      enableExemplars: true,
     }),
     utterances: new Counter({
       name: "hotpin_edge_utterances_total",

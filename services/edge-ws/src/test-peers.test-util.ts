@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { health, llm, storage, stt, tts } from "@hotpin/contracts";
-import { connectNats, createLogger, ensureEventStream } from "@hotpin/runtime";
+import { connectNats, createLogger, createRegistry, ensureEventStream } from "@hotpin/runtime";
 import { jetstream } from "@nats-io/jetstream";
-import { Registry } from "prom-client";
 
 import { WebSocket } from "ws";
 import { Authenticator, checkCredentials } from "./auth";
@@ -273,7 +272,7 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
     ...env,
   });
   const log = createLogger("edge-test", process.env.HOTPIN_TEST_LOGS === "1" ? "debug" : "silent");
-  const metrics = createEdgeMetrics(new Registry());
+  const metrics = createEdgeMetrics(createRegistry("edge"));
   const services = connectServices({ stt: peerAddress, llm: peerAddress, tts: peerAddress, storage: peerAddress });
   const events: { deviceId: string; payload: EventPayload }[] = [];
   const apologies = new Apologies(services, log);

@@ -368,7 +368,8 @@ test("prometheus - the exported metrics are the ones the source declares (no lab
   const declared = new Set((await exportedMetrics()).keys());
   const hotpin = [...scraped.families].filter((n) => n.startsWith("hotpin_"));
   assert.deepEqual(
-    hotpin.filter((n) => !declared.has(n)),
+    // Scraped as OpenMetrics, a counter's family is its name without `_total`.
+    hotpin.filter((n) => !declared.has(n) && !declared.has(`${n}_total`)),
     [],
     "scraped but not found by the source scan",
   );
@@ -376,6 +377,26 @@ test("prometheus - the exported metrics are the ones the source declares (no lab
   // biome-ignore lint/suspicious/noExplicitAny: series label sets
   const leaked = (devices.data as any[]).filter((s) => JSON.stringify(s).includes("obs-"));
   assert.deepEqual(leaked, [], "a device id appears in a label");
+});
+
+test("exemplars - a first-audio observation carries its utterance's trace id, and that trace was exported", {
+  skip,
+}, async () => {
+  assert.ok(prom && collector);
+  const now = Date.now() / 1000;
+  const r = await prom.api("query_exemplars", {
+    query: 'hotpin_edge_stage_seconds_bucket{stage="first_audio"}',
+    start: String(now - 3600),
+    end: String(now + 60),
+  });
+  assert.equal(r.status, "success", r.error);
+  const ids = new Set<string>(
+    // biome-ignore lint/suspicious/noExplicitAny: the exemplars API's series
+    (r.data as any[]).flatMap((s) => s.exemplars.map((e: { labels: { trace_id?: string } }) => e.labels.trace_id)),
+  );
+  assert.ok(ids.size > 0, `no exemplar on first_audio: ${JSON.stringify(r.data)}`);
+  assert.ok(![...ids].some((id) => !/^[0-9a-f]{32}$/.test(id ?? "")), `trace ids: ${[...ids].join(", ")}`);
+  await collector.waitFor((all) => all.some((s) => s.name === "edge.utterance" && ids.has(s.traceId)), 30_000);
 });
 
 /**

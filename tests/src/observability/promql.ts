@@ -58,7 +58,8 @@ export function syntaxErrors(expr: string): number[] {
 /** The metric a series name belongs to: a histogram's _bucket/_sum/_count are its own. */
 export function familyOf(series: string, families: ReadonlySet<string>): string | undefined {
   if (families.has(series)) return series;
-  const base = series.replace(/_(bucket|sum|count)$/, "");
+  // A histogram's series, or an OpenMetrics counter's (its family is named without `_total`).
+  const base = series.replace(/_(bucket|sum|count|total)$/, "");
   return families.has(base) ? base : undefined;
 }
 

@@ -8,6 +8,7 @@ import {
   isValidDeviceId,
   type Logger,
   MAX_CLOSE_REASON_BYTES,
+  observeTraced,
   recordFailure,
   tracer,
 } from "@hotpin/runtime";
@@ -435,7 +436,7 @@ export class Session implements Claimant {
     // Each mark is a metric and an event on the utterance's span (first_audio is added by the
     // playback control, for replies and apologies alike), so one trace reads as a timeline.
     const since = (stage: string) => {
-      metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
+      observeTraced(metrics.stage, { stage }, (Date.now() - rec.stoppedAt) / 1000, rec.span);
       if (stage !== "first_audio") rec.span.addEvent(stage);
     };
     let final: Awaited<ReturnType<SttStream["finish"]>>;
