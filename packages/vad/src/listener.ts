@@ -1,6 +1,6 @@
-import { type BargeInOptions, BargeInGuard } from "./barge-in";
+import { BargeInGuard, type BargeInOptions } from "./barge-in";
 import { FrameSplitter, frameDbfs } from "./frames";
-import { type TurnEvent, TurnDetector, type TurnOptions } from "./turn-detector";
+import { TurnDetector, type TurnEvent, type TurnOptions } from "./turn-detector";
 import { type VadFrameMs, type VadMode, type VadSampleRate, WebRtcVad } from "./webrtc-vad";
 
 export interface ListenerOptions {
@@ -59,7 +59,11 @@ export class Listener {
   }
 
   static async create(options: ListenerOptions = DEFAULT_LISTENER_OPTIONS): Promise<Listener> {
-    const vad = await WebRtcVad.create({ sampleRate: options.sampleRate, frameMs: options.frameMs, mode: options.mode });
+    const vad = await WebRtcVad.create({
+      sampleRate: options.sampleRate,
+      frameMs: options.frameMs,
+      mode: options.mode,
+    });
     return new Listener(vad, options);
   }
 
@@ -72,7 +76,12 @@ export class Listener {
   push(pcm: Buffer): ListenerEvent[] {
     const out: ListenerEvent[] = [];
     for (const pcmFrame of this.splitter.push(pcm)) {
-      const frame = { pcm: pcmFrame, atMs: this.positionMs, voiced: this.vad.isSpeech(pcmFrame), dbfs: frameDbfs(pcmFrame) };
+      const frame = {
+        pcm: pcmFrame,
+        atMs: this.positionMs,
+        voiced: this.vad.isSpeech(pcmFrame),
+        dbfs: frameDbfs(pcmFrame),
+      };
       this.samples += pcmFrame.length;
       const wasSpeaking = this.turns.speaking;
       const events = this.turns.push(frame);

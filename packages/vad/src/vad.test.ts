@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BargeInGuard } from "./barge-in";
 import { FrameSplitter, frameDbfs } from "./frames";
-import { DEFAULT_BARGE_IN, DEFAULT_LISTENER_OPTIONS, Listener, type ListenerEvent, type ListenerOptions } from "./listener";
+import {
+  DEFAULT_BARGE_IN,
+  DEFAULT_LISTENER_OPTIONS,
+  Listener,
+  type ListenerEvent,
+  type ListenerOptions,
+} from "./listener";
 import { librivox, type Script, silence, speechWithPauses, withNoise } from "./testing";
 import { VadError, WebRtcVad } from "./webrtc-vad";
 
@@ -37,7 +43,10 @@ function expectOneTurnPerUtterance(events: ListenerEvent[], script: Script): voi
   script.utterances.forEach((u, i) => {
     const start = starts[i]!;
     const end = ends[i]!;
-    assert.ok(start.atMs >= u.fromMs - 40 && start.atMs < u.fromMs + 400, `turn ${i} starts at ${start.atMs}, speech at ${u.fromMs}`);
+    assert.ok(
+      start.atMs >= u.fromMs - 40 && start.atMs < u.fromMs + 400,
+      `turn ${i} starts at ${start.atMs}, speech at ${u.fromMs}`,
+    );
     assert.equal(end.reason, "silence");
     // The end comes after the speech, by about the silence window (the files end with 80-280 ms of quiet).
     const late = end.atMs - u.toMs;
@@ -101,7 +110,8 @@ test("vad - a turn's audio is the pre-roll plus every frame up to its end, so th
 
 test("vad - the same audio gives the same events whatever the chunk size", async () => {
   const pcm = speechWithPauses(800).pcm;
-  const strip = (events: ListenerEvent[]) => events.filter((e) => e.type !== "audio").map((e) => ({ ...e, audio: undefined }));
+  const strip = (events: ListenerEvent[]) =>
+    events.filter((e) => e.type !== "audio").map((e) => ({ ...e, audio: undefined }));
   const a = strip(await listen(pcm, DEFAULT_LISTENER_OPTIONS, 640));
   const b = strip(await listen(pcm, DEFAULT_LISTENER_OPTIONS, 4097));
   assert.deepEqual(a, b);
@@ -110,7 +120,8 @@ test("vad - the same audio gives the same events whatever the chunk size", async
 
 test("vad - a 380 ms hesitation stays inside the turn; a 1 s pause ends it", async () => {
   // 0880 ends with 80 ms of quiet and 0870 starts with speech, so the pause is the gap + 80 ms.
-  const join = (gapMs: number) => Buffer.concat([silence(500), librivox("0880"), silence(gapMs), librivox("0870"), silence(1500)]);
+  const join = (gapMs: number) =>
+    Buffer.concat([silence(500), librivox("0880"), silence(gapMs), librivox("0870"), silence(1500)]);
   assert.equal(ofType(await listen(join(300)), "end").length, 1);
   assert.equal(ofType(await listen(join(1000)), "end").length, 2);
 });
@@ -143,7 +154,10 @@ test("vad - reset forgets the utterance under way", async () => {
     listener.reset();
     // The rest of the speech starts a new turn, and the silence after it ends that one turn.
     const events = listener.push(Buffer.concat([speech.subarray(32_000), silence(1500)]));
-    assert.deepEqual(events.filter((e) => e.type !== "audio").map((e) => e.type), ["start", "end"]);
+    assert.deepEqual(
+      events.filter((e) => e.type !== "audio").map((e) => e.type),
+      ["start", "end"],
+    );
   } finally {
     listener.free();
   }
@@ -164,7 +178,10 @@ test("vad - barge-in: speech over the reply interrupts within 300 ms of its star
     assert.deepEqual(kinds, ["barge-in", "start", "end"]);
     // The file opens with 280 ms of breath before the first word: the guard dates the speech to the word.
     const bargeIn = ofType(events, "barge-in")[0]!;
-    assert.ok(bargeIn.speechAtMs >= speechFromMs + 200 && bargeIn.speechAtMs <= speechFromMs + 300, `${bargeIn.speechAtMs}`);
+    assert.ok(
+      bargeIn.speechAtMs >= speechFromMs + 200 && bargeIn.speechAtMs <= speechFromMs + 300,
+      `${bargeIn.speechAtMs}`,
+    );
     const reactionMs = bargeIn.atMs - bargeIn.speechAtMs;
     assert.ok(reactionMs <= 200, `barge-in after ${reactionMs} ms of speech`);
     // The held turn comes out whole: its pre-roll still reaches back before the speech.
@@ -208,8 +225,13 @@ test("vad - without barge-in, speech during the reply is held and dropped when t
     assert.deepEqual(listener.push(Buffer.concat([silence(500), speech.subarray(0, 64_000)])), []);
     assert.deepEqual(listener.playbackEnded(), []);
     // Listening goes on normally after the reply: the rest of the sentence is a turn, and so is the next.
-    const after = listener.push(Buffer.concat([speech.subarray(64_000), silence(1500), librivox("0880"), silence(1500)]));
-    assert.deepEqual(after.filter((e) => e.type !== "audio").map((e) => e.type), ["start", "end", "start", "end"]);
+    const after = listener.push(
+      Buffer.concat([speech.subarray(64_000), silence(1500), librivox("0880"), silence(1500)]),
+    );
+    assert.deepEqual(
+      after.filter((e) => e.type !== "audio").map((e) => e.type),
+      ["start", "end", "start", "end"],
+    );
   } finally {
     listener.free();
   }
@@ -221,7 +243,10 @@ test("vad - with barge-in on, an utterance under way when the reply ends becomes
     listener.playbackStarted();
     assert.deepEqual(listener.push(Buffer.concat([silence(500), librivox("0870").subarray(0, 64_000)])), []);
     const released = listener.playbackEnded();
-    assert.deepEqual(released.map((e) => e.type), ["start", "audio"]);
+    assert.deepEqual(
+      released.map((e) => e.type),
+      ["start", "audio"],
+    );
     const rest = listener.push(Buffer.concat([librivox("0870").subarray(64_000), silence(1500)]));
     assert.equal(ofType(rest, "end").length, 1);
   } finally {

@@ -18,10 +18,12 @@ let loading: Promise<FvadModule> | undefined;
 
 /** The WASM module, instantiated once per process; every session's VAD lives in its heap. */
 export function loadFvad(): Promise<FvadModule> {
-  loading ??= import("@echogarden/fvad-wasm").then((m) => m.default()).catch((cause: unknown) => {
-    loading = undefined;
-    throw new VadError("could not load the WebRTC VAD (WASM)", { cause });
-  });
+  loading ??= import("@echogarden/fvad-wasm")
+    .then((m) => m.default())
+    .catch((cause: unknown) => {
+      loading = undefined;
+      throw new VadError("could not load the WebRTC VAD (WASM)", { cause });
+    });
   return loading;
 }
 

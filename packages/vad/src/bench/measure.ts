@@ -28,7 +28,12 @@ async function main(): Promise<void> {
       for (const endSilenceMs of [300, 400, 500, 600, 700, 800]) {
         for (const noise of noises) {
           const pcm = noise === undefined ? script.pcm : withNoise(script.pcm, noise);
-          const options = { ...DEFAULT_LISTENER_OPTIONS, mode, frameMs, turn: { ...DEFAULT_LISTENER_OPTIONS.turn, endSilenceMs } };
+          const options = {
+            ...DEFAULT_LISTENER_OPTIONS,
+            mode,
+            frameMs,
+            turn: { ...DEFAULT_LISTENER_OPTIONS.turn, endSilenceMs },
+          };
           const { events, ms } = await run(options, pcm);
           const starts = events.filter((e) => e.type === "start");
           const ends = events.filter((e) => e.type === "end");
@@ -44,8 +49,17 @@ async function main(): Promise<void> {
           const late = ends.map((e, i) => (e.type === "end" ? e.atMs - (script.utterances[i]?.toMs ?? 0) : 0));
           const mean = late.length ? late.reduce((a, b) => a + b, 0) / late.length : Number.NaN;
           console.log(
-            [mode, frameMs, endSilenceMs, noise ?? "none", starts.length, ok ? "yes" : "NO",
-              `${mean.toFixed(0)},${Math.max(...late).toFixed(0)}`, discards, (ms / seconds).toFixed(3)].join("\t"),
+            [
+              mode,
+              frameMs,
+              endSilenceMs,
+              noise ?? "none",
+              starts.length,
+              ok ? "yes" : "NO",
+              `${mean.toFixed(0)},${Math.max(...late).toFixed(0)}`,
+              discards,
+              (ms / seconds).toFixed(3),
+            ].join("\t"),
           );
         }
       }
