@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { readConfig } from "@hotpin/runtime";
 import { BargeInGuard } from "./barge-in";
 import { FrameSplitter, frameDbfs } from "./frames";
 import {
@@ -9,6 +10,7 @@ import {
   type ListenerEvent,
   type ListenerOptions,
 } from "./listener";
+import { listenerOptions, listenerSettings } from "./settings";
 import { librivox, type Script, silence, speechWithPauses, withNoise } from "./testing";
 import { VadError, WebRtcVad } from "./webrtc-vad";
 
@@ -271,4 +273,18 @@ test("vad - the barge-in guard counts loud voiced time, restarts after a gap and
   guard.playbackEnded();
   assert.equal(guard.playing, false);
   assert.equal(guard.push(frame(1240, true, -10)), undefined);
+});
+
+test("vad - settings read from the environment become listener options; bad values are all named", () => {
+  const values = readConfig(listenerSettings, { HOTPIN_VAD_END_SILENCE_MS: "800", HOTPIN_BARGE_IN_MIN_DBFS: "-35" });
+  const options = listenerOptions(values, true);
+  assert.equal(options.turn.endSilenceMs, 800);
+  assert.equal(options.mode, 3);
+  assert.deepEqual(options.bargeIn, { ...DEFAULT_BARGE_IN, minDbfs: -35 });
+  assert.equal(listenerOptions(values, false).bargeIn, false);
+  assert.deepEqual(listenerOptions(readConfig(listenerSettings, {}), false), DEFAULT_LISTENER_OPTIONS);
+  assert.throws(
+    () => readConfig(listenerSettings, { HOTPIN_VAD_MODE: "4", HOTPIN_VAD_END_SILENCE_MS: "50" }),
+    (err: Error) => /HOTPIN_VAD_MODE/.test(err.message) && /HOTPIN_VAD_END_SILENCE_MS/.test(err.message),
+  );
 });
