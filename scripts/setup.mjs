@@ -18,6 +18,8 @@ export const DEBIAN_PACKAGES = [
   "pocketsphinx-testdata",
   "libpocketsphinx3",
   "libsphinxbase3",
+  // Opus for the xiaozhi dialect (packages/audio binds libopus.so.0 through koffi).
+  "libopus0",
   // better-sqlite3 builds from source here.
   "python3",
   "make",

@@ -1,1 +1,3 @@
+export * from "./opus";
+export * from "./resampler";
 export * from "./wav";

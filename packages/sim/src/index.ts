@@ -13,9 +13,22 @@ export {
 export { checkReplyWav, FirmwareWavReceiver } from "./reply-wav";
 export { runDevice } from "./run-device";
 export { type FleetOptions, type FleetResult, fleetDeviceId, runFleet } from "./run-fleet";
+export {
+  runSesameDevice,
+  type SesameDeviceOptions,
+  type SesameResult,
+  type SesameTurnResult,
+} from "./sesame-device";
 export { FIRMWARE_DEFAULTS, SPEC_CHUNK_BYTES } from "./settings";
 export { chunkPcm, loadSpeech, speechFromBytes } from "./speech-input";
 export { type Percentiles, percentiles } from "./stats";
 export type { Pacing } from "./stream-audio";
 export { formatEvent, type TimelineEvent } from "./timeline";
 export type { DeviceOptions, DeviceResult, Dialect, UtteranceOutcome, UtteranceResult } from "./types";
+export {
+  runXiaozhiDevice,
+  type XiaozhiDeviceOptions,
+  type XiaozhiResult,
+  type XiaozhiTurn,
+  type XiaozhiTurnResult,
+} from "./xiaozhi-device";
