@@ -85,7 +85,7 @@ export async function createComponents(
     };
     const consumer = new EventConsumer(
       nc,
-      db,
+      database,
       {
         name: cfg.consumerName,
         batch: cfg.consumerBatch,
@@ -94,7 +94,7 @@ export async function createComponents(
         maxEventBytes: cfg.maxEventBytes,
         maxDeliveries: cfg.consumerMaxDeliveries,
         retryDelayMs: cfg.consumerRetryDelayMs,
-        writers: database.dialect === "postgres" ? cfg.consumerWriters : 1,
+        writers: cfg.consumerWriters,
         stream: {
           maxAgeMs: cfg.eventsMaxAgeS * 1000,
           maxBytes: cfg.eventsMaxBytes,

@@ -32,15 +32,23 @@ const WARMUP_MS = Math.min(120_000, (MINUTES * 60_000) / 5);
 const CYCLE_MS = 20_000 / SPEED;
 const progress = (line: string) => process.stderr.write(`# ${line}\n`);
 
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** A field of /proc/<pid>/status in bytes (VmRSS, RssAnon, RssFile). */
+function statusBytes(pid: number, field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
+const rssBytes = (pid: number) => statusBytes(pid, "VmRSS");
 
-async function heapBytes(metricsPort: number): Promise<number> {
+/** The main thread's V8 heap (used, total) and memory outside it (external), from the service's /metrics. */
+async function heap(metricsPort: number): Promise<{ used: number; total: number; external: number }> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const m = /^hotpin_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
-  return m ? Number(m[1]) : Number.NaN;
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    used: gauge("hotpin_nodejs_heap_size_used_bytes"),
+    total: gauge("hotpin_nodejs_heap_size_total_bytes"),
+    external: gauge("hotpin_nodejs_external_memory_bytes"),
+  };
 }
 
 /** The events of one soak conversation (firmware dialect, two utterances), in the edge's order. */
@@ -50,7 +58,8 @@ function conversation(deviceId: string, sessionId: string, n: number): events.Ev
   for (let u = 1; u <= 2; u++) {
     out.push({ $case: "stateChanged", value: { from: "idle", to: "listening" } });
     out.push({ $case: "recordingStarted", value: { utterance: u } });
-    for (let p = 1; p <= 5; p++) out.push({ $case: "partial", value: { utterance: u, text: "go forward".slice(0, p * 2) } });
+    for (let p = 1; p <= 5; p++)
+      out.push({ $case: "partial", value: { utterance: u, text: "go forward".slice(0, p * 2) } });
     out.push({ $case: "recordingStopped", value: { utterance: u, chunks: 50, bytes: 96_000, durationMs: 3_000 } });
     out.push({ $case: "stateChanged", value: { from: "listening", to: "thinking" } });
     out.push({
@@ -83,21 +92,35 @@ async function main(): Promise<void> {
   const child = await spawnStorage(db, nats.url, {
     HOTPIN_STORAGE_METRICS_PORT: String(metricsPort),
   });
+  // The child never outlives this script, whatever fails.
+  await using _child = { [Symbol.asyncDispose]: async () => void (await child.kill("SIGTERM")) };
   const pid = child.proc.pid as number;
   const nc = await connect({ servers: nats.url });
   await ensureEventStream(nc);
   const js = jetstream(nc);
   const client = createGrpcClient(storage.StorageClient, `127.0.0.1:${child.port}`);
-  const samples: Array<{ minute: number; rss_mb: number; heap_mb: number }> = [];
+  const samples: Array<Record<string, number>> = [];
   let published = 0;
   let failures = 0;
   const t0 = performance.now();
   const deadline = t0 + MINUTES * 60_000;
   const mb = (b: number) => Number((b / 2 ** 20).toFixed(1));
   const sample = async (minute: number) => {
-    const s = { minute, rss_mb: mb(rssBytes(pid)), heap_mb: mb(await heapBytes(metricsPort)) };
+    const h = await heap(metricsPort);
+    const s = {
+      minute,
+      events: published,
+      rss_mb: mb(rssBytes(pid)),
+      rss_anon_mb: mb(statusBytes(pid, "RssAnon")),
+      rss_file_mb: mb(statusBytes(pid, "RssFile")),
+      heap_used_mb: mb(h.used),
+      heap_total_mb: mb(h.total),
+      external_mb: mb(h.external),
+    };
     samples.push(s);
-    progress(`minute ${minute}: rss ${s.rss_mb} MB, heap ${s.heap_mb} MB, ${published} events published`);
+    progress(
+      `minute ${minute}: rss ${s.rss_mb} MB (anon ${s.rss_anon_mb}, file ${s.rss_file_mb}), heap ${s.heap_used_mb} of ${s.heap_total_mb} MB, external ${s.external_mb} MB, ${published} events`,
+    );
   };
   // Sampled every 10 s (for the medians), printed once a minute.
   const fine: Array<{ atMs: number; rss: number }> = [];
@@ -115,7 +138,12 @@ async function main(): Promise<void> {
           const started = performance.now();
           const sessionId = `${deviceId}-s${n}`;
           try {
-            await call(client, "startSession", { id: sessionId, deviceId, dialect: "firmware", edgeInstance: "soak-edge" });
+            await call(client, "startSession", {
+              id: sessionId,
+              deviceId,
+              dialect: "firmware",
+              edgeInstance: "soak-edge",
+            });
             await call(client, "recentTurns", { deviceId, limit: 0 });
             for (const ev of conversation(deviceId, sessionId, n)) {
               await js.publish(eventSubject(deviceId, ev.payload?.$case ?? "log"), events.Event.encode(ev).finish(), {
@@ -162,7 +190,6 @@ async function main(): Promise<void> {
   };
   client.close();
   await nc.close();
-  await child.kill("SIGTERM");
   if (json) console.log(JSON.stringify(out));
   else
     console.log(
