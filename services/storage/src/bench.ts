@@ -159,7 +159,9 @@ async function publish(nc: NatsConnection, prefix: string, n: number): Promise<n
   let first = 0;
   for (let i = 0; i < n; i++) {
     const ev = benchEvent(prefix, i);
-    pending.push(js.publish(eventSubject("bench", "log"), events.Event.encode(ev).finish(), { msgID: ev.id, timeout: 30_000 }));
+    pending.push(
+      js.publish(eventSubject("bench", "log"), events.Event.encode(ev).finish(), { msgID: ev.id, timeout: 30_000 }),
+    );
     if (pending.length >= 500) first ||= (await Promise.all(pending.splice(0)))[0]?.seq ?? 0;
   }
   const acks = await Promise.all(pending);

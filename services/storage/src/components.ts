@@ -61,12 +61,21 @@ export async function createComponents(
             replicas: cfg.eventsReplicas,
           })
         : await FolderBlobs.open(join(cfg.dataDir, "blobs"));
-    const blobs = new Blobs(db, backend, {
-      defaultTtlMs: cfg.blobDefaultTtlS * 1000,
-      maxTtlMs: cfg.blobMaxTtlS * 1000,
-      maxBlobBytes: cfg.blobMaxBytes,
-      deviceQuotaBytes: cfg.deviceQuotaBytes,
-    });
+    const blobs = new Blobs(
+      db,
+      backend,
+      {
+        defaultTtlMs: cfg.blobDefaultTtlS * 1000,
+        maxTtlMs: cfg.blobMaxTtlS * 1000,
+        maxBlobBytes: cfg.blobMaxBytes,
+        deviceQuotaBytes: cfg.deviceQuotaBytes,
+      },
+      (u) => {
+        metrics.blobStoreBytes.set(u.bytes);
+        metrics.blobStoreBlobs.set(u.blobs);
+      },
+    );
+    await blobs.refreshStored();
     const text = { maxTextBytes: cfg.maxTextBytes, queryLimit: cfg.queryLimit };
     const parts: StorageParts = {
       sessions: new Sessions(db, text),

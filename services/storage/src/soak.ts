@@ -176,6 +176,12 @@ async function main(): Promise<void> {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
   const warm = median(fine.filter((x) => x.atMs >= WARMUP_MS && x.atMs < WARMUP_MS + 20_000).map((x) => x.rss));
   const end = median(fine.slice(-3).map((x) => x.rss));
+  // The V8 heap is a sawtooth minutes long, so two 20 s windows can land anywhere on it: the medians
+  // of every 10 s sample in the first and the second half after warm-up say whether memory keeps growing.
+  const after = fine.filter((x) => x.atMs >= WARMUP_MS);
+  const half = Math.floor(after.length / 2);
+  const firstHalf = median(after.slice(0, half).map((x) => x.rss));
+  const secondHalf = median(after.slice(half).map((x) => x.rss));
   const out = {
     minutes: MINUTES,
     devices: DEVICES,
@@ -186,6 +192,9 @@ async function main(): Promise<void> {
     rss_after_warmup_mb: mb(warm),
     rss_end_mb: mb(end),
     rss_growth_pct: Number((((end - warm) / warm) * 100).toFixed(1)),
+    rss_first_half_median_mb: mb(firstHalf),
+    rss_second_half_median_mb: mb(secondHalf),
+    rss_half_to_half_growth_pct: Number((((secondHalf - firstHalf) / firstHalf) * 100).toFixed(1)),
     samples,
   };
   client.close();
@@ -193,7 +202,8 @@ async function main(): Promise<void> {
   if (json) console.log(JSON.stringify(out));
   else
     console.log(
-      `storage soak: ${out.events_published} events (${out.events_per_s}/s), ${failures} failures; RSS ${out.rss_after_warmup_mb} MB after warm-up -> ${out.rss_end_mb} MB (${out.rss_growth_pct} %)`,
+      `storage soak: ${out.events_published} events (${out.events_per_s}/s), ${failures} failures; RSS ${out.rss_after_warmup_mb} MB after warm-up -> ${out.rss_end_mb} MB (${out.rss_growth_pct} %); ` +
+        `median ${out.rss_first_half_median_mb} MB in the first half after warm-up, ${out.rss_second_half_median_mb} MB in the second (${out.rss_half_to_half_growth_pct} %)`,
     );
   process.exitCode = failures === 0 ? 0 : 1;
 }

@@ -77,7 +77,9 @@ export async function writeEvents(database: EventDatabase, batch: EventRows[]): 
   for (const [id, at] of [...devices].sort(([a], [b]) => (a < b ? -1 : 1)))
     statements.push(statement(touchDevice(db, id, at)));
   // By session id (stable, so one session's start stays before its end).
-  changes.sort((a, b) => ((a.session?.id ?? "") < (b.session?.id ?? "") ? -1 : (a.session?.id ?? "") > (b.session?.id ?? "") ? 1 : 0));
+  changes.sort((a, b) =>
+    (a.session?.id ?? "") < (b.session?.id ?? "") ? -1 : (a.session?.id ?? "") > (b.session?.id ?? "") ? 1 : 0,
+  );
   for (const r of changes) {
     const c = r.session as SessionChange;
     statements.push(insertLogs(db, [r.log]));
@@ -87,6 +89,7 @@ export async function writeEvents(database: EventDatabase, batch: EventRows[]): 
   const results = await database.batch(statements);
   const fresh = new Set<string>();
   for (const r of results)
-    for (const row of (r?.rows ?? []) as Array<{ dedup_key?: string | null }>) if (row.dedup_key) fresh.add(row.dedup_key);
+    for (const row of (r?.rows ?? []) as Array<{ dedup_key?: string | null }>)
+      if (row.dedup_key) fresh.add(row.dedup_key);
   return fresh;
 }

@@ -110,7 +110,9 @@ export class SqliteWorker {
 
   /** Statements in one transaction in the thread, one message each way (db/batch.ts). */
   async batch(statements: readonly BatchStatement[]): Promise<Array<BatchResult | undefined>> {
-    const r = (await this.#request((id) => ({ type: "batch", id, statements }))) as { results: Array<BatchResult | null> };
+    const r = (await this.#request((id) => ({ type: "batch", id, statements }))) as {
+      results: Array<BatchResult | null>;
+    };
     return r.results.map((x) => x ?? undefined);
   }
 

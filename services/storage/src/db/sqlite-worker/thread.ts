@@ -2,8 +2,8 @@
 // time, in the order they arrive, so no synchronous engine work runs on the main event loop.
 import { parentPort, workerData } from "node:worker_threads";
 import type SQLite from "better-sqlite3";
-import { openSqliteHandle } from "./open";
 import type { BatchResult, BatchStatement } from "../batch";
+import { openSqliteHandle } from "./open";
 import type { Request, Response, WorkerOptions } from "./protocol";
 
 const port = parentPort;
@@ -49,7 +49,8 @@ const runBatch = (statements: readonly BatchStatement[]) =>
     const results: Array<BatchResult | null> = [];
     for (const s of statements) {
       const dependency = s.ifChanged === undefined ? undefined : results[s.ifChanged];
-      if (s.ifChanged !== undefined && dependency === undefined) throw new Error("ifChanged must name an earlier statement");
+      if (s.ifChanged !== undefined && dependency === undefined)
+        throw new Error("ifChanged must name an earlier statement");
       if (dependency === null || (dependency && dependency.changes === 0)) results.push(null);
       else {
         // A statement that returns rows counts them as what it changed (INSERT … RETURNING).
