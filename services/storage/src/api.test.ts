@@ -351,6 +351,33 @@ for (const suite of suites) {
       assert.deepEqual(logs.entries, []);
     });
 
+    test("storage - the blob store gauges follow uploads, deletes and retention, and match the database", async () => {
+      const gauges = async () => ({
+        bytes: (await s.metrics.blobStoreBytes.get()).values[0]?.value ?? Number.NaN,
+        blobs: (await s.metrics.blobStoreBlobs.get()).values[0]?.value ?? Number.NaN,
+      });
+      const inDatabase = async () => {
+        const rows = await s.components.database.db.selectFrom("blobs").select("size_bytes").execute();
+        return { bytes: rows.reduce((n, r) => n + Number(r.size_bytes), 0), blobs: rows.length };
+      };
+      const before = await gauges();
+      assert.deepEqual(before, await inDatabase(), "read from the database at start");
+      const meta = { deviceId: "gauge-dev", contentType: "image/png", kind: "image" };
+      const kept = await putBlob(s.client, meta, Buffer.alloc(1000, 1));
+      await putBlob(s.client, { ...meta, ttlSeconds: 60 }, Buffer.alloc(500, 2));
+      assert.deepEqual(await gauges(), { bytes: before.bytes + 1500, blobs: before.blobs + 2 });
+      // A refused upload leaves nothing counted.
+      await rejectsWith(putBlob(s.client, meta, Buffer.alloc(160_000, 3)), grpc.status.INVALID_ARGUMENT);
+      await call(s.client, "deleteBlob", { id: kept.id });
+      assert.deepEqual(await gauges(), { bytes: before.bytes + 500, blobs: before.blobs + 1 });
+      assert.deepEqual(await gauges(), await inDatabase());
+      // Retention removes the one that expired; the gauges follow (and are read from the database again).
+      const counts = await s.components.retention.runOnce(Date.now() + 61_000);
+      assert.ok(counts.blobs >= 1, JSON.stringify(counts));
+      assert.deepEqual(await gauges(), await inDatabase());
+      assert.deepEqual(await gauges(), before);
+    });
+
     test("storage - writes sessions and logs from the event stream, errors at error level, no user text", async () => {
       const js = jetstream(s.nc);
       const t0 = new Date("2030-03-01T00:00:00Z").getTime();

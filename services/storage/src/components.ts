@@ -61,12 +61,21 @@ export async function createComponents(
             replicas: cfg.eventsReplicas,
           })
         : await FolderBlobs.open(join(cfg.dataDir, "blobs"));
-    const blobs = new Blobs(db, backend, {
-      defaultTtlMs: cfg.blobDefaultTtlS * 1000,
-      maxTtlMs: cfg.blobMaxTtlS * 1000,
-      maxBlobBytes: cfg.blobMaxBytes,
-      deviceQuotaBytes: cfg.deviceQuotaBytes,
-    });
+    const blobs = new Blobs(
+      db,
+      backend,
+      {
+        defaultTtlMs: cfg.blobDefaultTtlS * 1000,
+        maxTtlMs: cfg.blobMaxTtlS * 1000,
+        maxBlobBytes: cfg.blobMaxBytes,
+        deviceQuotaBytes: cfg.deviceQuotaBytes,
+      },
+      (u) => {
+        metrics.blobStoreBytes.set(u.bytes);
+        metrics.blobStoreBlobs.set(u.blobs);
+      },
+    );
+    await blobs.refreshStored();
     const text = { maxTextBytes: cfg.maxTextBytes, queryLimit: cfg.queryLimit };
     const parts: StorageParts = {
       sessions: new Sessions(db, text),
@@ -85,7 +94,7 @@ export async function createComponents(
     };
     const consumer = new EventConsumer(
       nc,
-      db,
+      database,
       {
         name: cfg.consumerName,
         batch: cfg.consumerBatch,
@@ -94,7 +103,7 @@ export async function createComponents(
         maxEventBytes: cfg.maxEventBytes,
         maxDeliveries: cfg.consumerMaxDeliveries,
         retryDelayMs: cfg.consumerRetryDelayMs,
-        writers: database.dialect === "postgres" ? cfg.consumerWriters : 1,
+        writers: cfg.consumerWriters,
         stream: {
           maxAgeMs: cfg.eventsMaxAgeS * 1000,
           maxBytes: cfg.eventsMaxBytes,

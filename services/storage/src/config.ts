@@ -104,7 +104,7 @@ export const storageSettings = {
   consumerWriters: int(
     "HOTPIN_STORAGE_CONSUMER_WRITERS",
     2,
-    "event batches written at once, each in its own transaction (PostgreSQL only; SQLite writes one at a time)",
+    "event batches in flight at once, each its own transaction (SQLite runs them one after another in its thread, the next already queued)",
     { min: 1, max: 16 },
   ),
   maxEventBytes: int("HOTPIN_STORAGE_MAX_EVENT_BYTES", 64 * 1024, "events larger than this are logged as rejected", {

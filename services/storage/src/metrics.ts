@@ -72,6 +72,16 @@ export function createStorageMetrics(registry: Registry) {
       labelNames: ["direction"] as const,
       registers,
     }),
+    blobStoreBytes: new Gauge({
+      name: "hotpin_storage_blob_store_bytes",
+      help: "Bytes in the blob store (shared by the replicas: each reports the whole store; read from the database at start and after each retention run, kept up to date by this replica's writes in between)",
+      registers,
+    }),
+    blobStoreBlobs: new Gauge({
+      name: "hotpin_storage_blob_store_blobs",
+      help: "Blobs in the blob store, including uploads in progress and expired blobs retention has not removed yet",
+      registers,
+    }),
     quotaRejections: new Counter({
       name: "hotpin_storage_quota_rejections_total",
       help: "Blob uploads refused because the device's quota was full",

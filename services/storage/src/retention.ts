@@ -101,6 +101,8 @@ export class Retention {
         )
         .executeTakeFirst(),
     );
+    // Also counts what other replicas wrote since: the usage gauges converge every run.
+    await this.blobs.refreshStored();
     for (const [kind, n] of Object.entries(counts)) if (n > 0) this.metrics.retentionDeleted.inc({ kind }, n);
     if (Object.values(counts).some((n) => n > 0)) this.log.info(counts, "retention removed expired data");
     return counts;

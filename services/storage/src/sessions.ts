@@ -24,9 +24,12 @@ export function toSession(row: SessionsTable): storage.Session {
   };
 }
 
-/** Records that a device was seen; the devices table answers "which devices exist" without scanning logs. */
-export async function touchDevice(db: Db, deviceId: string, at: number): Promise<void> {
-  await db
+/**
+ * Records that a device was seen; the devices table answers "which devices exist" without scanning logs.
+ * These three return the statement (to execute, or to compile into a batch: events/write-events.ts).
+ */
+export function touchDevice(db: Db, deviceId: string, at: number) {
+  return db
     .insertInto("devices")
     .values({ id: deviceId, first_seen_at: at, last_seen_at: at })
     .onConflict((oc) =>
@@ -34,16 +37,15 @@ export async function touchDevice(db: Db, deviceId: string, at: number): Promise
         // Portable "greatest": events of one device may be written out of order.
         last_seen_at: sql<number>`case when excluded.last_seen_at > devices.last_seen_at then excluded.last_seen_at else devices.last_seen_at end`,
       }),
-    )
-    .execute();
+    );
 }
 
 /** Starts a session, or refreshes where it started when the start is reported again (idempotent). */
-export async function upsertStart(
+export function upsertStart(
   db: Db,
   s: { id: string; deviceId: string; dialect: string; edgeInstance: string; startedAt: number },
-): Promise<void> {
-  await db
+) {
+  return db
     .insertInto("sessions")
     .values({
       id: s.id,
@@ -57,16 +59,15 @@ export async function upsertStart(
     })
     .onConflict((oc) =>
       oc.column("id").doUpdateSet({ dialect: s.dialect, edge_instance: s.edgeInstance, started_at: s.startedAt }),
-    )
-    .execute();
+    );
 }
 
 /** Ends a session; an end seen before its start still creates the row, so nothing is lost to ordering. */
-export async function upsertEnd(
+export function upsertEnd(
   db: Db,
   s: { id: string; deviceId: string; status: number; notes: string; endedAt: number; edgeInstance: string },
-): Promise<void> {
-  await db
+) {
+  return db
     .insertInto("sessions")
     .values({
       id: s.id,
@@ -78,8 +79,7 @@ export async function upsertEnd(
       status: s.status,
       notes: s.notes,
     })
-    .onConflict((oc) => oc.column("id").doUpdateSet({ ended_at: s.endedAt, status: s.status, notes: s.notes }))
-    .execute();
+    .onConflict((oc) => oc.column("id").doUpdateSet({ ended_at: s.endedAt, status: s.status, notes: s.notes }));
 }
 
 export class Sessions {
@@ -97,8 +97,8 @@ export class Sessions {
     await this.db.transaction().execute(async (tx) => {
       const existing = await tx.selectFrom("sessions").select("device_id").where("id", "=", id).executeTakeFirst();
       if (existing && existing.device_id !== deviceId) throw invalid("session id already belongs to another device");
-      await upsertStart(tx, { id, deviceId, dialect, edgeInstance, startedAt });
-      await touchDevice(tx, deviceId, startedAt);
+      await upsertStart(tx, { id, deviceId, dialect, edgeInstance, startedAt }).execute();
+      await touchDevice(tx, deviceId, startedAt).execute();
     });
     return this.get({ id });
   }

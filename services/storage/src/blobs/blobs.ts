@@ -29,19 +29,53 @@ export function toBlobInfo(row: Selectable<BlobsTable>): storage.BlobInfo {
   };
 }
 
+/** What the blob store holds: bytes and blobs (every row, expired or not yet removed, and uploads in progress). */
+export interface StoreUsage {
+  bytes: number;
+  blobs: number;
+}
+
 /**
  * Blob metadata, quota and expiry in the database; bytes in the backend. A row is written first
  * (not ready) so that bytes whose upload was cut off are found and removed by the retention job.
+ *
+ * `stored` is what the store holds, for the metrics: read from the database by `refreshStored`
+ * (at start and after each retention run, which also counts other replicas' writes) and kept up
+ * to date in between by this replica's own writes and deletes, so a scrape costs nothing.
  */
 export class Blobs {
   /** Bytes of uploads in flight per device on this replica, so parallel uploads cannot overrun the quota. */
   private readonly inFlight = new Map<string, number>();
+  readonly stored: StoreUsage = { bytes: 0, blobs: 0 };
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly backend: BlobBackend,
     private readonly limits: BlobLimits,
+    /** Told the new totals whenever they change (the store usage gauges). */
+    private readonly onStored: (u: StoreUsage) => void = () => {},
   ) {}
+
+  /** Reads the store's totals from the metadata (one aggregate over the blobs table). */
+  async refreshStored(): Promise<StoreUsage> {
+    const row = await this.db
+      .selectFrom("blobs")
+      .select((eb) => [
+        eb.fn.countAll<number>().as("blobs"),
+        eb.fn.coalesce(eb.fn.sum<number>("size_bytes"), eb.val(0)).as("bytes"),
+      ])
+      .executeTakeFirstOrThrow();
+    this.stored.blobs = Number(row.blobs);
+    this.stored.bytes = Number(row.bytes);
+    this.onStored(this.stored);
+    return this.stored;
+  }
+
+  private counted(blobs: number, bytes: number): void {
+    this.stored.blobs = Math.max(0, this.stored.blobs + blobs);
+    this.stored.bytes = Math.max(0, this.stored.bytes + bytes);
+    this.onStored(this.stored);
+  }
 
   /** Bytes of live blobs the device holds (including partial uploads not yet expired). */
   async usage(deviceId: string, now = Date.now()): Promise<number> {
@@ -85,6 +119,7 @@ export class Blobs {
         ready: 0,
       })
       .execute();
+    this.counted(1, 0);
 
     const hash = createHash("sha256");
     let size = 0;
@@ -104,13 +139,17 @@ export class Blobs {
       await this.backend.put(id, counted);
       const sha256 = hash.digest("hex");
       await this.db.updateTable("blobs").set({ size_bytes: size, sha256, ready: 1 }).where("id", "=", id).execute();
+      this.counted(0, size);
     } catch (err) {
       await this.backend.delete(id).catch(() => {});
       await this.db
         .deleteFrom("blobs")
         .where("id", "=", id)
         .execute()
-        .catch(() => {});
+        .then(
+          () => this.counted(-1, 0),
+          () => {},
+        );
       throw err;
     } finally {
       const left = (this.inFlight.get(deviceId) ?? 0) - size;
@@ -143,21 +182,29 @@ export class Blobs {
 
   async delete(id: string): Promise<void> {
     requireId("id", id);
-    const row = await this.db.selectFrom("blobs").select("id").where("id", "=", id).executeTakeFirst();
+    const row = await this.db.selectFrom("blobs").select(["id", "size_bytes"]).where("id", "=", id).executeTakeFirst();
     if (!row) throw notFound("no such blob");
     await this.backend.delete(id);
-    await this.db.transaction().execute(async (tx) => {
+    const deleted = await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom("download_tokens").where("blob_id", "=", id).execute();
-      await tx.deleteFrom("blobs").where("id", "=", id).execute();
+      return tx.deleteFrom("blobs").where("id", "=", id).executeTakeFirst();
     });
+    if (deleted.numDeletedRows > 0n) this.counted(-1, -row.size_bytes);
   }
 
   /** Removes up to `max` expired blobs (bytes first, then rows); returns how many. */
   async deleteExpired(now: number, max: number): Promise<number> {
-    const rows = await this.db.selectFrom("blobs").select("id").where("expires_at", "<=", now).limit(max).execute();
-    for (const { id } of rows) {
+    const rows = await this.db
+      .selectFrom("blobs")
+      .select(["id", "size_bytes"])
+      .where("expires_at", "<=", now)
+      .limit(max)
+      .execute();
+    for (const { id, size_bytes } of rows) {
       await this.backend.delete(id);
-      await this.db.deleteFrom("blobs").where("id", "=", id).execute();
+      const deleted = await this.db.deleteFrom("blobs").where("id", "=", id).executeTakeFirst();
+      // Another replica's retention may have removed it first: counted once, by whoever deleted the row.
+      if (deleted.numDeletedRows > 0n) this.counted(-1, -size_bytes);
     }
     return rows.length;
   }

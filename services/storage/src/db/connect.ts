@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { Logger } from "@hotpin/runtime";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { kyselyBatch, type RunBatch } from "./batch";
 import { type DialectName, migrate } from "./migrations";
 import type { Database } from "./schema";
 import { SqliteWorker } from "./sqlite-worker/client";
@@ -21,6 +22,8 @@ export interface DatabaseOptions {
 
 export interface OpenDatabase {
   db: Kysely<Database>;
+  /** Statements in one transaction, with as few round trips as the backend allows (db/batch.ts). */
+  batch: RunBatch;
   dialect: DialectName;
   /** Where the data is, without credentials: for logs. */
   location: string;
@@ -53,8 +56,9 @@ async function openSqlite(dataDir: string, log?: Logger): Promise<OpenDatabase> 
       onRestart: () => log?.info("sqlite worker restarted"),
     },
   );
-  const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(worker) });
-  return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
+  const dialect = new SqliteWorkerDialect(worker);
+  const db = new Kysely<Database>({ dialect });
+  return { db, batch: dialect.batch, dialect: "sqlite", location: file, close: () => db.destroy() };
 }
 
 async function openPostgres(opts: DatabaseOptions): Promise<OpenDatabase> {
@@ -81,7 +85,7 @@ async function openPostgres(opts: DatabaseOptions): Promise<OpenDatabase> {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   const location = `postgres://${url.hostname}:${url.port || 5432}${url.pathname}${schema ? `#${schema}` : ""}`;
-  return { db, dialect: "postgres", location, close: () => db.destroy() };
+  return { db, batch: kyselyBatch(db), dialect: "postgres", location, close: () => db.destroy() };
 }
 
 /** For the health check: a round trip to the database. */

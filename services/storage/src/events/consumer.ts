@@ -19,9 +19,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { propagation, ROOT_CONTEXT, type Span, SpanKind } from "@opentelemetry/api";
-import type { Kysely } from "kysely";
 import { pingDatabase } from "../db/connect";
-import type { Database } from "../db/schema";
 import { isId } from "../errors";
 import type { StorageMetrics } from "../metrics";
 import {
@@ -32,7 +30,7 @@ import {
   USER_TEXT_EVENT_TYPES,
   undecodableRows,
 } from "./to-rows";
-import { writeEvents } from "./write-events";
+import { type EventDatabase, writeEvents } from "./write-events";
 
 /** How often the consumer's pending and ack-pending counts are read from the server for the metrics. */
 const COUNTS_EVERY_MS = 5_000;
@@ -95,7 +93,7 @@ export class EventConsumer {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly db: Kysely<Database>,
+    private readonly database: EventDatabase,
     private readonly opts: ConsumerOptions,
     private readonly metrics: StorageMetrics,
     private readonly log: Logger,
@@ -246,7 +244,7 @@ export class EventConsumer {
     const timer = this.metrics.eventBatchSeconds.startTimer();
     try {
       const fresh = await writeEvents(
-        this.db,
+        this.database,
         batch.map((r) => r.rows),
       );
       timer();
@@ -283,7 +281,7 @@ export class EventConsumer {
   /** One event in its own transaction: the database refusing it affects no other event. */
   private async writeAlone(r: Received): Promise<void> {
     try {
-      const fresh = await writeEvents(this.db, [r.rows]);
+      const fresh = await writeEvents(this.database, [r.rows]);
       r.msg.ack();
       r.span.end();
       if (r.rows.log.dedup_key && fresh.has(r.rows.log.dedup_key))
@@ -306,7 +304,7 @@ export class EventConsumer {
         error: err as Error,
       });
       try {
-        await writeEvents(this.db, [dead]);
+        await writeEvents(this.database, [dead]);
       } catch (deadErr) {
         this.log.error({ err: deadErr, seq: r.msg.seq, stream: r.stream }, "dead-letter row refused, retrying");
         this.retry(r, err);
@@ -331,7 +329,7 @@ export class EventConsumer {
 
   private async databaseAnswers(): Promise<boolean> {
     try {
-      await pingDatabase(this.db);
+      await pingDatabase(this.database.db);
       return true;
     } catch {
       return false;

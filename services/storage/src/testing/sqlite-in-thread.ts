@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { Kysely, SqliteDialect } from "kysely";
+import { kyselyBatch } from "../db/batch";
 import type { OpenDatabase } from "../db/connect";
 import { migrate } from "../db/migrations";
 import type { Database } from "../db/schema";
@@ -13,5 +14,5 @@ export async function openSqliteInThread(dataDir: string): Promise<OpenDatabase>
   const file = join(dataDir, "storage.db");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteHandle(file, 5_000) }) });
   await migrate(db as Kysely<unknown>, "sqlite");
-  return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
+  return { db, batch: kyselyBatch(db), dialect: "sqlite", location: file, close: () => db.destroy() };
 }

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import SQLite from "better-sqlite3";
+import type { BatchResult, BatchStatement } from "../batch";
 import type { Request, Response, WorkerOptions } from "./protocol";
 
 export interface WorkerResult {
@@ -9,8 +10,11 @@ export interface WorkerResult {
   lastInsertRowid?: number | bigint;
 }
 
+/** A query's or a batch's answer. */
+type Answer = Extract<Response, { type: "result" | "batch-result" }>;
+
 interface Pending {
-  resolve(r: WorkerResult): void;
+  resolve(r: Answer): void;
   reject(err: Error): void;
 }
 
@@ -101,11 +105,23 @@ export class SqliteWorker {
   }
 
   query(sql: string, parameters: readonly unknown[]): Promise<WorkerResult> {
+    return this.#request((id) => ({ type: "query", id, sql, parameters })) as Promise<WorkerResult>;
+  }
+
+  /** Statements in one transaction in the thread, one message each way (db/batch.ts). */
+  async batch(statements: readonly BatchStatement[]): Promise<Array<BatchResult | undefined>> {
+    const r = (await this.#request((id) => ({ type: "batch", id, statements }))) as {
+      results: Array<BatchResult | null>;
+    };
+    return r.results.map((x) => x ?? undefined);
+  }
+
+  #request(make: (id: number) => Request): Promise<Answer> {
     if (this.#unusable) return Promise.reject(this.#unusable);
     const id = this.#nextId++;
-    return new Promise<WorkerResult>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       try {
-        this.#post({ type: "query", id, sql, parameters });
+        this.#post(make(id));
       } catch (err) {
         reject(err); // a parameter structured clone cannot copy
         return;
@@ -145,12 +161,12 @@ export class SqliteWorker {
   }
 
   #onMessage(m: Response): void {
-    if (m.type !== "result" && m.type !== "error") return;
+    if (m.type !== "result" && m.type !== "batch-result" && m.type !== "error") return;
     const p = this.#pending.get(m.id);
     if (!p) return;
     this.#pending.delete(m.id);
     if (this.#pending.size === 0 && !this.#unusable) this.#worker.unref();
-    if (m.type === "result") p.resolve(m);
+    if (m.type !== "error") p.resolve(m);
     else p.reject(sqliteError(m.message, m.code));
   }
 

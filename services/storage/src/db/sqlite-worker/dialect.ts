@@ -11,14 +11,20 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from "kysely";
+import type { BatchResult, BatchStatement, RunBatch } from "../batch";
 import type { SqliteWorker } from "./client";
 
 /** Kysely's SQLite dialect with the engine in a worker thread: same SQL, same types, async for real. */
 export class SqliteWorkerDialect implements Dialect {
-  constructor(private readonly worker: SqliteWorker) {}
-  createDriver(): Driver {
-    return new SqliteWorkerDriver(this.worker);
+  readonly #driver: SqliteWorkerDriver;
+  constructor(worker: SqliteWorker) {
+    this.#driver = new SqliteWorkerDriver(worker);
   }
+  createDriver(): Driver {
+    return this.#driver;
+  }
+  /** RunBatch on the worker, in turn with Kysely's own queries and transactions (see the driver). */
+  readonly batch: RunBatch = (statements) => this.#driver.batch(statements);
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
   }
@@ -44,6 +50,16 @@ class SqliteWorkerDriver implements Driver {
   }
 
   async init(): Promise<void> {}
+
+  /**
+   * A batch is one message and runs whole in the thread, so it only has to be posted while no Kysely
+   * transaction holds the connection (or it would run inside that one); it need not hold the
+   * connection while it runs, so batches queue behind each other in the thread.
+   */
+  async batch(statements: readonly BatchStatement[]): Promise<Array<BatchResult | undefined>> {
+    while (this.#held) await this.#held;
+    return this.worker.batch(statements);
+  }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     while (this.#held) await this.#held;

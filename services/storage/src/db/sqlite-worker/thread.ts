@@ -2,6 +2,7 @@
 // time, in the order they arrive, so no synchronous engine work runs on the main event loop.
 import { parentPort, workerData } from "node:worker_threads";
 import type SQLite from "better-sqlite3";
+import type { BatchResult, BatchStatement } from "../batch";
 import { openSqliteHandle } from "./open";
 import type { Request, Response, WorkerOptions } from "./protocol";
 
@@ -31,6 +32,35 @@ function prepare(sql: string): SQLite.Statement {
   return stmt;
 }
 
+/** One statement: its rows when it returns rows (SELECT, … RETURNING), otherwise what it changed. */
+function run(
+  sql: string,
+  parameters: readonly unknown[],
+): { rows: unknown[]; changes?: number; lastInsertRowid?: number | bigint } {
+  const stmt = prepare(sql);
+  if (stmt.reader) return { rows: stmt.all(parameters) };
+  const r = stmt.run(parameters);
+  return { rows: [], changes: r.changes, lastInsertRowid: r.lastInsertRowid };
+}
+
+// better-sqlite3's transaction: BEGIN, the function, COMMIT; ROLLBACK when it throws.
+const runBatch = (statements: readonly BatchStatement[]) =>
+  db.transaction(() => {
+    const results: Array<BatchResult | null> = [];
+    for (const s of statements) {
+      const dependency = s.ifChanged === undefined ? undefined : results[s.ifChanged];
+      if (s.ifChanged !== undefined && dependency === undefined)
+        throw new Error("ifChanged must name an earlier statement");
+      if (dependency === null || (dependency && dependency.changes === 0)) results.push(null);
+      else {
+        // A statement that returns rows counts them as what it changed (INSERT … RETURNING).
+        const { rows, changes } = run(s.sql, s.parameters);
+        results.push({ rows, changes: changes ?? rows.length });
+      }
+    }
+    return results;
+  })();
+
 port.on("message", (req: Request) => {
   if (req.type === "close") {
     // Closing checkpoints the WAL; the thread then ends because nothing keeps its loop alive.
@@ -39,13 +69,8 @@ port.on("message", (req: Request) => {
     return;
   }
   try {
-    const stmt = prepare(req.sql);
-    if (stmt.reader) {
-      send({ type: "result", id: req.id, rows: stmt.all(req.parameters) });
-    } else {
-      const r = stmt.run(req.parameters);
-      send({ type: "result", id: req.id, rows: [], changes: r.changes, lastInsertRowid: r.lastInsertRowid });
-    }
+    if (req.type === "batch") send({ type: "batch-result", id: req.id, results: runBatch(req.statements) });
+    else send({ type: "result", id: req.id, ...run(req.sql, req.parameters) });
   } catch (err) {
     // SQLite's code (SQLITE_CONSTRAINT_UNIQUE, SQLITE_BUSY, …) does not survive structured clone of an Error.
     send({ type: "error", id: req.id, message: (err as Error).message, code: (err as { code?: string }).code });
