@@ -1,13 +1,13 @@
 // `npm run bench:stt [-- --json] [-- --workers N]`: the STT service against pocketsphinx_continuous on the real
 // speech of pocketsphinx-testdata — accuracy, speed, and streams held at real-time pacing.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseWav } from "@hotpin/audio";
 import type { stt } from "@hotpin/contracts";
 import { percentile } from "@hotpin/test-support";
-import { baseConfig, recognize, startTestStt, TEST_DATA, type TestStt } from "../testing/harness";
+import { baseConfig, recognize, startTestStt, type TestStt } from "../testing/harness";
+import { corpus, type Utterance } from "./corpus";
 import { wordErrorRate } from "./wer";
 
 const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
@@ -20,34 +20,6 @@ const workersArg = process.argv.indexOf("--workers");
 const say = (line: string) => {
   if (!json) console.log(line);
 };
-
-interface Utterance {
-  name: string;
-  /** Undefined for numbers.raw, which ships without a transcript: compared, but not in the WER. */
-  reference?: string;
-  pcm: Buffer;
-}
-
-function corpus(): Utterance[] {
-  const dir = join(TEST_DATA, "librivox");
-  const refs = new Map<string, string>();
-  for (const line of readFileSync(join(dir, "transcription"), "utf8").split("\n")) {
-    const m = /^(.*)\(([^)]+)\)\s*$/.exec(line.trim());
-    if (m?.[1] && m[2]) refs.set(m[2], m[1]);
-  }
-  const out: Utterance[] = [...refs].map(([id, reference]) => ({
-    name: id,
-    reference,
-    pcm: parseWav(readFileSync(join(dir, `${id}.wav`))).data,
-  }));
-  out.push({
-    name: "goforward",
-    reference: "go forward ten meters",
-    pcm: readFileSync(join(TEST_DATA, "goforward.raw")),
-  });
-  out.push({ name: "numbers", pcm: readFileSync(join(TEST_DATA, "numbers.raw")) });
-  return out;
-}
 
 const audioSeconds = (pcm: Buffer) => pcm.length / BYTES_PER_MS / 1000;
 

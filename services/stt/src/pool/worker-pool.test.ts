@@ -61,3 +61,25 @@ test("stt pool - one stream's big chunk does not hold up another stream on the s
   // Served in turns, B's audio is decoded between A's quanta rather than after all of A.
   assert.equal(order[0], "b partial", order.join(", "));
 });
+
+test("stt pool - a decoder for every slot is built at start-up, and streams give theirs back (hotpin_stt_recognizers)", async () => {
+  await using stt = await startTestStt({
+    HOTPIN_STT_ENGINE: "pocketsphinx",
+    HOTPIN_STT_WORKERS: "1",
+    HOTPIN_STT_STREAMS_PER_WORKER: "2",
+  });
+  const recognizers = async () => {
+    const text = await stt.registry.metrics();
+    const value = (state: string) =>
+      Number(new RegExp(`^hotpin_stt_recognizers\\{state="${state}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+    return { live: value("live"), idle: value("idle") };
+  };
+  // Memory is paid at start-up: the pool never grows past it later (issue 13's soak).
+  assert.deepEqual(await recognizers(), { live: 0, idle: 2 });
+  for (let round = 0; round < 2; round++) {
+    const outs = await Promise.all([recognize(stt.client, goforward()), recognize(stt.client, goforward())]);
+    for (const out of outs) assert.equal(out.final?.text, "go forward ten meters");
+    assert.deepEqual(await recognizers(), { live: 0, idle: 2 });
+  }
+  assert.match(await stt.registry.metrics(), /^hotpin_stt_worker_heap_bytes [1-9]\d*$/m);
+});

@@ -1,4 +1,5 @@
 // Worker thread: owns the engines and runs every engine call, so the gRPC event loop never does.
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { AudioQualityMeter } from "../audio/quality";
 import { StreamingResampler } from "../audio/resampler";
@@ -327,7 +328,14 @@ function handle(msg: ToWorker): void {
         live += c.live;
         idle += c.idle;
       }
-      post({ t: "counts", request: msg.request, live, idle, streams: streams.size });
+      post({
+        t: "counts",
+        request: msg.request,
+        live,
+        idle,
+        streams: streams.size,
+        heapBytes: getHeapStatistics().used_heap_size,
+      });
       return;
     }
     case "open":
