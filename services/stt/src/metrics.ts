@@ -84,13 +84,14 @@ export class SttMetrics {
     });
     this.recognizers = new Gauge({
       name: "hotpin_stt_recognizers",
-      help: "Engine recognizers (PocketSphinx decoders, Vosk recognizers) in the workers: live = lent to a stream, idle = kept for reuse",
+      help: "Engine recognizers (PocketSphinx decoders, Vosk recognizers) in the workers: live = lent to a stream, idle = kept for reuse, building = being built for a stream that found none idle",
       labelNames: ["state"],
       registers,
       async collect() {
         const c = await counts();
         this.set({ state: "live" }, c.live);
         this.set({ state: "idle" }, c.idle);
+        this.set({ state: "building" }, c.building);
       },
     });
     this.workerHeap = new Gauge({

@@ -31,4 +31,3 @@ export function corpus(): Utterance[] {
   out.push({ name: "numbers", pcm: readFileSync(join(TEST_DATA, "numbers.raw")) });
   return out;
 }
-

@@ -1,4 +1,4 @@
-// `npm run memory -w @hotpin/stt -- [--rounds 30] [--streams 12] [--utterance goforward] [--json]`: the STT service as its own
+// `npm run memory -w @hotpin/stt -- [--rounds 30] [--streams 12] [--utterance goforward] [--ramp] [--json]`: the STT service as its own
 // process, started as the mesh starts it, gets rounds of `--streams` concurrent streams (the bench
 // corpus in turn, as fast as flow control lets them go). After each round, once no stream is left,
 // it prints the process's resident memory, the main thread's and the workers' JS heap and the
@@ -25,6 +25,8 @@ const ROUNDS = num("--rounds", 30);
 const STREAMS = num("--streams", 12);
 /** `--utterance goforward`: only that corpus entry (the soak's), for quicker rounds. */
 const only = argv.includes("--utterance") ? argv[argv.indexOf("--utterance") + 1] : undefined;
+/** `--ramp`: round r runs min(r, --streams) streams, as a load that reaches new peaks now and then. */
+const ramp = argv.includes("--ramp");
 const json = argv.includes("--json");
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const began = performance.now();
       const outcomes = await Promise.all(
-        Array.from({ length: STREAMS }, () => {
+        Array.from({ length: ramp ? Math.min(round, STREAMS) : STREAMS }, () => {
           const u = utterances[next++ % utterances.length];
           return recognize(client, u?.pcm ?? Buffer.alloc(0));
         }),
@@ -108,7 +110,12 @@ async function main(): Promise<void> {
         recognizers_live: metric(text, "hotpin_stt_recognizers", 'state="live"'),
       };
       rows.push(row);
-      if (!json) console.log(Object.entries(row).map(([k, v]) => `${k} ${v}`).join("  "));
+      if (!json)
+        console.log(
+          Object.entries(row)
+            .map(([k, v]) => `${k} ${v}`)
+            .join("  "),
+        );
     }
   } finally {
     client.close();

@@ -37,10 +37,14 @@ interface Member {
 
 export type PoolSetup = Omit<WorkerSetup, "cancelled">;
 
-/** What the workers hold: recognizers lent out (live) and kept for reuse (idle), streams, JS heap bytes. */
+/**
+ * What the workers hold: recognizers lent out (live), kept for reuse (idle) and being built for a
+ * stream (building), streams, JS heap bytes.
+ */
 export interface WorkerCounts {
   live: number;
   idle: number;
+  building: number;
   streams: number;
   heapBytes: number;
 }
@@ -126,7 +130,7 @@ export class WorkerPool {
    * zero, so a metrics scrape never waits on it for long.
    */
   async counts(timeoutMs = 2_000): Promise<WorkerCounts> {
-    const zero: WorkerCounts = { live: 0, idle: 0, streams: 0, heapBytes: 0 };
+    const zero: WorkerCounts = { live: 0, idle: 0, building: 0, streams: 0, heapBytes: 0 };
     const all = await Promise.all(
       this.members
         .filter((m) => !m.exited)
@@ -150,6 +154,7 @@ export class WorkerPool {
       (a, b) => ({
         live: a.live + b.live,
         idle: a.idle + b.idle,
+        building: a.building + b.building,
         streams: a.streams + b.streams,
         heapBytes: a.heapBytes + b.heapBytes,
       }),
