@@ -1,5 +1,6 @@
 import { latencyBuckets } from "@hotpin/runtime";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { WorkerCounts } from "./pool/worker-pool";
 
 /** The STT service's metrics on the process registry. Labels never carry user content. */
 export class SttMetrics {
@@ -13,8 +14,10 @@ export class SttMetrics {
   readonly refused: Counter;
   readonly slots: Gauge;
   readonly finalSources: Counter<"source" | "reason">;
+  readonly recognizers: Gauge<"state">;
+  readonly workerHeap: Gauge;
 
-  constructor(registry: Registry, capacity: () => number) {
+  constructor(registry: Registry, capacity: () => number, counts: () => Promise<WorkerCounts>) {
     const registers = [registry];
     this.activeStreams = new Gauge({
       name: "hotpin_stt_active_streams",
@@ -77,6 +80,26 @@ export class SttMetrics {
       registers,
       collect() {
         this.set(capacity());
+      },
+    });
+    this.recognizers = new Gauge({
+      name: "hotpin_stt_recognizers",
+      help: "Engine recognizers (PocketSphinx decoders, Vosk recognizers) in the workers: live = lent to a stream, idle = kept for reuse, building = being built for a stream that found none idle",
+      labelNames: ["state"],
+      registers,
+      async collect() {
+        const c = await counts();
+        this.set({ state: "live" }, c.live);
+        this.set({ state: "idle" }, c.idle);
+        this.set({ state: "building" }, c.building);
+      },
+    });
+    this.workerHeap = new Gauge({
+      name: "hotpin_stt_worker_heap_bytes",
+      help: "JavaScript heap in use in the engine worker threads, summed (the main thread's is hotpin_nodejs_heap_size_used_bytes)",
+      registers,
+      async collect() {
+        this.set((await counts()).heapBytes);
       },
     });
   }

@@ -24,8 +24,8 @@ export const sttSettings = {
   }),
   warmRecognizers: int(
     "HOTPIN_STT_WARM_RECOGNIZERS",
-    1,
-    "recognizers each worker prepares at start-up (pocketsphinx decoders take ~0.3 s and ~100 MB each)",
+    64,
+    "pocketsphinx decoders each worker builds at start-up, at most HOTPIN_STT_STREAMS_PER_WORKER (default: one per slot); each takes ~0.5 s and ~90 MB, and a stream that finds none idle waits for one to be built",
     { min: 0, max: 64 },
   ),
   maxUtteranceMs: int("HOTPIN_STT_MAX_UTTERANCE_MS", 60_000, "longest utterance accepted, in ms of audio", {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { grpc } from "@hotpin/runtime";
 import { StreamingResampler } from "./audio/resampler";
-import { baseConfig, collect, goforward, recognize, startTestStt, type TestStt } from "./testing/harness";
+import { baseConfig, collect, goforward, recognize, startTestStt, type TestStt, waitFor } from "./testing/harness";
 
 describe("stt over gRPC with pocketsphinx", () => {
   let stt: TestStt;
@@ -188,13 +188,3 @@ describe("stt pool limits", () => {
     assert.equal(c.streams, 0);
   });
 });
-
-/** Polls an async condition until it holds (bounded), for state that settles on another thread. */
-async function waitFor<T>(probe: () => Promise<T | undefined>, tries = 2_000): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error("condition never held");
-}

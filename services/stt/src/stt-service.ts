@@ -48,7 +48,11 @@ export async function startSttService(cfg: SttConfig, log: Logger, registry: Reg
     },
     log,
   );
-  const metrics = new SttMetrics(registry, () => pool.capacity);
+  const metrics = new SttMetrics(
+    registry,
+    () => pool.capacity,
+    () => pool.counts(),
+  );
   const implementation = speechToText({
     pool,
     metrics,

@@ -47,10 +47,16 @@ export interface Engine {
   readonly name: EngineName;
   /** Whether partial() says anything before finish(). */
   readonly partials: boolean;
-  /** `language` is the request's BCP-47 tag; engines with a fixed model language ignore it. */
-  open(language?: string): Recognizer;
-  /** Recognizers in use and prepared-but-idle ones, to show that cancelled streams free theirs. */
-  counts(): { live: number; idle: number };
+  /**
+   * `language` is the request's BCP-47 tag; engines with a fixed model language ignore it. A
+   * promise when the recognizer has to be built first (off the thread: it takes long).
+   */
+  open(language?: string): Recognizer | Promise<Recognizer>;
+  /**
+   * Recognizers in use, prepared-but-idle ones (to show that cancelled streams free theirs) and
+   * ones being built for a stream that found none idle.
+   */
+  counts(): { live: number; idle: number; building?: number };
   close(): void;
 }
 

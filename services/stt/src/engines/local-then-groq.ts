@@ -1,4 +1,5 @@
 import type { Engine, Recognizer, Transcript } from "./engine";
+import type { GroqEngine } from "./groq";
 
 /**
  * PocketSphinx for the partials a device sees while it speaks, Groq Whisper for the final: the
@@ -13,12 +14,16 @@ export class LocalThenGroqEngine implements Engine {
 
   constructor(
     private readonly local: Engine,
-    private readonly remote: Engine,
+    private readonly remote: GroqEngine,
     private readonly deadlineMs: number,
   ) {}
 
-  open(language?: string): Recognizer {
+  open(language?: string): Recognizer | Promise<Recognizer> {
     const local = this.local.open(language);
+    return local instanceof Promise ? local.then((l) => this.pair(l, language)) : this.pair(local, language);
+  }
+
+  private pair(local: Recognizer, language?: string): Recognizer {
     try {
       return new LocalThenGroqRecognizer(local, this.remote.open(language), this.deadlineMs);
     } catch (err) {

@@ -10,6 +10,8 @@ export interface PocketSphinxApi {
   psArgs(): unknown;
   psDefaultSearchArgs(cfg: unknown): void;
   psInit(cfg: unknown): unknown;
+  /** ps_init on libuv's pool: loading the model takes ~0.5 s, too long for a thread serving streams. */
+  psInitAsync(cfg: unknown): Promise<unknown>;
   psFree(ps: unknown): number;
   psStartStream(ps: unknown): number;
   psStartUtt(ps: unknown): number;
@@ -52,6 +54,7 @@ export function pocketSphinxApi(): PocketSphinxApi {
   }
   const psEndUtt = ps.func("int ps_end_utt(void *ps)");
   const psSegIter = ps.func("void *ps_seg_iter(void *ps)");
+  const psInit = ps.func("void *ps_init(void *cfg)");
   api = {
     errSetLogfp: sb.func("void err_set_logfp(void *fp)"),
     cmdLnParse: sb.func(
@@ -61,7 +64,8 @@ export function pocketSphinxApi(): PocketSphinxApi {
     logmathExp: sb.func("double logmath_exp(void *lmath, int32_t p)"),
     psArgs: ps.func("void *ps_args()"),
     psDefaultSearchArgs: ps.func("void ps_default_search_args(void *cfg)"),
-    psInit: ps.func("void *ps_init(void *cfg)"),
+    psInit,
+    psInitAsync: offThread<unknown>(psInit),
     psFree: ps.func("int ps_free(void *ps)"),
     psStartStream: ps.func("int ps_start_stream(void *ps)"),
     psStartUtt: ps.func("int ps_start_utt(void *ps)"),

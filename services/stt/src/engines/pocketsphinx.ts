@@ -59,6 +59,7 @@ export class PocketSphinxEngine implements Engine {
   private readonly argv: string[];
   private readonly idle: Decoder[] = [];
   private live = 0;
+  private building = 0;
 
   constructor(
     modelDir: string,
@@ -68,16 +69,48 @@ export class PocketSphinxEngine implements Engine {
     this.api = pocketSphinxApi();
   }
 
-  /** Prepares decoders ahead of the first streams. */
+  /** Prepares decoders ahead of the first streams (at start-up, on the worker's own thread). */
   warm(count: number): void {
-    while (this.idle.length < Math.min(count, this.maxIdle)) this.idle.push(this.newDecoder());
+    while (this.idle.length < Math.min(count, this.maxIdle)) {
+      const cfg = this.config();
+      this.idle.push(this.wrap(this.api.psInit(cfg), cfg));
+    }
   }
 
-  open(): Recognizer {
-    const decoder = this.idle.pop() ?? this.newDecoder();
+  open(): Recognizer | Promise<Recognizer> {
+    const idle = this.idle.pop();
+    if (idle) return this.lend(idle);
+    // None idle: building one takes ~0.5 s, off the thread so the worker's other streams go on.
+    const cfg = this.config();
+    this.building++;
+    const built = this.api.psInitAsync(cfg).then(
+      (ps) => this.wrap(ps, cfg),
+      (err) => {
+        this.api.cmdLnFree(cfg);
+        throw err;
+      },
+    );
+    return built.then(
+      (decoder) => {
+        this.building--;
+        return this.lend(decoder);
+      },
+      (err) => {
+        this.building--;
+        throw err;
+      },
+    );
+  }
+
+  private lend(decoder: Decoder): Recognizer {
     // Every stream starts from the model's cepstral mean, as a fresh decoder (and the CLI) does,
     // so a result never depends on which streams used this decoder before.
-    decoder.cmn.write(decoder.initialCmn);
+    try {
+      decoder.cmn.write(decoder.initialCmn);
+    } catch (err) {
+      this.api.psFree(decoder.ps);
+      throw err;
+    }
     this.live++;
     return new PocketSphinxRecognizer(this.api, decoder.ps, () => {
       this.live--;
@@ -87,20 +120,24 @@ export class PocketSphinxEngine implements Engine {
   }
 
   counts() {
-    return { live: this.live, idle: this.idle.length };
+    return { live: this.live, idle: this.idle.length, building: this.building };
   }
 
   close(): void {
     for (const d of this.idle.splice(0)) this.api.psFree(d.ps);
   }
 
-  private newDecoder(): Decoder {
+  private config(): unknown {
     const api = this.api;
     const cfg = api.cmdLnParse(null, api.psArgs(), this.argv.length, this.argv, 1);
     if (!cfg) throw new EngineUnavailableError("pocketsphinx rejected its configuration");
     api.psDefaultSearchArgs(cfg);
-    const decoder = api.psInit(cfg);
-    // The decoder holds its own reference to the configuration.
+    return cfg;
+  }
+
+  /** A decoder from ps_init(cfg), with its CMN access; `cfg` is let go of (the decoder holds its own reference). */
+  private wrap(decoder: unknown, cfg: unknown): Decoder {
+    const api = this.api;
     api.cmdLnFree(cfg);
     if (!decoder) throw new EngineUnavailableError("pocketsphinx could not load its model");
     try {

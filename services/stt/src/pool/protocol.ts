@@ -45,4 +45,5 @@ export type FromWorker =
   | { t: "error"; id: number; code: number; message: string }
   /** The worker has let go of a cancelled stream; only now may its slot take another. */
   | { t: "released"; id: number }
-  | { t: "counts"; request: number; live: number; idle: number; streams: number };
+  /** heapBytes: the worker's JS heap in use (its isolate's, not the process's). */
+  | { t: "counts"; request: number; live: number; idle: number; building: number; streams: number; heapBytes: number };

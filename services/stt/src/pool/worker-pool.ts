@@ -38,6 +38,18 @@ interface Member {
 export type PoolSetup = Omit<WorkerSetup, "cancelled">;
 
 /**
+ * What the workers hold: recognizers lent out (live), kept for reuse (idle) and being built for a
+ * stream (building), streams, JS heap bytes.
+ */
+export interface WorkerCounts {
+  live: number;
+  idle: number;
+  building: number;
+  streams: number;
+  heapBytes: number;
+}
+
+/**
  * Worker threads that run the engines. Each stream takes a slot on the least busy worker for
  * its whole life; with every slot taken `acquire` returns undefined and the caller refuses.
  */
@@ -46,7 +58,7 @@ export class WorkerPool {
   private readonly streams = new Map<number, PooledStreamImpl>();
   private nextId = 1;
   private nextRequest = 1;
-  private readonly countRequests = new Map<number, (c: { live: number; idle: number; streams: number }) => void>();
+  private readonly countRequests = new Map<number, (c: WorkerCounts) => void>();
   private closing = false;
   /** Cancelled streams whose slot waits for the worker to let go of the recognizer. */
   private readonly releasing = new Map<number, { member: Member; free: () => void }>();
@@ -112,19 +124,42 @@ export class WorkerPool {
     return out;
   }
 
-  /** Recognizers in use and prepared across all workers, and streams the workers hold. */
-  async counts(): Promise<{ live: number; idle: number; streams: number }> {
+  /**
+   * Recognizers in use and prepared, streams held and JS heap, summed over the running workers.
+   * A worker that does not answer within `timeoutMs` (busy in a long call, or dying) counts as
+   * zero, so a metrics scrape never waits on it for long.
+   */
+  async counts(timeoutMs = 2_000): Promise<WorkerCounts> {
+    const zero: WorkerCounts = { live: 0, idle: 0, building: 0, streams: 0, heapBytes: 0 };
     const all = await Promise.all(
-      this.members.map(
-        (m) =>
-          new Promise<{ live: number; idle: number; streams: number }>((resolve) => {
-            const request = this.nextRequest++;
-            this.countRequests.set(request, resolve);
-            m.worker.postMessage({ t: "counts", request } satisfies ToWorker);
-          }),
-      ),
+      this.members
+        .filter((m) => !m.exited)
+        .map(
+          (m) =>
+            new Promise<WorkerCounts>((resolve) => {
+              const request = this.nextRequest++;
+              const timer = setTimeout(() => {
+                this.countRequests.delete(request);
+                resolve(zero);
+              }, timeoutMs);
+              this.countRequests.set(request, (c) => {
+                clearTimeout(timer);
+                resolve(c);
+              });
+              m.worker.postMessage({ t: "counts", request } satisfies ToWorker);
+            }),
+        ),
     );
-    return all.reduce((a, b) => ({ live: a.live + b.live, idle: a.idle + b.idle, streams: a.streams + b.streams }));
+    return all.reduce(
+      (a, b) => ({
+        live: a.live + b.live,
+        idle: a.idle + b.idle,
+        building: a.building + b.building,
+        streams: a.streams + b.streams,
+        heapBytes: a.heapBytes + b.heapBytes,
+      }),
+      zero,
+    );
   }
 
   /** Cancels what is left and stops the workers. */

@@ -1,4 +1,5 @@
 // Worker thread: owns the engines and runs every engine call, so the gRPC event loop never does.
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { AudioQualityMeter } from "../audio/quality";
 import { StreamingResampler } from "../audio/resampler";
@@ -62,6 +63,18 @@ let pumping = false;
 let closing = false;
 const post = (msg: FromWorker) => port.postMessage(msg);
 
+/** A stream's recognizer while the engine builds the real one (the stream is busy until then). */
+const UNBUILT: Recognizer = {
+  accept: () => {
+    throw new Error("recognizer not built yet");
+  },
+  partial: () => "",
+  finish: () => {
+    throw new Error("recognizer not built yet");
+  },
+  release: () => {},
+};
+
 function buildEngine(name: EngineName): Engine {
   switch (name) {
     case "pocketsphinx": {
@@ -79,7 +92,8 @@ function buildEngine(name: EngineName): Engine {
       // Built after its parts (select.ts lists it last), sharing their decoders and client.
       const local = engines.get("pocketsphinx");
       const remote = engines.get("groq");
-      if (!local || !remote || !setup.groq) throw new Error("pocketsphinx+groq needs both engines");
+      if (!local || !(remote instanceof GroqEngine) || !setup.groq)
+        throw new Error("pocketsphinx+groq needs both engines");
       return new LocalThenGroqEngine(local, remote, setup.groq.finalDeadlineMs);
     }
   }
@@ -284,10 +298,11 @@ function open(msg: Extract<ToWorker, { t: "open" }>): void {
   if (Atomics.load(cancelled, msg.slot) === msg.id) return;
   try {
     if (!engine) throw new EngineCallError(9, `engine ${msg.engine} is not available`);
-    streams.set(msg.id, {
+    const opened = engine.open(msg.language);
+    const stream: Stream = {
       id: msg.id,
       slot: msg.slot,
-      recognizer: engine.open(msg.language),
+      recognizer: opened instanceof Promise ? UNBUILT : opened,
       resampler: new StreamingResampler(msg.sampleRate, ENGINE_SAMPLE_RATE),
       meter: new AudioQualityMeter(ENGINE_SAMPLE_RATE, setup.speechRmsThreshold),
       partials: msg.partials && engine.partials,
@@ -297,7 +312,18 @@ function open(msg: Extract<ToWorker, { t: "open" }>): void {
       ending: false,
       busy: false,
       confirm: false,
-    });
+    };
+    streams.set(msg.id, stream);
+    // Built off the thread: the stream is busy until then; its audio queues up meanwhile.
+    if (opened instanceof Promise)
+      call(
+        stream,
+        () =>
+          opened.then((recognizer) => {
+            stream.recognizer = recognizer;
+          }),
+        () => {},
+      );
   } catch (err) {
     const code = err instanceof EngineCallError ? err.code : 13; /* INTERNAL */
     post({ t: "error", id: msg.id, code, message: err instanceof Error ? err.message : String(err) });
@@ -322,12 +348,22 @@ function handle(msg: ToWorker): void {
     case "counts": {
       let live = 0;
       let idle = 0;
+      let building = 0;
       for (const engine of engines.values()) {
         const c = engine.counts();
         live += c.live;
         idle += c.idle;
+        building += c.building ?? 0;
       }
-      post({ t: "counts", request: msg.request, live, idle, streams: streams.size });
+      post({
+        t: "counts",
+        request: msg.request,
+        live,
+        idle,
+        building,
+        streams: streams.size,
+        heapBytes: getHeapStatistics().used_heap_size,
+      });
       return;
     }
     case "open":

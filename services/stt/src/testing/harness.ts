@@ -89,3 +89,13 @@ export function tone(hz: number, ms: number, amplitude: number, rate = 16_000): 
   for (let i = 0; i < n; i++) out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate));
   return out;
 }
+
+/** Polls an async condition until it holds (bounded), for state that settles on another thread. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, tries = 2_000): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error("condition never held");
+}
