@@ -59,6 +59,9 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
         // The tests check what the real recognizer heard; with a (fake) Groq key, "auto" would
         // take the final from the fake's Whisper instead (services/stt README "Engines").
         HOTPIN_STT_ENGINE: "pocketsphinx",
+        // One warm decoder per worker, not one per slot (~90 MB and ~0.5 s each): test meshes
+        // start often and rarely run many streams; the soak sets the production default back.
+        HOTPIN_STT_WARM_RECOGNIZERS: "1",
         ...opts.env,
       },
       ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),

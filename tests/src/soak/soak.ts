@@ -79,7 +79,10 @@ async function main(): Promise<void> {
     transcription: "go forward ten meters",
   });
   progress(`starting the mesh; ${DEVICES} devices for ${MINUTES} min (warm-up ${WARMUP_MS / 1000} s)`);
-  await using mesh = await startMesh({ env: { GROQ_API_KEY: "soak-key", GROQ_BASE_URL: groq.url } });
+  await using mesh = await startMesh({
+    // The production default: every slot's decoder built at start-up (services/stt README, memory).
+    env: { GROQ_API_KEY: "soak-key", GROQ_BASE_URL: groq.url, HOTPIN_STT_WARM_RECOGNIZERS: "64" },
+  });
   const pids = Object.fromEntries(SERVICES.map((s) => [s, mesh.mesh.pid(s)]));
   const samples: Record<string, Array<{ atMs: number; bytes: number }>> = Object.fromEntries(
     SERVICES.map((s) => [s, []]),
