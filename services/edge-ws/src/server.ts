@@ -3,10 +3,8 @@ import type { Duplex } from "node:stream";
 import { cleanText, isValidDeviceId, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
-import { dialectFromFirstFrame, dialectFromUrl } from "./dialects/detect";
-import type { DialectName } from "./dialects/dialect";
-import { FirmwareDialect } from "./dialects/firmware";
-import { SpecDialect } from "./dialects/spec";
+import type { DialectModule } from "./dialects/dialect";
+import type { DialectRegistry } from "./dialects/registry";
 import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
@@ -17,6 +15,7 @@ import { WsTransport } from "./transport";
 export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   auth: Authenticator;
   fleet: Fleet;
+  dialects: DialectRegistry;
 }
 
 /**
@@ -192,21 +191,18 @@ export class EdgeServer {
     };
 
     let session: Session | undefined;
-    const open = (dialect: DialectName) => {
-      const d =
-        dialect === "firmware"
-          ? new FirmwareDialect(transport)
-          : new SpecDialect(transport, { maxChunkBytes: cfg.maxChunkBytes });
+    const open = (dialect: DialectModule) => {
+      const d = dialect.create(transport, { cfg, speech: this.deps.apologies });
       session = new Session(this.sessionDeps, d, transport, grant, remote);
       this.sockets.set(ws, session);
-      this.deps.metrics.connections.inc({ dialect });
+      this.deps.metrics.connections.inc({ dialect: dialect.name });
       return session;
     };
     const afterInput = () => {
       if (pending && session?.deviceId) identified();
     };
 
-    const urlDialect = dialectFromUrl(url);
+    const urlDialect = this.deps.dialects.fromUrl(url);
     let detectTimer: NodeJS.Timeout | undefined;
     if (urlDialect) {
       open(urlDialect).start(url.searchParams.get("session") ?? undefined);
@@ -214,7 +210,7 @@ export class EdgeServer {
     } else {
       // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
       detectTimer = setTimeout(() => {
-        if (!session) open("spec").greet();
+        if (!session) open(this.deps.dialects.whenSilent).greet();
       }, cfg.detectMs);
     }
     const handshakeTimer = setTimeout(() => {
@@ -228,7 +224,7 @@ export class EdgeServer {
       this.alive.add(ws);
       if (!session) {
         clearTimeout(detectTimer);
-        const dialect = dialectFromFirstFrame(data, isBinary);
+        const dialect = this.deps.dialects.fromFirstFrame(data, isBinary);
         if (!dialect) {
           this.deps.metrics.protocolErrors.inc({ code: "bad_message" });
           ws.send(

@@ -51,7 +51,11 @@ export type ErrorCode =
   | "tts_failed"
   | "not_understood"
   | "storage_failed"
-  | "shutting_down";
+  | "shutting_down"
+  | "bad_packet"
+  | "bad_handshake"
+  | "bad_audio"
+  | "transfer_timeout";
 
 export type RerecordReason =
   | "empty_transcript"

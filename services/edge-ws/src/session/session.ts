@@ -29,8 +29,10 @@ import { SttStream } from "../pipeline/stt-stream";
 import type { Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
 import { type ErrorCode, type Input, nextState, type Output, type RerecordReason, type State } from "./model";
+import { Outbox } from "./outbox";
 import { rerecordReason } from "./policy";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
+import { QuietTimer } from "./turn-detectors";
 
 export interface SessionDeps {
   cfg: EdgeConfig;
@@ -64,7 +66,6 @@ export const CloseCode = {
   restart: 1012,
 } as const;
 
-const BYTES_PER_SECOND = 32_000; // 16 kHz mono PCM16
 const PARTIAL_INTERVAL_MS = 250;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
 
@@ -100,7 +101,7 @@ export class Session implements Claimant {
   private utterances = 0;
   private rerecords = 0;
   private rec: Recording | undefined;
-  private quietTimer: NodeJS.Timeout | undefined;
+  private quiet: QuietTimer | undefined;
   private work: Promise<void> | undefined;
   private saving: Promise<void> = Promise.resolve();
   private abort = new AbortController();
@@ -112,9 +113,10 @@ export class Session implements Claimant {
   private lastPartial = { text: "", at: 0 };
   private tokens: number;
   private tokensAt = Date.now();
-  /** Outputs queued behind a milestone still waiting for its events to be stored (in order). */
-  private outputs: Promise<void> | undefined;
+  private readonly outbox: Outbox;
   private readonly log: Logger;
+  /** PCM16 mono bytes per second of the dialect's reply audio. */
+  private readonly bytesPerSecond: number;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -125,6 +127,8 @@ export class Session implements Claimant {
   ) {
     this.tokens = deps.cfg.maxMessagesPerSec;
     this.log = deps.log.child({ session: this.id, dialect: dialect.name });
+    this.outbox = new Outbox(dialect, () => this.milestone());
+    this.bytesPerSecond = dialect.capabilities.outputRate * 2;
   }
 
   get utteranceCount(): number {
@@ -189,8 +193,9 @@ export class Session implements Claimant {
       return;
     }
     if (input.type === "audio") {
-      if (this.dialect.audioStartsRecording && nextState(this.state, "start_recording")) this.beginRecording();
-      else if (this.dialect.dropsLateAudio && (this.state === "processing" || this.state === "playing")) return;
+      const caps = this.dialect.capabilities;
+      if (caps.turn.startsOnAudio && nextState(this.state, "start_recording")) this.beginRecording();
+      else if (caps.lateAudio === "drop" && (this.state === "processing" || this.state === "playing")) return;
     }
     const to = nextState(this.state, input.type);
     if (!to) {
@@ -309,7 +314,7 @@ export class Session implements Claimant {
         new SttStream(this.deps.services.stt, {
           deviceId,
           sessionId: this.id,
-          partials: this.dialect.wantsPartials,
+          partials: this.dialect.capabilities.partials,
           onPartial: (text) => this.partial(text),
           recording: buffer,
           retry: retryPolicy(cfg),
@@ -320,7 +325,7 @@ export class Session implements Claimant {
     this.rec = { utterance, buffer, stt, chunks: 0, bytes: 0, lastSeq: undefined, span, ctx, stoppedAt: 0 };
     this.setState("recording", "Recording");
     this.event({ $case: "recordingStarted", value: { utterance } });
-    this.armQuietTimer();
+    this.quiet = this.watchQuiet();
   }
 
   private addAudio(pcm: Buffer, seq: number | undefined): void {
@@ -342,7 +347,7 @@ export class Session implements Claimant {
     }
     if (seq !== undefined) rec.lastSeq = seq;
     if (pcmDurationMs(rec.bytes + pcm.length) > this.deps.cfg.maxRecordingMs) {
-      if (this.dialect.announcesState) {
+      if (this.dialect.capabilities.announcesState) {
         this.protocolError("recording_too_long", `recordings are cut at ${this.deps.cfg.maxRecordingMs} ms`);
       }
       this.stopRecording();
@@ -366,7 +371,7 @@ export class Session implements Claimant {
     if (rec.chunks % this.deps.cfg.ackEvery === 0) {
       this.send({ type: "ack", chunks: rec.chunks, bytes: rec.bytes, ...(seq !== undefined ? { seq } : {}) });
     }
-    this.armQuietTimer();
+    this.quiet?.touch();
   }
 
   private partial(text: string): void {
@@ -378,27 +383,30 @@ export class Session implements Claimant {
     this.event({ $case: "partial", value: { utterance: this.utterances, text } });
   }
 
-  private armQuietTimer(): void {
-    clearTimeout(this.quietTimer);
-    const quietProcesses = this.dialect.onQuietRecording === "process";
-    const ms = quietProcesses ? this.deps.cfg.firmwareSilenceMs : this.deps.cfg.chunkTimeoutMs;
-    this.quietTimer = setTimeout(() => {
+  /** The dialect's turn detector decides what a recording that goes quiet means. */
+  private watchQuiet(): QuietTimer {
+    const { ms, decision } = this.dialect.capabilities.turn.quiet(this.deps.cfg);
+    return new QuietTimer(ms, () => {
       if (this.state !== "recording") return;
-      if (quietProcesses) {
-        // Seed 001: the firmware aborts its stream on a missed ACK; what arrived is still speech.
+      if (decision === "process") {
         this.log.info("recording went quiet, processing what arrived");
         this.stopRecording();
-      } else {
+      } else if (decision === "stall") {
         this.log.info("recording stalled");
         this.dropRecording();
         this.setState("stalled", "Audio stopped arriving");
         this.rerecord("stalled");
+      } else {
+        this.log.info("transfer stalled, closing");
+        this.deps.metrics.protocolErrors.inc({ code: "transfer_timeout" });
+        this.transport.close(CloseCode.policy, "transfer timeout");
+        this.end(CloseCode.policy, "transfer timeout");
       }
-    }, ms);
+    });
   }
 
   private stopRecording(): void {
-    clearTimeout(this.quietTimer);
+    this.quiet?.stop();
     const rec = this.rec;
     if (!rec) return;
     this.rec = undefined;
@@ -420,7 +428,7 @@ export class Session implements Claimant {
 
   /** Abandons the recording in progress (reset, stall, lost chunks, disconnect). */
   private dropRecording(): void {
-    clearTimeout(this.quietTimer);
+    this.quiet?.stop();
     const rec = this.rec;
     if (!rec) return;
     this.rec = undefined;
@@ -467,7 +475,7 @@ export class Session implements Claimant {
       return undefined;
     });
     const hasImage = pending !== undefined;
-    await this.sendAfter(stored, { type: "transcript", text: final.text, hasImage });
+    await this.outbox.after(stored, { type: "transcript", text: final.text, hasImage });
     await this.saving;
     const [history, image] = await Promise.all([
       loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
@@ -490,7 +498,7 @@ export class Session implements Claimant {
         onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
         onRetry: () => metrics.serviceRetries.inc({ service: "tts", call: "synthesize" }),
       },
-      maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
+      maxBytes: (cfg.maxReplyMs * this.bytesPerSecond) / 1000,
       onFirstSegment: () => since("llm_first_segment"),
       onFirstAudio: () => since("tts_first_chunk"),
       onAnswer: (text, model) => {
@@ -503,8 +511,7 @@ export class Session implements Claimant {
     this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
     try {
       const done = this.ttsDone(rec.utterance);
-      await this.outputsSent(); // playback writes to the socket directly: after every queued output
-      const result = await this.dialect.play(reply, this.playbackControl(rec, since, done));
+      const result = await this.outbox.play(reply, this.playbackControl(rec, since, done));
       if (this.closed) return;
       metrics.audioOutBytes.inc(result.bytes);
       since("reply_sent");
@@ -592,7 +599,7 @@ export class Session implements Claimant {
           cfg.publicUrl,
         ),
       pace: {
-        bytesPerSecond: BYTES_PER_SECOND,
+        bytesPerSecond: this.bytesPerSecond,
         leadMs: cfg.playbackLeadMs,
         highWaterBytes: cfg.sendHighWaterBytes,
         signal: this.abort.signal,
@@ -625,8 +632,7 @@ export class Session implements Claimant {
         apology: true,
       };
       this.setState("playing", "Apologising");
-      await this.outputsSent();
-      await this.dialect
+      await this.outbox
         .play(
           apology,
           this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}),
@@ -663,12 +669,12 @@ export class Session implements Claimant {
     const from = this.state;
     this.state = to;
     this.event({ $case: "stateChanged", value: { from, to } });
-    if (this.dialect.announcesState) this.send({ type: "state", state: to, message });
+    if (this.dialect.capabilities.announcesState) this.send({ type: "state", state: to, message });
     if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private sendState(): void {
-    if (this.dialect.announcesState) this.send({ type: "state", state: this.state, message: "" });
+    if (this.dialect.capabilities.announcesState) this.send({ type: "state", state: this.state, message: "" });
   }
 
   private protocolError(code: ErrorCode, message: string): void {
@@ -679,9 +685,7 @@ export class Session implements Claimant {
   }
 
   private send(out: Output): void {
-    if (this.closed) return;
-    if (this.outputs) void this.sendAfter(Promise.resolve(), out);
-    else this.dialect.send(out);
+    this.outbox.send(out);
   }
 
   /**
@@ -698,24 +702,7 @@ export class Session implements Claimant {
 
   /** A message that proves events happened: sent once they are stored (bounded), in order. */
   private sendConfirmed(out: Output): Promise<void> {
-    return this.sendAfter(this.milestone(), out);
-  }
-
-  /** Sends `out` once `ready` settles and every output queued before it has gone. */
-  private sendAfter(ready: Promise<void>, out: Output): Promise<void> {
-    const sent = Promise.all([this.outputs, ready]).then(() => {
-      if (!this.closed) this.dialect.send(out);
-    });
-    this.outputs = sent;
-    void sent.then(() => {
-      if (this.outputs === sent) this.outputs = undefined;
-    });
-    return sent;
-  }
-
-  /** Resolves when every queued output has been sent (playback writes to the socket directly). */
-  private outputsSent(): Promise<void> {
-    return this.outputs ?? Promise.resolve();
+    return this.outbox.confirmed(out);
   }
 
   private event(payload: EventPayload): void {
@@ -767,7 +754,7 @@ export class Session implements Claimant {
       sessionId: this.id,
       text,
       ttsTimeoutMs: cfg.ttsTimeoutMs,
-      maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
+      maxBytes: (cfg.maxReplyMs * this.bytesPerSecond) / 1000,
     });
     const abort = () => reply.cancel();
     this.abort.signal.addEventListener("abort", abort, { once: true });
@@ -778,8 +765,7 @@ export class Session implements Claimant {
     this.event({ $case: "ttsStarted", value: { utterance } });
     try {
       const done = this.ttsDone(utterance);
-      await this.outputsSent();
-      const result = await this.dialect.play(
+      const result = await this.outbox.play(
         reply,
         this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}, done),
       );
@@ -836,7 +822,7 @@ export class Session implements Claimant {
   async drain(): Promise<void> {
     this.draining = true;
     await this.whenIdle();
-    await this.outputsSent();
+    await this.outbox.idle();
   }
 
   /** The socket closed (or is being closed): release everything this session holds. */
@@ -854,6 +840,8 @@ export class Session implements Claimant {
       value: { closeCode: code, reason: cleanText(reason, MAX_CLOSE_REASON_BYTES), clean },
     });
     this.closed = true;
+    this.outbox.close();
+    this.dialect.dispose?.();
     this.state = "shutdown";
     for (const w of this.idleWaiters.splice(0)) w();
     if (!this.deviceId) return;

@@ -1,4 +1,4 @@
-import type { Transport } from "../transport";
+import type { Transport } from "./transport";
 
 /** A transport that records what a dialect sends, for tests without sockets. */
 export class RecordingTransport implements Transport {

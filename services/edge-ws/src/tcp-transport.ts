@@ -1,0 +1,46 @@
+import type { Socket } from "node:net";
+import type { Transport } from "./transport";
+
+/**
+ * A raw TCP connection as a transport (DAP1): bytes out, the socket's own write buffer as
+ * backpressure. TCP has no message boundaries: the dialect frames its own packets, and text
+ * is written as UTF-8 bytes.
+ */
+export class TcpTransport implements Transport {
+  /** The code of the server's own close, if it closed first. */
+  closeCode: number | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly remoteAddress: string,
+  ) {}
+
+  get open(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  sendText(text: string): void {
+    if (this.open) this.socket.write(text);
+  }
+
+  sendBinary(data: Buffer): void {
+    if (this.open) this.socket.write(data);
+  }
+
+  flushed(): Promise<void> {
+    if (!this.open || this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
+  }
+
+  /** A clean close lets what is queued go out first; any other code drops the connection. */
+  close(code: number, _reason: string): void {
+    if (this.socket.destroyed) return;
+    this.closeCode ??= code;
+    if (code === 1000) this.socket.end();
+    else this.socket.destroy();
+  }
+}
