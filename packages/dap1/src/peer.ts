@@ -49,6 +49,10 @@ export interface ReceiveOptions {
   maxBytes: number;
   /** Longest wait for the next chunk. */
   chunkTimeoutMs?: number;
+  /** Longest wait for the first chunk (the DAWN client: 30 s while the server thinks); default chunkTimeoutMs. */
+  firstChunkTimeoutMs?: number;
+  /** Told when the first chunk arrives. */
+  onFirstChunk?: () => void;
   /** Most NACKs sent before the sender is given up on. */
   maxNacks?: number;
 }
@@ -137,14 +141,17 @@ export class Dap1Peer {
   /** Receives one message: ACKs each good chunk, NACKs a bad checksum or an unexpected sequence number. */
   async receive(options: ReceiveOptions): Promise<Buffer> {
     const { maxBytes, chunkTimeoutMs = 10_000, maxNacks = 20 } = options;
+    let first = true;
     const parts: Buffer[] = [];
     let size = 0;
     const receiver = new ChunkReceiver();
     for (;;) {
-      const p = await this.next(chunkTimeoutMs);
+      const p = await this.next(first ? (options.firstChunkTimeoutMs ?? chunkTimeoutMs) : chunkTimeoutMs);
       if (p.type !== PacketType.DATA && p.type !== PacketType.DATA_END) {
         throw new Dap1Error("unexpected-packet", `packet type ${p.type} inside a transfer`);
       }
+      if (first) options.onFirstChunk?.();
+      first = false;
       const verdict = receiver.accept(p);
       if (verdict.answer === "nack") {
         if (receiver.nacks > maxNacks) throw new Dap1Error("too-many-retries", `${receiver.nacks} chunks refused`);

@@ -67,9 +67,13 @@ export class Dap1Listener {
     const remote = clientAddress(socket.remoteAddress);
     if (!this.deps.access.allows(remote)) {
       log.info({ remote }, "dap1 client outside the allowed networks");
-      return this.refuse(socket, "dap1_not_allowed");
+      this.refuse(socket, "dap1_not_allowed");
+      return;
     }
-    if (this.draining) return this.refuse(socket, "draining");
+    if (this.draining) {
+      this.refuse(socket, "draining");
+      return;
+    }
     if (this.exchanges >= cfg.dap1MaxExchanges) {
       void this.busy(socket);
       return;
