@@ -28,7 +28,15 @@ import { type StageError, stageError } from "../pipeline/stage-error";
 import { SttStream } from "../pipeline/stt-stream";
 import type { Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
-import { type ErrorCode, type Input, nextState, type Output, type RerecordReason, type State } from "./model";
+import {
+  type ErrorCode,
+  type Input,
+  nextState,
+  type Output,
+  type RerecordReason,
+  type State,
+  type TurnEvent,
+} from "./model";
 import { Outbox } from "./outbox";
 import { rerecordReason } from "./policy";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
@@ -222,7 +230,7 @@ export class Session implements Claimant {
         this.stopRecording();
         return;
       case "image_captured":
-        this.setState(to, "Waiting for the image upload");
+        this.move("image_captured", "Waiting for the image upload");
         return;
       case "ready_for_playback":
         this.ready = true;
@@ -233,7 +241,7 @@ export class Session implements Claimant {
       case "reset":
         this.dropRecording();
         this.rerecords = 0;
-        this.setState("idle", "Reset");
+        this.move("reset", "Reset");
         this.send({ type: "reset_complete" });
         return;
       case "reset_conversation":
@@ -277,7 +285,7 @@ export class Session implements Claimant {
       },
       this.deps.cfg.storageTimeoutMs,
     ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
-    this.state = "idle";
+    this.state = this.next("identified"); // announced by `connected` and the state below
     void this.sendConfirmed({ type: "connected", deviceId, sessionId: this.id });
     this.sendState();
     if (this.deps.devices.takeInterrupted(deviceId)) this.rerecord("disconnected");
@@ -323,7 +331,7 @@ export class Session implements Claimant {
         }),
     );
     this.rec = { utterance, buffer, stt, chunks: 0, bytes: 0, lastSeq: undefined, span, ctx, stoppedAt: 0 };
-    this.setState("recording", "Recording");
+    this.move("start_recording", "Recording");
     this.event({ $case: "recordingStarted", value: { utterance } });
     this.quiet = this.watchQuiet();
   }
@@ -394,7 +402,7 @@ export class Session implements Claimant {
       } else if (decision === "stall") {
         this.log.info("recording stalled");
         this.dropRecording();
-        this.setState("stalled", "Audio stopped arriving");
+        this.move("recording_stalled", "Audio stopped arriving");
         this.rerecord("stalled");
       } else {
         this.log.info("transfer stalled, closing");
@@ -411,7 +419,7 @@ export class Session implements Claimant {
     if (!rec) return;
     this.rec = undefined;
     rec.stoppedAt = Date.now();
-    this.setState("processing", "Processing your request");
+    this.move("stop_recording", "Processing your request");
     this.send({ type: "processing" });
     this.event({
       $case: "recordingStopped",
@@ -507,7 +515,7 @@ export class Session implements Claimant {
       },
     });
     this.abort.signal.addEventListener("abort", () => reply.cancel(), { once: true });
-    this.setState("playing", "Speaking the answer");
+    this.move("reply_started", "Speaking the answer");
     this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
     try {
       const done = this.ttsDone(rec.utterance);
@@ -525,7 +533,7 @@ export class Session implements Claimant {
         { deviceId, sessionId: this.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
         cfg.storageTimeoutMs,
       ).catch((err) => this.log.warn({ err: (err as Error).message }, "turn not stored"));
-      this.setState("idle", "Ready");
+      this.move("reply_done", "Ready");
     } catch (err) {
       reply.cancel();
       return this.fail(stageError("llm", err), rec.span);
@@ -631,7 +639,7 @@ export class Session implements Claimant {
         text: () => APOLOGY_TEXT[kind],
         apology: true,
       };
-      this.setState("playing", "Apologising");
+      this.move("reply_started", "Apologising");
       await this.outbox
         .play(
           apology,
@@ -641,7 +649,7 @@ export class Session implements Claimant {
     }
     if (this.closed) return;
     void this.sendConfirmed({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
-    this.setState("idle", "Ready");
+    this.move("reply_done", "Ready");
   }
 
   /** The seed's server-led recovery: ask again, at most maxRerecords times, then a person must act. */
@@ -654,14 +662,31 @@ export class Session implements Claimant {
       this.deps.metrics.interventions.inc({ reason });
       this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: true } });
       void this.sendConfirmed({ type: "intervention", message: "Too many re-recording attempts" });
-      this.setState("idle", "Waiting for the user");
+      this.move("intervention", "Waiting for the user");
       return;
     }
     this.deps.metrics.utterances.inc({ outcome: "rerecord" });
     this.deps.metrics.rerecords.inc({ reason });
     this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: false } });
     void this.sendConfirmed({ type: "rerecord", reason, attempt: this.rerecords });
-    this.setState("stalled", "Please record again");
+    this.move("rerecord", "Please record again");
+  }
+
+  /**
+   * The reducer's next state for an event the session raises; one it refuses is a bug in the
+   * session, logged, and the state stays.
+   */
+  private next(event: TurnEvent): State {
+    const to = nextState(this.state, event);
+    if (to) return to;
+    this.log.error({ event, state: this.state }, "illegal internal transition");
+    return this.state;
+  }
+
+  /** Moves through the reducer, then tells the subscribers (event, state announcement, drain). */
+  private move(event: TurnEvent, message: string): void {
+    if (this.closed) return;
+    this.setState(this.next(event), message);
   }
 
   private setState(to: State, message: string): void {
@@ -713,7 +738,7 @@ export class Session implements Claimant {
   imageReceived(): void {
     if (this.closed) return;
     this.send({ type: "image_received" });
-    if (this.state === "camera_uploading") this.setState("idle", "Image received");
+    if (nextState(this.state, "image_received")) this.move("image_received", "Image received");
   }
 
   /** Starts the conversation over: history and any pending image are forgotten everywhere. */
@@ -760,7 +785,7 @@ export class Session implements Claimant {
     this.abort.signal.addEventListener("abort", abort, { once: true });
     this.ready = false;
     const span = tracer().startSpan("edge.say", { attributes: { [Attr.sessionId]: this.id } });
-    this.setState("playing", "Speaking");
+    this.move("reply_started", "Speaking");
     this.send({ type: "answer", text });
     this.event({ $case: "ttsStarted", value: { utterance } });
     try {
@@ -782,7 +807,7 @@ export class Session implements Claimant {
     } finally {
       span.end();
       this.abort.signal.removeEventListener("abort", abort);
-      this.setState("idle", "Ready");
+      this.move("reply_done", "Ready");
     }
   }
 
@@ -795,7 +820,7 @@ export class Session implements Claimant {
     this.deps.metrics.rerecords.inc({ reason: "operator" });
     this.event({ $case: "rerecord", value: { utterance, reason: "operator", attempt: 1, intervention: false } });
     void this.sendConfirmed({ type: "rerecord", reason: "operator", attempt: 1 });
-    this.setState("stalled", "Please record again");
+    this.move("rerecord", "Please record again");
   }
 
   /** The `disconnect` command: closes the socket (1000); the device may reconnect. */
@@ -842,7 +867,7 @@ export class Session implements Claimant {
     this.closed = true;
     this.outbox.close();
     this.dialect.dispose?.();
-    this.state = "shutdown";
+    this.state = nextState(this.state, "closed") ?? "shutdown";
     for (const w of this.idleWaiters.splice(0)) w();
     if (!this.deviceId) return;
     this.deps.devices.release(this.deviceId, this);
