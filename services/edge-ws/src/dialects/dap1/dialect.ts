@@ -252,6 +252,7 @@ export class Dap1Dialect implements Dialect {
       }
     }
     await this.uploadEnd;
+    if (!this.claim()) return { outcome: "aborted", bytes: 0 };
     const sent = await this.reply(Buffer.concat(parts, size), ctl);
     return { outcome: sent === size ? "played" : "aborted", bytes: sent };
   }
@@ -259,16 +260,21 @@ export class Dap1Dialect implements Dialect {
   /** Says one of the fixed phrases as the exchange's reply, then closes. */
   private async speak(kind: ApologyKind): Promise<void> {
     await this.uploadEnd;
-    if (this.phase !== "uploaded") return;
+    if (!this.claim()) return;
     const pcm = (await this.opts.speech.get(kind)) ?? errorTone();
     await this.reply(pcm);
   }
 
-  /** The one reply of this connection, then the close; PCM bytes the client acknowledged. */
-  private async reply(pcm: Buffer, ctl?: PlaybackControl): Promise<number> {
-    if (this.phase !== "uploaded" || !this.transport.open) return 0;
+  /** Takes the connection's one reply, or false when it is given (or the client is gone). */
+  private claim(): boolean {
+    if (this.phase !== "uploaded" || !this.transport.open) return false;
     this.phase = "replying";
     clearTimeout(this.deadline);
+    return true;
+  }
+
+  /** The one reply of this connection, then the close; PCM bytes the client acknowledged. */
+  private async reply(pcm: Buffer, ctl?: PlaybackControl): Promise<number> {
     const wav = toWav(pcm);
     ctl?.firstAudio();
     const acked = await sendChunks(
