@@ -20,7 +20,7 @@ export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
- * checked before the upgrade; the dialect is detected per device-protocols.md §3),
+ * checked before the upgrade; the dialect is detected per docs/protocols/hotpin-spec.md),
  * `POST /image` for camera images, `/events` for observers, and `GET /download/<token>` for
  * replies a device did not pull in time.
  */

@@ -89,7 +89,7 @@ export interface Dialect {
   dispose?(): void;
 }
 
-/** How a WebSocket dialect is recognised on the shared `/ws` endpoint (device-protocols.md §3). */
+/** How a WebSocket dialect is recognised on the shared `/ws` endpoint (docs/protocols/hotpin-spec.md). */
 export interface Detection {
   /** The connection URL alone names the dialect. */
   url?(url: URL): boolean;

@@ -3,7 +3,7 @@ import { firmware } from "./firmware";
 import { spec } from "./spec";
 
 /**
- * The dialects sharing the WebSocket endpoint, in detection order (device-protocols.md §3).
+ * The dialects sharing the WebSocket endpoint, in detection order (docs/protocols/hotpin-spec.md, detection).
  * A new dialect is a folder exporting a DialectModule and one entry here; the server and the
  * session never name a dialect.
  */

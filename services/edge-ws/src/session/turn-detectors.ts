@@ -23,7 +23,7 @@ export const explicitStop: TurnDetector = {
 
 /**
  * Audio starts the turn; a stop message or silence on the wire ends it and what arrived is
- * processed (the firmware aborts its stream on a missed ACK; seed 001).
+ * processed (the firmware aborts its stream on a missed ACK: docs/protocols/hotpin-firmware.md).
  */
 export const stopOrSilence: TurnDetector = {
   name: "stop-or-silence",

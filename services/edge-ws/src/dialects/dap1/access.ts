@@ -9,7 +9,7 @@ export function clientAddress(remote: string | undefined): string {
 
 /**
  * Who may speak DAP1 and under which device id. DAP1 carries no credential, so the listener
- * admits only configured client networks; a client is known by its address (seed 004) unless
+ * admits only configured client networks; a client is known by its address (docs/protocols/dap1.md) unless
  * the device map names it.
  */
 export class Dap1Access {

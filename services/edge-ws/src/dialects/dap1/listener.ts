@@ -27,7 +27,7 @@ const HANDSHAKE_BYTES = 12;
 
 /**
  * The DAP1 TCP port: one exchange per connection, each its own session, so no client waits
- * for another (seed 004). Clients outside the allow-list are closed before the handshake;
+ * for another (docs/protocols/dap1.md). Clients outside the allow-list are closed before the handshake;
  * beyond HOTPIN_EDGE_DAP1_MAX_EXCHANGES a client still completes its upload and hears "busy".
  */
 export class Dap1Listener {

@@ -30,7 +30,7 @@ export const FIRMWARE_CAPABILITIES: Capabilities = {
 };
 
 /**
- * HotPin firmware dialect (device-protocols.md §1): `{"session_id"}` handshake, bare PCM
+ * HotPin firmware dialect (docs/protocols/hotpin-firmware.md): `{"session_id"}` handshake, bare PCM
  * frames, `{"signal":"EOS"}`, `status` replies, and one WAV with true header sizes pushed
  * after the `tts` stage, then a zero-length frame and `complete`.
  */

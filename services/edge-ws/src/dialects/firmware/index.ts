@@ -3,7 +3,7 @@ import { FIRMWARE_CAPABILITIES, FirmwareDialect } from "./dialect";
 
 export { FIRMWARE_FRAME_BYTES, NOT_UNDERSTOOD } from "./dialect";
 
-/** HotPin firmware (device-protocols.md §1): its first frame is `{"session_id":...}`. */
+/** HotPin firmware (docs/protocols/hotpin-firmware.md): its first frame is `{"session_id":...}`. */
 export const firmware: DialectModule = {
   name: "firmware",
   capabilities: FIRMWARE_CAPABILITIES,

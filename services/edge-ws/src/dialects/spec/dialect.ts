@@ -45,7 +45,7 @@ export interface SpecOptions {
 }
 
 /**
- * HotPin spec dialect (seed 000): typed JSON messages, audio as audio_chunk_meta + one binary
+ * HotPin spec dialect (docs/protocols/hotpin-spec.md): typed JSON messages, audio as audio_chunk_meta + one binary
  * frame, pull playback (tts_ready → ready_for_playback → chunks → tts_done) with a download
  * fallback. Hello may ask for `capabilities.tts_segments`: the reply then comes as one WAV
  * per sentence, each announced by its own tts_ready, so the first sentence plays while the

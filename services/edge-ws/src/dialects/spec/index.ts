@@ -3,7 +3,7 @@ import { SPEC_CAPABILITIES, SpecDialect } from "./dialect";
 
 export { SPEC_TTS_CHUNK_BYTES } from "./dialect";
 
-/** HotPin spec dialect (seed 000): `?session=` in the URL, or a first frame with a `type`. */
+/** HotPin spec dialect (docs/protocols/hotpin-spec.md): `?session=` in the URL, or a first frame with a `type`. */
 export const spec: DialectModule = {
   name: "spec",
   capabilities: SPEC_CAPABILITIES,
