@@ -14,7 +14,7 @@ import {
 import { type Context, context, type Span, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
-import type { Dialect, PlaybackControl, Reply } from "../dialects/dialect";
+import type { Dialect, PlaybackControl, PlaybackResult, Reply } from "../dialects/dialect";
 import type { EventPayload, EventSink } from "../events";
 import type { PendingImage, PendingImages } from "../images/pending-images";
 import type { EdgeMetrics } from "../metrics";
@@ -516,16 +516,10 @@ export class Session implements Claimant {
     });
     this.abort.signal.addEventListener("abort", () => reply.cancel(), { once: true });
     this.move("reply_started", "Speaking the answer");
-    this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
     try {
-      const done = this.ttsDone(rec.utterance);
-      const result = await this.outbox.play(reply, this.playbackControl(rec, since, done));
-      if (this.closed) return;
-      metrics.audioOutBytes.inc(result.bytes);
-      since("reply_sent");
-      await done(result.bytes); // already stored when the dialect announced the end itself
+      const result = await this.speak(reply, rec, since);
+      if (!result) return;
       metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
-      await this.sendConfirmed({ type: "complete" });
       this.rerecords = 0;
       // Stored in the background; the next utterance waits for it before reading history.
       this.saving = saveTurns(
@@ -538,6 +532,27 @@ export class Session implements Claimant {
       reply.cancel();
       return this.fail(stageError("llm", err), rec.span);
     }
+  }
+
+  /**
+   * A reply from its first audio to `complete`, for answers and operator speech alike: ttsStarted,
+   * the dialect's playback through the outbox, ttsDone stored, then `complete`. Undefined when
+   * the device went away meanwhile.
+   */
+  private async speak(
+    reply: Reply,
+    rec: Pick<Recording, "utterance" | "span" | "stoppedAt">,
+    since: (stage: string) => void,
+  ): Promise<PlaybackResult | undefined> {
+    this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
+    const done = this.ttsDone(rec.utterance);
+    const result = await this.outbox.play(reply, this.playbackControl(rec, since, done));
+    if (this.closed) return undefined;
+    this.deps.metrics.audioOutBytes.inc(result.bytes);
+    since("reply_sent");
+    await done(result.bytes); // already stored when the dialect announced the end itself
+    await this.sendConfirmed({ type: "complete" });
+    return result;
   }
 
   /** The stored image for the LLM; a blob that expired or cannot be read means no image. */
@@ -574,7 +589,7 @@ export class Session implements Claimant {
   }
 
   private playbackControl(
-    rec: Recording,
+    rec: Pick<Recording, "span" | "stoppedAt">,
     since: (stage: string) => void,
     beforeDone: (bytes: number) => Promise<void> = () => Promise.resolve(),
   ): PlaybackControl {
@@ -643,7 +658,7 @@ export class Session implements Claimant {
       await this.outbox
         .play(
           apology,
-          this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}),
+          this.playbackControl({ span, stoppedAt: Date.now() }, () => {}),
         )
         .catch((e) => this.log.warn({ err: (e as Error).message }, "apology not played"));
     }
@@ -772,7 +787,7 @@ export class Session implements Claimant {
   async say(text: string): Promise<void> {
     if (this.closed || !this.deviceId) throw new CommandError("busy", "the device is not connected");
     if (this.busy || this.state === "connected") throw new CommandError("busy", `the device is ${this.state}`);
-    const { services, cfg, metrics } = this.deps;
+    const { services, cfg } = this.deps;
     const utterance = this.utterances;
     const reply = speakText(services, {
       deviceId: this.deviceId,
@@ -787,17 +802,10 @@ export class Session implements Claimant {
     const span = tracer().startSpan("edge.say", { attributes: { [Attr.sessionId]: this.id } });
     this.move("reply_started", "Speaking");
     this.send({ type: "answer", text });
-    this.event({ $case: "ttsStarted", value: { utterance } });
     try {
-      const done = this.ttsDone(utterance);
-      const result = await this.outbox.play(
-        reply,
-        this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}, done),
-      );
-      metrics.audioOutBytes.inc(result.bytes);
-      await done(result.bytes);
-      await this.sendConfirmed({ type: "complete" });
-      if (result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
+      // An exchange that starts at the reply: the same path as an answer's.
+      const result = await this.speak(reply, { utterance, span, stoppedAt: Date.now() }, () => {});
+      if (!result || result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
     } catch (err) {
       reply.cancel();
       if (err instanceof CommandError) throw err;
