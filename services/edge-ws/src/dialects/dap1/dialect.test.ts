@@ -167,3 +167,17 @@ test("dap1 dialect - no reply started within the first-reply deadline: a spoken 
   assert.deepEqual(spoken, ["too_slow"]);
   d.dispose();
 });
+
+test("dap1 dialect - a handshake sent again is ACKed again; a re-record asked at connect is not this upload's answer", async () => {
+  const { d, types, spoken } = setup();
+  d.binary(encodePacket(PacketType.HANDSHAKE, MAGIC));
+  assert.deepEqual(d.binary(encodePacket(PacketType.HANDSHAKE, MAGIC)), { inputs: [] }, "not greeted yet: no ACK");
+  d.send({ type: "connected", deviceId: "10.0.0.5", sessionId: "s" });
+  d.send({ type: "rerecord", reason: "disconnected", attempt: 1 });
+  assert.deepEqual(d.binary(encodePacket(PacketType.HANDSHAKE, MAGIC)), { inputs: [] });
+  assert.deepEqual(types(), [PacketType.ACK, PacketType.ACK]);
+  upload(d, toWav(Buffer.alloc(9000, 1)));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(spoken, [], "the upload waits for its own answer");
+  d.dispose();
+});

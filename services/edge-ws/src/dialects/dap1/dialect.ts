@@ -132,6 +132,11 @@ export class Dap1Dialect implements Dialect {
         return { inputs: [{ type: "hello", deviceId: this.opts.deviceId }] };
       case "greeting":
       case "upload":
+        if (p.type === PacketType.HANDSHAKE && p.payload.equals(MAGIC)) {
+          // The client tries again when our ACK is slow (it waits 3 s): ACK once we have greeted.
+          if (this.phase === "upload") this.transport.sendBinary(ACK_PACKET);
+          return none;
+        }
         return this.chunk(p);
       case "replying":
         if (p.type === PacketType.ACK || p.type === PacketType.NACK) this.answer?.(p);
@@ -222,7 +227,8 @@ export class Dap1Dialect implements Dialect {
         return;
       case "rerecord":
       case "intervention":
-        void this.speak("not_understood");
+        // Only about this upload: one asked for at connect (an earlier upload cut off) is moot.
+        if (this.phase === "uploaded") void this.speak("not_understood");
         return;
       case "error": {
         const kind = SPOKEN[out.code];

@@ -188,6 +188,45 @@ test("dap1 - beyond the exchange limit a client hears a spoken busy", async () =
   }
 });
 
+test("dap1 - no handshake, no audio after it, or an upload that stops: each closed and counted", async () => {
+  const strict = await startEdge(peers.address, {
+    HOTPIN_EDGE_DAP1_PORT: String(await freePort()),
+    HOTPIN_EDGE_DAP1_ALLOWED_NETWORKS: "127.0.0.0/8",
+    HOTPIN_EDGE_DAP1_HANDSHAKE_TIMEOUT_MS: "200",
+    HOTPIN_EDGE_DAP1_IDLE_TIMEOUT_MS: "200",
+    HOTPIN_EDGE_DAP1_TRANSFER_TIMEOUT_MS: "300",
+  });
+  const dial = (localAddress: string) =>
+    new Promise<Socket>((resolve, reject) => {
+      const s = connect({ host: "127.0.0.1", port: strict.dap1Port ?? 0, localAddress }, () => resolve(s));
+      s.once("error", reject);
+      s.resume(); // the ACKs are read and dropped, so the close is seen
+    });
+  const count = async (name: "refused" | "protocolErrors", label: string) =>
+    (await strict.metrics[name].get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0;
+  try {
+    const silent = await dial("127.0.6.1");
+    await closed(silent, 5_000, "silent");
+    assert.equal(await count("refused", "no_handshake"), 1);
+
+    const idle = await dial("127.0.6.2");
+    idle.write(encodePacket(PacketType.HANDSHAKE, MAGIC));
+    await closed(idle, 5_000, "idle");
+    assert.equal(await count("protocolErrors", "idle_timeout"), 1);
+
+    const stopped = await dial("127.0.6.3");
+    stopped.write(encodePacket(PacketType.HANDSHAKE, MAGIC));
+    await new Promise((r) => setTimeout(r, 50));
+    stopped.write(encodePacket(PacketType.DATA, speechWav().subarray(0, 8192), 0));
+    await closed(stopped, 5_000, "stopped");
+    assert.equal(await count("protocolErrors", "transfer_timeout"), 1);
+    const aborted = (await strict.metrics.utterances.get()).values.find((v) => v.labels.outcome === "aborted");
+    assert.equal(aborted?.value, 1, "the cut recording is counted as aborted");
+  } finally {
+    await strict.stop();
+  }
+});
+
 function open(localAddress: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: "127.0.0.1", port, localAddress }, () => resolve(s));
@@ -195,10 +234,10 @@ function open(localAddress: string): Promise<Socket> {
   });
 }
 
-function closed(socket: Socket, timeoutMs = 5_000): Promise<void> {
+function closed(socket: Socket, timeoutMs = 5_000, what = "socket"): Promise<void> {
   return new Promise((resolve, reject) => {
     if (socket.destroyed) return resolve();
-    const timer = setTimeout(() => reject(new Error("not closed")), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${what} not closed`)), timeoutMs);
     socket.once("close", () => {
       clearTimeout(timer);
       resolve();
