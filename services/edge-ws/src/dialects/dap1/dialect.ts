@@ -3,19 +3,16 @@ import {
   ACK_PACKET,
   ChunkReceiver,
   FramingError,
-  HEADER_BYTES,
   MAGIC,
-  MAX_CHUNK_BYTES,
   NACK_PACKET,
   type Packet,
   PacketParser,
   PacketType,
-  SEQ_BYTES,
   sendChunks,
 } from "@hotpin/dap1";
 import type { EdgeConfig } from "../../config";
 import type { ApologyKind } from "../../pipeline/apologies";
-import type { ErrorCode, Output } from "../../session/model";
+import type { ErrorCode, Input, Output } from "../../session/model";
 import { oneShot } from "../../session/turn-detectors";
 import type { Transport } from "../../transport";
 import {
@@ -43,7 +40,10 @@ export const DAP1_CAPABILITIES: Capabilities = {
   lateAudio: "drop",
 };
 
-/** Outputs that end a DAP1 exchange with a spoken reason instead of the answer. */
+/**
+ * Errors that end a DAP1 exchange with a spoken reason instead of the answer; any other error
+ * (a recording cut at its limit, say) is followed by the answer itself.
+ */
 const SPOKEN: Partial<Record<ErrorCode, ApologyKind>> = {
   stt_failed: "stt",
   llm_failed: "llm",
@@ -51,8 +51,6 @@ const SPOKEN: Partial<Record<ErrorCode, ApologyKind>> = {
   tts_failed: "tts",
   not_understood: "not_understood",
   shutting_down: "restarting",
-  disk_quota: "too_slow",
-  storage_failed: "llm",
 };
 
 export interface Dap1Options {
@@ -70,10 +68,7 @@ export interface Dap1Options {
 export class Dap1Dialect implements Dialect {
   readonly name = "dap1";
   readonly capabilities = DAP1_CAPABILITIES;
-  private readonly parser = new PacketParser({
-    maxPayloadBytes: MAX_CHUNK_BYTES,
-    maxBufferedBytes: 4 * (HEADER_BYTES + SEQ_BYTES + MAX_CHUNK_BYTES),
-  });
+  private readonly parser = new PacketParser();
   private phase: "handshake" | "greeting" | "upload" | "uploaded" | "replying" | "done" = "handshake";
   private readonly receiver = new ChunkReceiver();
   /** Bytes of the upload before its WAV header could be read. */
@@ -112,13 +107,13 @@ export class Dap1Dialect implements Dialect {
       if (!(err instanceof FramingError)) throw err;
       return this.broken("bad_packet", err.message);
     }
-    const inputs: Parsed & { inputs: unknown[] } = { inputs: [] };
+    const inputs: Input[] = [];
     for (const p of packets) {
       const parsed = this.packet(p);
       if ("error" in parsed) return parsed;
-      inputs.inputs.push(...parsed.inputs);
+      inputs.push(...parsed.inputs);
     }
-    return inputs;
+    return { inputs };
   }
 
   private packet(p: Packet): Parsed {
@@ -159,10 +154,10 @@ export class Dap1Dialect implements Dialect {
     this.transport.sendBinary(ACK_PACKET);
     if (verdict.answer === "ack-again") return none;
     const pcm = this.rejected ? undefined : this.pcm(verdict.payload);
-    const inputs: Parsed & { inputs: unknown[] } = { inputs: [] };
+    const inputs: Input[] = [];
     if (pcm && pcm.length > 0) {
       this.audioBytes += pcm.length;
-      inputs.inputs.push({ type: "audio", pcm });
+      inputs.push({ type: "audio", pcm });
     }
     if (verdict.end) {
       this.phase = "uploaded";
@@ -172,11 +167,11 @@ export class Dap1Dialect implements Dialect {
         // Nothing reached the session: the reason is the answer.
         void this.speak(this.rejected);
       } else {
-        if (!this.stoppedBySession) inputs.inputs.push({ type: "stop_recording" });
+        if (!this.stoppedBySession) inputs.push({ type: "stop_recording" });
         this.deadline = setTimeout(() => void this.speak("too_slow"), this.opts.cfg.dap1FirstReplyMs);
       }
     }
-    return inputs as Parsed;
+    return { inputs };
   }
 
   /** The PCM in an upload chunk: the first bytes are the WAV header, checked once complete. */
