@@ -9,8 +9,8 @@ import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
 import { DownloadServer } from "./pipeline/downloads";
-import { CloseCode, Session, type SessionDeps } from "./session/session";
-import { WsTransport } from "./transport";
+import { Session, type SessionDeps } from "./session/session";
+import { CLOSE_CODES, WsTransport } from "./transport";
 
 export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   auth: Authenticator;
@@ -216,7 +216,7 @@ export class EdgeServer {
     const handshakeTimer = setTimeout(() => {
       if (!session?.deviceId) {
         this.deps.metrics.refused.inc({ reason: "no_handshake" });
-        ws.close(CloseCode.noHandshake, "no handshake");
+        transport.close("no_handshake", "no handshake");
       }
     }, cfg.firstFrameTimeoutMs);
 
@@ -230,7 +230,7 @@ export class EdgeServer {
           ws.send(
             JSON.stringify({ type: "error", status: "error", code: "bad_message", message: "expected a handshake" }),
           );
-          ws.close(CloseCode.policy, "expected a handshake");
+          transport.close("policy", "expected a handshake");
           return;
         }
         open(dialect);
@@ -242,7 +242,7 @@ export class EdgeServer {
       } catch (err) {
         // A bug must cost one connection, never the process.
         log.error({ err }, "session failed");
-        ws.close(1011, "internal error");
+        transport.close("internal", "internal error");
       }
     });
     ws.on("error", (err) => log.debug({ err: err.message }, "socket error"));
@@ -273,7 +273,7 @@ export class EdgeServer {
     await Promise.all(
       [...this.sockets].map(async ([ws, session]) => {
         if (session) await Promise.race([session.drain(), deadline]);
-        ws.close(CloseCode.restart, "server restarting");
+        ws.close(CLOSE_CODES.restart, "server restarting");
       }),
     );
     this.http.closeAllConnections();

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { Transport } from "./transport";
+import { CLOSE_CODES, type CloseReason, type Transport } from "./transport";
 
 /**
  * A raw TCP connection as a transport (DAP1): bytes out, the socket's own write buffer as
@@ -9,11 +9,14 @@ import type { Transport } from "./transport";
 export class TcpTransport implements Transport {
   /** The code of the server's own close, if it closed first. */
   closeCode: number | undefined;
+  private readonly ended: Promise<void>;
 
   constructor(
     private readonly socket: Socket,
     readonly remoteAddress: string,
-  ) {}
+  ) {
+    this.ended = new Promise((resolve) => socket.once("close", () => resolve()));
+  }
 
   get open(): boolean {
     return !this.socket.destroyed && this.socket.writable;
@@ -36,11 +39,15 @@ export class TcpTransport implements Transport {
     return new Promise((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
   }
 
-  /** A clean close lets what is queued go out first; any other code drops the connection. */
-  close(code: number, _reason: string): void {
+  /** A normal close lets what is queued go out first; any other drops the connection. */
+  close(reason: CloseReason, _text: string): void {
     if (this.socket.destroyed) return;
-    this.closeCode ??= code;
-    if (code === 1000) this.socket.end();
+    this.closeCode ??= CLOSE_CODES[reason];
+    if (reason === "normal") this.socket.end();
     else this.socket.destroy();
+  }
+
+  closed(): Promise<void> {
+    return this.socket.closed ? Promise.resolve() : this.ended;
   }
 }

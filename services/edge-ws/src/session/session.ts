@@ -26,7 +26,7 @@ import { retryPolicy } from "../pipeline/retry";
 import { type Services, unary } from "../pipeline/services";
 import { type StageError, stageError } from "../pipeline/stage-error";
 import { SttStream } from "../pipeline/stt-stream";
-import type { Transport } from "../transport";
+import { CLOSE_CODES, type Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
 import {
   type ErrorCode,
@@ -64,15 +64,6 @@ export class CommandError extends Error {
     super(message);
   }
 }
-
-/** Close codes the edge uses besides the standard ones. */
-export const CloseCode = {
-  replaced: 4001,
-  unauthorized: 4003,
-  noHandshake: 4008,
-  policy: 1008,
-  restart: 1012,
-} as const;
 
 const PARTIAL_INTERVAL_MS = 250;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
@@ -183,7 +174,7 @@ export class Session implements Claimant {
     }
     if (!this.closed) {
       this.protocolError("rate_limited", `more than ${rate} messages per second`);
-      this.transport.close(CloseCode.policy, "rate limit");
+      this.transport.close("policy", "rate limit");
       this.end();
     }
     return false;
@@ -254,14 +245,14 @@ export class Session implements Claimant {
     if (!isValidDeviceId(deviceId)) {
       // Dialects and the URL check already; an id reaching subjects, keys or storage is never unchecked.
       this.protocolError("bad_device_id", `a device id must be ${DEVICE_ID_RULE}`);
-      this.transport.close(CloseCode.policy, "bad device id");
-      this.end(CloseCode.policy, "bad device id");
+      this.transport.close("policy", "bad device id");
+      this.end(CLOSE_CODES.policy, "bad device id");
       return;
     }
     if (!grantCovers(this.grant, deviceId)) {
       this.deps.metrics.refused.inc({ reason: "wrong_device" });
       this.protocolError("unauthorized", "the token is not valid for this device");
-      this.transport.close(CloseCode.unauthorized, "token not valid for this device");
+      this.transport.close("unauthorized", "token not valid for this device");
       this.end();
       return;
     }
@@ -407,8 +398,8 @@ export class Session implements Claimant {
       } else {
         this.log.info("transfer stalled, closing");
         this.deps.metrics.protocolErrors.inc({ code: "transfer_timeout" });
-        this.transport.close(CloseCode.policy, "transfer timeout");
-        this.end(CloseCode.policy, "transfer timeout");
+        this.transport.close("policy", "transfer timeout");
+        this.end(CLOSE_CODES.policy, "transfer timeout");
       }
     });
   }
@@ -833,7 +824,7 @@ export class Session implements Claimant {
 
   /** The `disconnect` command: closes the socket (1000); the device may reconnect. */
   disconnect(reason: string): void {
-    this.transport.close(1000, cleanText(reason, MAX_CLOSE_REASON_BYTES) || "disconnected by an operator");
+    this.transport.close("normal", cleanText(reason, MAX_CLOSE_REASON_BYTES) || "disconnected by an operator");
     this.end(1000, "disconnected by an operator");
   }
 
@@ -841,8 +832,8 @@ export class Session implements Claimant {
   replace(): void {
     if (this.closed) return;
     this.send({ type: "error", code: "replaced", message: "another connection took over this device" });
-    this.transport.close(CloseCode.replaced, "replaced by a new connection");
-    this.end(CloseCode.replaced, "replaced");
+    this.transport.close("replaced", "replaced by a new connection");
+    this.end(CLOSE_CODES.replaced, "replaced");
   }
 
   /** Resolves when no utterance is in flight (for a graceful drain). */
@@ -865,8 +856,8 @@ export class Session implements Claimant {
     if (this.state === "recording") this.deps.metrics.utterances.inc({ outcome: "aborted" });
     this.dropRecording();
     this.abort.abort();
-    const clean = code === 1000 || code === 1001 || code === CloseCode.restart || code === CloseCode.replaced;
-    const kind = code === CloseCode.replaced ? "replaced" : clean ? "clean" : "abnormal";
+    const clean = code === 1000 || code === 1001 || code === CLOSE_CODES.restart || code === CLOSE_CODES.replaced;
+    const kind = code === CLOSE_CODES.replaced ? "replaced" : clean ? "clean" : "abnormal";
     if (this.deviceId) this.deps.metrics.disconnections.inc({ kind });
     this.event({
       $case: "disconnected",

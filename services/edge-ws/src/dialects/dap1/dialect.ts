@@ -207,7 +207,7 @@ export class Dap1Dialect implements Dialect {
   /** A stream that is not DAP1 cannot be answered: closed at once. */
   private broken(code: ErrorCode, message: string): Parsed {
     this.phase = "done";
-    this.transport.close(1002, message);
+    this.transport.close("protocol", message);
     return refuse(code, message);
   }
 
@@ -291,10 +291,10 @@ export class Dap1Dialect implements Dialect {
     );
     this.phase = "done";
     if (acked < wav.length) {
-      this.transport.close(1002, "reply not acknowledged");
+      this.transport.close("protocol", "reply not acknowledged");
       return Math.max(0, acked - WAV_HEADER_BYTES);
     }
-    this.transport.close(1000, "exchange complete");
+    this.transport.close("normal", "exchange complete");
     return pcm.length;
   }
 

@@ -109,7 +109,7 @@ export class Dap1Listener {
         socket.destroy();
       }
     });
-    socket.once("close", () => {
+    void transport.closed().then(() => {
       clearTimeout(handshake);
       clearTimeout(idle);
       this.exchanges--;
