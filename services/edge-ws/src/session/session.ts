@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { pcmDurationMs } from "@hotpin/audio";
-import { edge, type llm, storage } from "@hotpin/contracts";
+import { edge, storage } from "@hotpin/contracts";
 import {
   Attr,
   cleanText,
@@ -11,23 +11,21 @@ import {
   recordFailure,
   tracer,
 } from "@hotpin/runtime";
-import { type Context, context, type Span, trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
-import type { Dialect, PlaybackControl, PlaybackResult, Reply } from "../dialects/dialect";
+import type { Dialect } from "../dialects/dialect";
 import type { EventPayload, EventSink } from "../events";
-import type { PendingImage, PendingImages } from "../images/pending-images";
+import type { PendingImages } from "../images/pending-images";
 import type { EdgeMetrics } from "../metrics";
-import { APOLOGY_TEXT, type Apologies, apologyFor } from "../pipeline/apologies";
-import { deleteBlob, getBlob } from "../pipeline/blobs";
-import { offerDownload } from "../pipeline/downloads";
-import { clearConversation, loadHistory, saveTurns, speakAnswer, speakText } from "../pipeline/reply";
+import type { Apologies } from "../pipeline/apologies";
+import { clearConversation, speakText } from "../pipeline/reply";
 import { retryPolicy } from "../pipeline/retry";
 import { type Services, unary } from "../pipeline/services";
-import { type StageError, stageError } from "../pipeline/stage-error";
 import { SttStream } from "../pipeline/stt-stream";
 import { CLOSE_CODES, type Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
+import { type ExchangeHost, FAILURE_MESSAGE, type Recording, runExchange, speakReply } from "./exchange";
 import {
   type ErrorCode,
   type Input,
@@ -38,7 +36,6 @@ import {
   type TurnEvent,
 } from "./model";
 import { Outbox } from "./outbox";
-import { rerecordReason } from "./policy";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
 import { QuietTimer } from "./turn-detectors";
 
@@ -67,25 +64,6 @@ export class CommandError extends Error {
 
 const PARTIAL_INTERVAL_MS = 250;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
-
-const FAILURE_MESSAGE: Partial<Record<ErrorCode, string>> = {
-  stt_failed: "Speech recognition failed. Please try again.",
-  llm_failed: "The assistant could not answer. Please try again.",
-  llm_unconfigured: "No language model is configured on this server.",
-  tts_failed: "The answer could not be spoken.",
-};
-
-interface Recording {
-  utterance: number;
-  buffer: RecordingBuffer;
-  stt: SttStream;
-  chunks: number;
-  bytes: number;
-  lastSeq: number | undefined;
-  span: Span;
-  ctx: Context;
-  stoppedAt: number;
-}
 
 /**
  * One device connection, in the dialect-independent model: the authoritative state machine,
@@ -116,6 +94,8 @@ export class Session implements Claimant {
   private readonly log: Logger;
   /** PCM16 mono bytes per second of the dialect's reply audio. */
   private readonly bytesPerSecond: number;
+  /** What this session's exchanges may use of it (session/exchange.ts). */
+  private readonly host: ExchangeHost;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -128,6 +108,53 @@ export class Session implements Claimant {
     this.log = deps.log.child({ session: this.id, dialect: dialect.name });
     this.outbox = new Outbox(dialect, () => this.milestone());
     this.bytesPerSecond = dialect.capabilities.outputRate * 2;
+    const session = this;
+    this.host = {
+      id: this.id,
+      get deviceId() {
+        return session.deviceId;
+      },
+      deps,
+      log: this.log,
+      outbox: this.outbox,
+      bytesPerSecond: this.bytesPerSecond,
+      get closed() {
+        return session.closed;
+      },
+      get signal() {
+        return session.abort.signal;
+      },
+      event: (payload) => this.event(payload),
+      milestone: () => this.milestone(),
+      move: (event, message) => this.move(event, message),
+      rerecord: (reason) => this.rerecord(reason),
+      waitReady: (timeoutMs) => this.waitReady(timeoutMs),
+      previousTurnStored: () => this.saving,
+      turnStored: (saving) => {
+        this.rerecords = 0;
+        this.saving = saving;
+      },
+    };
+  }
+
+  /** True once the device said ready_for_playback (or had already), false after `timeoutMs`. */
+  private waitReady(timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (this.ready) return resolve(true);
+      const signal = this.abort.signal;
+      // Every way out removes what it added: a session waits once per reply, for hours.
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (this.readyWaiter === onReady) this.readyWaiter = undefined;
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const onAbort = () => done(true); // playback sees the abort itself
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.readyWaiter = onReady;
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   get utteranceCount(): number {
@@ -417,7 +444,7 @@ export class Session implements Claimant {
       value: { utterance: rec.utterance, chunks: rec.chunks, bytes: rec.bytes, durationMs: pcmDurationMs(rec.bytes) },
     });
     rec.span.setAttribute(Attr.audioBytes, rec.bytes);
-    const work = context.with(rec.ctx, () => this.process(rec));
+    const work = context.with(rec.ctx, () => runExchange(this.host, rec));
     this.work = work.finally(() => {
       rec.span.end();
       if (this.work === tracked) this.work = undefined;
@@ -434,228 +461,6 @@ export class Session implements Claimant {
     rec.stt.cancel();
     void rec.buffer.dispose();
     rec.span.end();
-  }
-
-  private async process(rec: Recording): Promise<void> {
-    const { cfg, services, metrics } = this.deps;
-    const deviceId = this.deviceId ?? "";
-    // Each mark is a metric and an event on the utterance's span (first_audio is added by the
-    // playback control, for replies and apologies alike), so one trace reads as a timeline.
-    const since = (stage: string) => {
-      metrics.stage.observe({ stage }, (Date.now() - rec.stoppedAt) / 1000);
-      if (stage !== "first_audio") rec.span.addEvent(stage);
-    };
-    let final: Awaited<ReturnType<SttStream["finish"]>>;
-    try {
-      final = await rec.stt.finish(cfg.sttTimeoutMs);
-    } catch (err) {
-      return this.fail(stageError("stt", err), rec.span);
-    } finally {
-      void rec.buffer.dispose();
-    }
-    if (this.closed) return;
-    since("stt_final");
-    const reason = rerecordReason(final, cfg);
-    this.event({
-      $case: "transcript",
-      value: {
-        utterance: rec.utterance,
-        text: final.text,
-        confidence: final.confidence,
-        durationMs: final.quality?.durationMs ?? 0,
-      },
-    });
-    if (reason) return this.rerecord(reason);
-    // Stored while the image pointer is read, so the milestone costs no extra round trip.
-    const stored = this.milestone();
-    // The image uploaded for this device (on any replica) belongs to this turn only.
-    const pending = await this.deps.images.take(deviceId).catch((err) => {
-      this.log.warn({ err: (err as Error).message }, "pending image unavailable, answering without it");
-      return undefined;
-    });
-    const hasImage = pending !== undefined;
-    await this.outbox.after(stored, { type: "transcript", text: final.text, hasImage });
-    await this.saving;
-    const [history, image] = await Promise.all([
-      loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
-        this.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
-        return [];
-      }),
-      pending ? this.loadImage(pending) : undefined,
-    ]);
-    if (this.closed) return;
-    const reply = speakAnswer(services, {
-      deviceId,
-      sessionId: this.id,
-      userText: final.text,
-      history,
-      ...(image ? { image } : {}),
-      llmTimeoutMs: cfg.llmTimeoutMs,
-      ttsTimeoutMs: cfg.ttsTimeoutMs,
-      ttsRetry: {
-        ...retryPolicy(cfg),
-        onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
-        onRetry: () => metrics.serviceRetries.inc({ service: "tts", call: "synthesize" }),
-      },
-      maxBytes: (cfg.maxReplyMs * this.bytesPerSecond) / 1000,
-      onFirstSegment: () => since("llm_first_segment"),
-      onFirstAudio: () => since("tts_first_chunk"),
-      onAnswer: (text, model) => {
-        this.event({ $case: "llmText", value: { utterance: rec.utterance, text, model, hadImage: hasImage } });
-        return this.sendConfirmed({ type: "answer", text });
-      },
-    });
-    this.abort.signal.addEventListener("abort", () => reply.cancel(), { once: true });
-    this.move("reply_started", "Speaking the answer");
-    try {
-      const result = await this.speak(reply, rec, since);
-      if (!result) return;
-      metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
-      this.rerecords = 0;
-      // Stored in the background; the next utterance waits for it before reading history.
-      this.saving = saveTurns(
-        services,
-        { deviceId, sessionId: this.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
-        cfg.storageTimeoutMs,
-      ).catch((err) => this.log.warn({ err: (err as Error).message }, "turn not stored"));
-      this.move("reply_done", "Ready");
-    } catch (err) {
-      reply.cancel();
-      return this.fail(stageError("llm", err), rec.span);
-    }
-  }
-
-  /**
-   * A reply from its first audio to `complete`, for answers and operator speech alike: ttsStarted,
-   * the dialect's playback through the outbox, ttsDone stored, then `complete`. Undefined when
-   * the device went away meanwhile.
-   */
-  private async speak(
-    reply: Reply,
-    rec: Pick<Recording, "utterance" | "span" | "stoppedAt">,
-    since: (stage: string) => void,
-  ): Promise<PlaybackResult | undefined> {
-    this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
-    const done = this.ttsDone(rec.utterance);
-    const result = await this.outbox.play(reply, this.playbackControl(rec, since, done));
-    if (this.closed) return undefined;
-    this.deps.metrics.audioOutBytes.inc(result.bytes);
-    since("reply_sent");
-    await done(result.bytes); // already stored when the dialect announced the end itself
-    await this.sendConfirmed({ type: "complete" });
-    return result;
-  }
-
-  /** The stored image for the LLM; a blob that expired or cannot be read means no image. */
-  private async loadImage(pending: PendingImage): Promise<llm.Image | undefined> {
-    const { services, cfg } = this.deps;
-    try {
-      const blob = await getBlob(services, pending.blobId, cfg.storageTimeoutMs, cfg.imageMaxBytes);
-      // The pointer names a blob; only one stored for this very device may reach its LLM turn.
-      if (blob.info.deviceId !== this.deviceId) throw new Error("pending image belongs to another device");
-      void deleteBlob(services, pending.blobId, cfg.storageTimeoutMs).catch(() => undefined);
-      return { data: blob.data, mimeType: pending.mimeType };
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, "pending image not readable, answering without it");
-      return undefined;
-    }
-  }
-
-  /**
-   * The ttsDone event, published once and awaited until stored: called by the dialect before its
-   * last playback message, or after playback that ended otherwise (offered, aborted).
-   */
-  private ttsDone(utterance: number): (bytes: number) => Promise<void> {
-    let stored: Promise<void> | undefined;
-    return (bytes) => {
-      if (!stored) {
-        this.event({
-          $case: "ttsDone",
-          value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false },
-        });
-        stored = this.milestone();
-      }
-      return stored;
-    };
-  }
-
-  private playbackControl(
-    rec: Pick<Recording, "span" | "stoppedAt">,
-    since: (stage: string) => void,
-    beforeDone: (bytes: number) => Promise<void> = () => Promise.resolve(),
-  ): PlaybackControl {
-    const { cfg, services } = this.deps;
-    return {
-      waitReady: (timeoutMs) =>
-        new Promise<boolean>((resolve) => {
-          if (this.ready) return resolve(true);
-          const signal = this.abort.signal;
-          // Every way out removes what it added: a session waits once per reply, for hours.
-          const done = (ready: boolean) => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", onAbort);
-            if (this.readyWaiter === onReady) this.readyWaiter = undefined;
-            resolve(ready);
-          };
-          const onReady = () => done(true);
-          const onAbort = () => done(true); // playback sees the abort itself
-          const timer = setTimeout(() => done(false), timeoutMs);
-          this.readyWaiter = onReady;
-          signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      offerDownload: (wav) =>
-        offerDownload(
-          services,
-          wav,
-          { deviceId: this.deviceId ?? "", sessionId: this.id },
-          cfg.downloadTtlSec,
-          cfg.storageTimeoutMs,
-          cfg.publicUrl,
-        ),
-      pace: {
-        bytesPerSecond: this.bytesPerSecond,
-        leadMs: cfg.playbackLeadMs,
-        highWaterBytes: cfg.sendHighWaterBytes,
-        signal: this.abort.signal,
-      },
-      playbackReadyTimeoutMs: cfg.playbackReadyTimeoutMs,
-      firstAudio: () => {
-        since("first_audio");
-        rec.span.addEvent("first_audio");
-      },
-      beforeDone,
-    };
-  }
-
-  /** A stage failed: the cached spoken apology if there is one, then the dialect's error. */
-  private async fail(err: StageError, span: Span): Promise<void> {
-    recordFailure(span, err);
-    this.deps.metrics.utterances.inc({ outcome: "failed" });
-    this.deps.metrics.failures.inc({ stage: err.stage, code: err.code });
-    this.log.warn({ stage: err.stage, code: err.code, err: err.message }, "utterance failed");
-    this.event({ $case: "error", value: { code: err.code, message: err.message } });
-    if (this.closed) return;
-    const kind = apologyFor(err.code);
-    const pcm = await this.deps.apologies.get(kind);
-    if (pcm && !this.closed) {
-      const apology: Reply = {
-        segments: (async function* () {
-          yield pcm;
-        })(),
-        text: () => APOLOGY_TEXT[kind],
-        apology: true,
-      };
-      this.move("reply_started", "Apologising");
-      await this.outbox
-        .play(
-          apology,
-          this.playbackControl({ span, stoppedAt: Date.now() }, () => {}),
-        )
-        .catch((e) => this.log.warn({ err: (e as Error).message }, "apology not played"));
-    }
-    if (this.closed) return;
-    void this.sendConfirmed({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
-    this.move("reply_done", "Ready");
   }
 
   /** The seed's server-led recovery: ask again, at most maxRerecords times, then a person must act. */
@@ -795,7 +600,7 @@ export class Session implements Claimant {
     this.send({ type: "answer", text });
     try {
       // An exchange that starts at the reply: the same path as an answer's.
-      const result = await this.speak(reply, { utterance, span, stoppedAt: Date.now() }, () => {});
+      const result = await speakReply(this.host, reply, { utterance, span, stoppedAt: Date.now() }, () => {});
       if (!result || result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
     } catch (err) {
       reply.cancel();
