@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { test } from "node:test";
-import { encodePacket, FramingError, fletcher16, MAGIC, PacketParser, PacketType } from "./framing";
+import { encodePacket, FramingError, fletcher16, MAGIC, type Packet, PacketParser, PacketType } from "./framing";
 import { type Dap1Error, Dap1Peer } from "./peer";
+import { ChunkReceiver } from "./transfer";
 
 /** A connected pair of TCP sockets on loopback. */
 async function socketPair(): Promise<{ client: Socket; server: Socket; close: () => void }> {
@@ -203,4 +204,24 @@ test("dap1 - a wrong handshake, an oversize message, a peer that goes quiet or a
     (p) => p.acceptHandshake(2_000),
   );
   assert.deepEqual(faults, ["bad-handshake", "none", "too-large", "timeout", "closed", "bad-version"]);
+});
+
+test("dap1 - the receiver ACKs in-order chunks, re-ACKs a repeat without keeping it, NACKs the rest", () => {
+  const r = new ChunkReceiver();
+  const packet = (seq: number, payload: Buffer, end = false): Packet => ({
+    type: end ? PacketType.DATA_END : PacketType.DATA,
+    seq,
+    payload,
+    checksumOk: true,
+  });
+  assert.deepEqual(r.accept(packet(0, Buffer.from("a"))), { answer: "ack", payload: Buffer.from("a"), end: false });
+  assert.deepEqual(r.accept(packet(0, Buffer.from("a"))), { answer: "ack-again" });
+  assert.deepEqual(r.accept({ ...packet(1, Buffer.from("b")), checksumOk: false }), { answer: "nack" });
+  assert.deepEqual(r.accept(packet(3, Buffer.from("b"))), { answer: "nack" });
+  assert.deepEqual(r.accept(packet(1, Buffer.from("b"), true)), {
+    answer: "ack",
+    payload: Buffer.from("b"),
+    end: true,
+  });
+  assert.equal(r.nacks, 2);
 });

@@ -134,3 +134,7 @@ export class PacketParser {
     return out;
   }
 }
+
+/** The bare answers to a chunk (and to the handshake). */
+export const ACK_PACKET = encodePacket(PacketType.ACK);
+export const NACK_PACKET = encodePacket(PacketType.NACK);

@@ -1,2 +1,3 @@
 export * from "./framing";
 export * from "./peer";
+export * from "./transfer";

@@ -1,16 +1,19 @@
 import type { Duplex } from "node:stream";
 import {
+  ACK_PACKET,
   DEFAULT_READER_LIMITS,
   encodePacket,
   type FramingError,
   type FramingFault,
   MAGIC,
   MAX_CHUNK_BYTES,
+  NACK_PACKET,
   type Packet,
   PacketParser,
   PacketType,
   type ReaderLimits,
 } from "./framing";
+import { ChunkReceiver, sendChunks } from "./transfer";
 
 /** Why an exchange over DAP1 failed. */
 export type Dap1Fault =
@@ -46,17 +49,16 @@ export interface ReceiveOptions {
   maxBytes: number;
   /** Longest wait for the next chunk. */
   chunkTimeoutMs?: number;
+  /** Longest wait for the first chunk (the DAWN client: 30 s while the server thinks); default chunkTimeoutMs. */
+  firstChunkTimeoutMs?: number;
+  /** Told when the first chunk arrives. */
+  onFirstChunk?: () => void;
   /** Most NACKs sent before the sender is given up on. */
   maxNacks?: number;
 }
 
-/** The wait before retry n (n ≥ 1) of a chunk, as the DAWN client backs off: 200, 400, 800, 1600 ms. */
-export function retryDelayMs(attempt: number): number {
-  return Math.min(100 * 2 ** attempt, 2_000);
-}
-
-const ACK = encodePacket(PacketType.ACK);
-const NACK = encodePacket(PacketType.NACK);
+const ACK = ACK_PACKET;
+const NACK = NACK_PACKET;
 
 /**
  * One end of a DAP1 connection, client or server: the handshake, then whole messages (a WAV
@@ -124,54 +126,46 @@ export class Dap1Peer {
   /** Sends one message as DATA chunks and a closing DATA_END, waiting for each chunk's ACK. */
   async send(message: Buffer, options: SendOptions = {}): Promise<void> {
     const { ackTimeoutMs = 5_000, attempts = 5, chunkBytes = MAX_CHUNK_BYTES } = options;
-    const count = Math.max(1, Math.ceil(message.length / chunkBytes));
-    for (let i = 0; i < count; i++) {
-      const last = i === count - 1;
-      const chunk = message.subarray(i * chunkBytes, (i + 1) * chunkBytes);
-      const packet = encodePacket(last ? PacketType.DATA_END : PacketType.DATA, chunk, i);
-      await this.sendChunk(packet, ackTimeoutMs, attempts);
+    const acked = await sendChunks(
+      message,
+      (p) => this.write(p),
+      (ms) => this.nextAnswer(ms),
+      { ackTimeoutMs, attempts, chunkBytes },
+    );
+    if (this.failure) throw this.failure;
+    if (acked < message.length) {
+      throw new Dap1Error("too-many-retries", `a chunk not acknowledged after ${attempts} tries`);
     }
   }
 
   /** Receives one message: ACKs each good chunk, NACKs a bad checksum or an unexpected sequence number. */
   async receive(options: ReceiveOptions): Promise<Buffer> {
     const { maxBytes, chunkTimeoutMs = 10_000, maxNacks = 20 } = options;
+    let first = true;
     const parts: Buffer[] = [];
     let size = 0;
-    let expected = 0;
-    let nacks = 0;
+    const receiver = new ChunkReceiver();
     for (;;) {
-      const p = await this.next(chunkTimeoutMs);
+      const p = await this.next(first ? (options.firstChunkTimeoutMs ?? chunkTimeoutMs) : chunkTimeoutMs);
       if (p.type !== PacketType.DATA && p.type !== PacketType.DATA_END) {
         throw new Dap1Error("unexpected-packet", `packet type ${p.type} inside a transfer`);
       }
-      if (p.checksumOk && p.seq === ((expected - 1) & 0xffff) && expected > 0) {
-        // Our ACK was lost and the sender tried again: acknowledge, keep nothing twice.
-        this.write(ACK);
-        continue;
-      }
-      if (!p.checksumOk || p.seq !== (expected & 0xffff)) {
-        if (++nacks > maxNacks) throw new Dap1Error("too-many-retries", `${nacks} chunks refused`);
+      if (first) options.onFirstChunk?.();
+      first = false;
+      const verdict = receiver.accept(p);
+      if (verdict.answer === "nack") {
+        if (receiver.nacks > maxNacks) throw new Dap1Error("too-many-retries", `${receiver.nacks} chunks refused`);
         this.write(NACK);
         continue;
       }
-      size += p.payload.length;
-      if (size > maxBytes) throw new Dap1Error("too-large", `message over ${maxBytes} bytes`);
-      parts.push(p.payload);
+      if (verdict.answer === "ack") {
+        size += verdict.payload.length;
+        if (size > maxBytes) throw new Dap1Error("too-large", `message over ${maxBytes} bytes`);
+        parts.push(verdict.payload);
+      }
       this.write(ACK);
-      expected++;
-      if (p.type === PacketType.DATA_END) return Buffer.concat(parts, size);
+      if (verdict.answer === "ack" && verdict.end) return Buffer.concat(parts, size);
     }
-  }
-
-  private async sendChunk(packet: Buffer, ackTimeoutMs: number, attempts: number): Promise<void> {
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, retryDelayMs(attempt)));
-      this.write(packet);
-      const reply = await this.nextAnswer(ackTimeoutMs);
-      if (reply?.type === PacketType.ACK) return;
-    }
-    throw new Dap1Error("too-many-retries", `a chunk not acknowledged after ${attempts} tries`);
   }
 
   /** ACK, NACK or undefined on a timeout. A repeat of the peer's last chunk (our ACK of it was lost) is ACKed again. */

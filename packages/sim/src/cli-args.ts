@@ -10,6 +10,8 @@ device, prints the protocol timeline and first-audio latency, and saves the repl
 Connection
   --url URL                 server base (default ws://127.0.0.1:8000); the device adds /ws
   --dialect firmware|spec   which device to be (default firmware)
+  --dap1 HOST:PORT          be a DAWN DAP1 client over TCP instead: one WAV up, one WAV back
+                            (--out, --reply-timeout-ms and --json apply; the rest do not)
   --device-id ID            session/device id (default esp32-cam-hotpin)
   --token TOKEN             device token (default $HOTPIN_SIM_TOKEN, else the firmware's
                             your_api_token_here)
@@ -60,6 +62,8 @@ export interface CliRun {
   input: string;
   url: string;
   dialect: Dialect;
+  /** A DAP1 client to this TCP address instead of a WebSocket device. */
+  dap1?: { host: string; port: number };
   deviceId: string;
   token: string;
   retries: number;
@@ -123,11 +127,21 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     }
   }
   const dialect = oneOf("dialect", v.dialect, ["firmware", "spec"] as const, "firmware");
+  let dap1: { host: string; port: number } | undefined;
+  if (v.dap1 !== undefined) {
+    const at = v.dap1.lastIndexOf(":");
+    const port = Number(v.dap1.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new UsageError("--dap1 must be HOST:PORT, e.g. 127.0.0.1:5000");
+    }
+    dap1 = { host: v.dap1.slice(0, at), port };
+  }
   return {
     help: false,
     input: positionals[0]!,
     url: v.url ?? "ws://127.0.0.1:8000",
     dialect,
+    ...(dap1 ? { dap1 } : {}),
     deviceId: v["device-id"] ?? "esp32-cam-hotpin",
     token: v.token ?? env.HOTPIN_SIM_TOKEN ?? "your_api_token_here",
     retries: int("retries", v.retries) ?? 0,
@@ -162,6 +176,7 @@ function parse(argv: string[]) {
     options: {
       url: { type: "string" },
       dialect: { type: "string" },
+      dap1: { type: "string" },
       "device-id": { type: "string" },
       token: { type: "string" },
       retries: { type: "string" },

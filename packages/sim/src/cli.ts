@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFile, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
+import { toWav } from "@hotpin/audio";
 import { type CliRun, parseCli, USAGE, UsageError } from "./cli-args";
+import { runDap1Device } from "./dap1-device";
 import { SimError } from "./errors";
 import { runDevice } from "./run-device";
 import { type FleetResult, runFleet } from "./run-fleet";
@@ -46,8 +48,26 @@ function exitCode(results: DeviceResult[]): number {
   return EXIT_OK;
 }
 
+/** One DAWN DAP1 exchange: the speech as a WAV up, the reply WAV back. */
+async function runDap1(cmd: CliRun, dap1: { host: string; port: number }, pcm: Buffer): Promise<number> {
+  const r = await runDap1Device({
+    ...dap1,
+    wav: toWav(pcm),
+    ...(cmd.replyTimeoutMs !== undefined ? { firstReplyTimeoutMs: cmd.replyTimeoutMs } : {}),
+  });
+  if (cmd.out) await writeFile(cmd.out, r.reply);
+  const summary = { replyBytes: r.reply.length, firstPacketMs: r.firstPacketMs, replyMs: r.replyMs };
+  process.stdout.write(
+    cmd.json
+      ? `${JSON.stringify(summary)}\n`
+      : `dap1: reply ${r.reply.length} B, first packet ${r.firstPacketMs} ms and whole reply ${r.replyMs} ms after the upload${cmd.out ? `, saved to ${cmd.out}` : ""}\n`,
+  );
+  return EXIT_OK;
+}
+
 async function run(cmd: CliRun): Promise<number> {
   const pcm = await loadSpeech(cmd.input);
+  if (cmd.dap1) return runDap1(cmd, cmd.dap1, pcm);
   const image = cmd.image ? await readFile(cmd.image) : undefined;
   const device: Omit<DeviceOptions, "deviceId" | "onEvent"> = {
     url: cmd.url,

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { promisify } from "node:util";
 import { toWav } from "@hotpin/audio";
 import { Dap1Peer } from "@hotpin/dap1";
 import { runDap1Device } from "./dap1-device";
@@ -51,5 +56,30 @@ test("sim - a DAP1 device refuses a reply WAV with a wrong size or over the clie
     } finally {
       server.close();
     }
+  }
+});
+
+test("cli - --dap1 HOST:PORT plays the speech as a DAWN client, saves the reply, exits 0", async () => {
+  const reply = toWav(Buffer.alloc(20_000, 2));
+  const server = await serve(() => reply);
+  const dir = await mkdtemp(join(tmpdir(), "hotpin-sim-dap1-"));
+  try {
+    const input = join(dir, "speech.raw");
+    await writeFile(input, Buffer.alloc(32_000, 1));
+    const out = join(dir, "reply.wav");
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      join(__dirname, "cli.js"),
+      "--dap1",
+      `127.0.0.1:${server.port}`,
+      "--out",
+      out,
+      input,
+    ]);
+    assert.match(stdout, /dap1: reply 20044 B, first packet \d+ ms/);
+    assert.deepEqual(await readFile(out), reply);
+    assert.deepEqual(server.uploads, [toWav(Buffer.alloc(32_000, 1))]);
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -39,7 +39,7 @@ function errorOf(msg: JsonMessage): NonNullable<UtteranceResult["serverError"]> 
   return { message: text(msg, "message") ?? "", ...(code ? { code } : {}) };
 }
 
-/** One connection of a spec-dialect device (seed 000): `/ws?session=<id>&token=<token>`, hello, then utterances. */
+/** One connection of a spec-dialect device (docs/protocols/hotpin-spec.md): `/ws?session=<id>&token=<token>`, hello, then utterances. */
 export class SpecDevice {
   private ready = false;
   private pingsOut = 0;

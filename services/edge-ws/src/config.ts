@@ -241,6 +241,57 @@ export const edgeSettings = {
     "longest a device message waits for the events before it to be stored in JetStream; then it is sent and they stay buffered",
     { min: 0 },
   ),
+  // DAWN DAP1 over TCP (docs/protocols/dap1.md): off unless a port is set
+  dap1Port: int("HOTPIN_EDGE_DAP1_PORT", 0, "TCP port for DAWN DAP1 clients (5000 by convention); 0: off", {
+    min: 0,
+    max: 65_535,
+  }),
+  dap1AllowedNetworks: list(
+    "HOTPIN_EDGE_DAP1_ALLOWED_NETWORKS",
+    "client networks allowed to use DAP1, which carries no credential (CIDR or address, comma separated); required with the port",
+  ),
+  dap1Devices: list(
+    "HOTPIN_EDGE_DAP1_DEVICES",
+    "device ids for DAP1 client addresses, address=device-id, comma separated; others are known by their address",
+  ),
+  dap1MaxConnections: int("HOTPIN_EDGE_DAP1_MAX_CONNECTIONS", 64, "DAP1 connections this process holds at once", {
+    min: 1,
+  }),
+  dap1MaxExchanges: int(
+    "HOTPIN_EDGE_DAP1_MAX_EXCHANGES",
+    16,
+    "DAP1 exchanges processed at once; beyond, the client hears a spoken 'busy'",
+    { min: 1 },
+  ),
+  dap1HandshakeTimeoutMs: int(
+    "HOTPIN_EDGE_DAP1_HANDSHAKE_TIMEOUT_MS",
+    5_000,
+    "close a DAP1 client without handshake after",
+    {
+      min: 100,
+    },
+  ),
+  dap1IdleTimeoutMs: int(
+    "HOTPIN_EDGE_DAP1_IDLE_TIMEOUT_MS",
+    10_000,
+    "close a DAP1 client that sends no audio this long after its handshake",
+    { min: 100 },
+  ),
+  dap1TransferTimeoutMs: int(
+    "HOTPIN_EDGE_DAP1_TRANSFER_TIMEOUT_MS",
+    15_000,
+    "close a DAP1 client that stops mid-upload this long (its retries take up to 13 s)",
+    { min: 100 },
+  ),
+  dap1AckTimeoutMs: int("HOTPIN_EDGE_DAP1_ACK_TIMEOUT_MS", 5_000, "wait for the client's ACK of a reply chunk", {
+    min: 100,
+  }),
+  dap1FirstReplyMs: int(
+    "HOTPIN_EDGE_DAP1_FIRST_REPLY_MS",
+    25_000,
+    "after the upload, answer a spoken 'taking too long' if no reply started by then (the client waits 30 s)",
+    { min: 1_000, max: 29_000 },
+  ),
   drainTimeoutMs: int("HOTPIN_EDGE_DRAIN_TIMEOUT_MS", 20_000, "on SIGTERM, wait this long for utterances", {
     min: 0,
   }),

@@ -1,25 +1,18 @@
-import { randomBytes } from "node:crypto";
 import { connectNats, ensureEventStream, isConnected, startRuntime } from "@hotpin/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Authenticator, checkCredentials, issueToken } from "./auth";
+import { issueToken } from "./auth";
 import { readEdgeConfig } from "./config";
 import { grpcDependencyCheck } from "./dependencies";
+import { createEdge } from "./edge";
 import { EventPublisher } from "./events";
 import { attachUntilDone } from "./fleet/attach";
-import { Fleet } from "./fleet/fleet";
-import { TokenRevocations } from "./fleet/revocations";
 import { createEdgeMetrics } from "./metrics";
-import { Apologies } from "./pipeline/apologies";
 import { closeServices, connectServices } from "./pipeline/services";
-import { EdgeServer } from "./server";
-import { DeviceRegistry } from "./session/devices";
 import { sweepSpillDir } from "./session/recording-buffer";
-import type { Session } from "./session/session";
 
 async function main(): Promise<void> {
   const cfg = readEdgeConfig();
-  checkCredentials(cfg);
   const rt = await startRuntime("edge", cfg);
   const { log, shutdown, health } = rt;
   const metrics = createEdgeMetrics(rt.registry);
@@ -48,10 +41,7 @@ async function main(): Promise<void> {
   }, 5_000).unref();
 
   const events = new EventPublisher(cfg.instance, cfg.eventBuffer, log, metrics);
-  const devices = new DeviceRegistry<Session>();
-  const fleet = new Fleet(cfg, devices, log, metrics);
-  const revocations = new TokenRevocations(cfg.tokenMaxTtlSec, log);
-  let server: EdgeServer | undefined;
+  const edge = createEdge({ cfg, log, metrics, services, events });
   let nc: NatsConnection | undefined;
   let attached = false;
   // Devices are served while NATS is away; events wait in the bounded buffer meanwhile. Every
@@ -77,9 +67,7 @@ async function main(): Promise<void> {
           },
         ],
         ["events", async () => events.attach(jetstream(conn))],
-        ["fleet", () => fleet.attach(conn)],
-        ["revocations", () => revocations.attach(conn)],
-        ["observers", async () => server?.observers.attach(conn)],
+        ...edge.natsSteps(conn),
       ]);
     })
     .then(() => {
@@ -90,56 +78,26 @@ async function main(): Promise<void> {
   health.addCheck("nats", () =>
     nc && isConnected(nc) ? true : events.buffered < cfg.eventBuffer * 0.9 ? true : "disconnected, event buffer full",
   );
-
-  // Device tokens need a secret; without one configured, an ephemeral secret still gives a token
-  // that works for this process's lifetime (development), never auth off.
-  const ephemeral = !cfg.tokenSecret && cfg.auth && cfg.deviceTokens.length === 0;
-  const secret = cfg.tokenSecret || (ephemeral ? randomBytes(32).toString("base64url") : "");
-  const auth = new Authenticator({
-    enabled: cfg.auth,
-    staticTokens: cfg.deviceTokens,
-    secret,
-    previousSecrets: cfg.tokenPreviousSecrets,
-    maxTtlSec: cfg.tokenMaxTtlSec,
-    revoked: (id) => revocations.has(id),
-  });
   if (!cfg.auth) log.warn("device authentication is OFF (HOTPIN_AUTH=off)");
 
-  const apologies = new Apologies(services, log);
-  apologies.warm();
-  server = new EdgeServer({
-    cfg,
-    services,
-    apologies,
-    events,
-    metrics,
-    log,
-    devices,
-    fleet,
-    auth,
-  });
-  if (nc) server.observers.attach(nc);
-  const port = await server.listen(cfg.host, cfg.port);
+  const port = await edge.listen();
 
-  shutdown.add("devices", () => server.drain(cfg.drainTimeoutMs));
-  shutdown.add("device ownership", () => fleet.drain());
+  shutdown.add("devices", () => edge.drain(cfg.drainTimeoutMs));
   shutdown.add("events", () => events.flush(5_000));
   shutdown.add("nats", async () => {
-    revocations.stop();
     await nc?.drain();
   });
   shutdown.add("grpc clients", () => {
     clearInterval(depTimer);
-    apologies.stop();
     closeServices(services);
     for (const close of closers) close();
   });
-  rt.started({ port, auth: cfg.auth });
+  rt.started({ port, auth: cfg.auth, ...(edge.dap1Port ? { dap1Port: edge.dap1Port } : {}) });
   // Printed on stdout for the operator starting the edge, never into the structured log; a token
   // of the real secret only when asked for (npm start prints its own).
-  if (cfg.auth && secret && (ephemeral || cfg.printToken)) {
-    const token = await issueToken(secret, cfg.demoDevice, Math.min(cfg.tokenTtlSec, cfg.tokenMaxTtlSec));
-    const note = ephemeral ? "valid until this process exits; " : "";
+  if (cfg.auth && edge.secret && (edge.ephemeral || cfg.printToken)) {
+    const token = await issueToken(edge.secret, cfg.demoDevice, Math.min(cfg.tokenTtlSec, cfg.tokenMaxTtlSec));
+    const note = edge.ephemeral ? "valid until this process exits; " : "";
     process.stdout.write(
       `\nDevice token for "${cfg.demoDevice}" (${note}hotpin-edge-token issues more):\n  ${token}\n\n`,
     );

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RecordingTransport } from "./dialects/recording-transport.test-util";
 import { frames, sendPaced } from "./pacer";
+import { RecordingTransport } from "./recording-transport.test-util";
 
 test("pacer - frames split a buffer without copying", () => {
   const parts = [...frames(Buffer.alloc(10_000), 4096)];

@@ -3,25 +3,24 @@ import type { Duplex } from "node:stream";
 import { cleanText, isValidDeviceId, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
-import { dialectFromFirstFrame, dialectFromUrl } from "./dialects/detect";
-import type { DialectName } from "./dialects/dialect";
-import { FirmwareDialect } from "./dialects/firmware";
-import { SpecDialect } from "./dialects/spec";
+import type { DialectModule } from "./dialects/dialect";
+import type { DialectRegistry } from "./dialects/registry";
 import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
 import { DownloadServer } from "./pipeline/downloads";
-import { CloseCode, Session, type SessionDeps } from "./session/session";
-import { WsTransport } from "./transport";
+import { Session, type SessionDeps } from "./session/session";
+import { CLOSE_CODES, WsTransport } from "./transport";
 
 export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   auth: Authenticator;
   fleet: Fleet;
+  dialects: DialectRegistry;
 }
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
- * checked before the upgrade; the dialect is detected per device-protocols.md §3),
+ * checked before the upgrade; the dialect is detected per docs/protocols/hotpin-spec.md),
  * `POST /image` for camera images, `/events` for observers, and `GET /download/<token>` for
  * replies a device did not pull in time.
  */
@@ -192,21 +191,18 @@ export class EdgeServer {
     };
 
     let session: Session | undefined;
-    const open = (dialect: DialectName) => {
-      const d =
-        dialect === "firmware"
-          ? new FirmwareDialect(transport)
-          : new SpecDialect(transport, { maxChunkBytes: cfg.maxChunkBytes });
+    const open = (dialect: DialectModule) => {
+      const d = dialect.create(transport, { cfg, speech: this.deps.apologies });
       session = new Session(this.sessionDeps, d, transport, grant, remote);
       this.sockets.set(ws, session);
-      this.deps.metrics.connections.inc({ dialect });
+      this.deps.metrics.connections.inc({ dialect: dialect.name });
       return session;
     };
     const afterInput = () => {
       if (pending && session?.deviceId) identified();
     };
 
-    const urlDialect = dialectFromUrl(url);
+    const urlDialect = this.deps.dialects.fromUrl(url);
     let detectTimer: NodeJS.Timeout | undefined;
     if (urlDialect) {
       open(urlDialect).start(url.searchParams.get("session") ?? undefined);
@@ -214,13 +210,13 @@ export class EdgeServer {
     } else {
       // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
       detectTimer = setTimeout(() => {
-        if (!session) open("spec").greet();
+        if (!session) open(this.deps.dialects.whenSilent).greet();
       }, cfg.detectMs);
     }
     const handshakeTimer = setTimeout(() => {
       if (!session?.deviceId) {
         this.deps.metrics.refused.inc({ reason: "no_handshake" });
-        ws.close(CloseCode.noHandshake, "no handshake");
+        transport.close("no_handshake", "no handshake");
       }
     }, cfg.firstFrameTimeoutMs);
 
@@ -228,13 +224,13 @@ export class EdgeServer {
       this.alive.add(ws);
       if (!session) {
         clearTimeout(detectTimer);
-        const dialect = dialectFromFirstFrame(data, isBinary);
+        const dialect = this.deps.dialects.fromFirstFrame(data, isBinary);
         if (!dialect) {
           this.deps.metrics.protocolErrors.inc({ code: "bad_message" });
           ws.send(
             JSON.stringify({ type: "error", status: "error", code: "bad_message", message: "expected a handshake" }),
           );
-          ws.close(CloseCode.policy, "expected a handshake");
+          transport.close("policy", "expected a handshake");
           return;
         }
         open(dialect);
@@ -246,7 +242,7 @@ export class EdgeServer {
       } catch (err) {
         // A bug must cost one connection, never the process.
         log.error({ err }, "session failed");
-        ws.close(1011, "internal error");
+        transport.close("internal", "internal error");
       }
     });
     ws.on("error", (err) => log.debug({ err: err.message }, "socket error"));
@@ -277,7 +273,7 @@ export class EdgeServer {
     await Promise.all(
       [...this.sockets].map(async ([ws, session]) => {
         if (session) await Promise.race([session.drain(), deadline]);
-        ws.close(CloseCode.restart, "server restarting");
+        ws.close(CLOSE_CODES.restart, "server restarting");
       }),
     );
     this.http.closeAllConnections();

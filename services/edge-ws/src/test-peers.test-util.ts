@@ -5,17 +5,11 @@ import { connectNats, createLogger, createRegistry, ensureEventStream } from "@h
 import { jetstream } from "@nats-io/jetstream";
 
 import { WebSocket } from "ws";
-import { Authenticator, checkCredentials } from "./auth";
 import { readEdgeConfig } from "./config";
+import { createEdge } from "./edge";
 import { type EventPayload, EventPublisher } from "./events";
-import { Fleet } from "./fleet/fleet";
-import { TokenRevocations } from "./fleet/revocations";
 import { createEdgeMetrics } from "./metrics";
-import { Apologies } from "./pipeline/apologies";
 import { closeServices, connectServices } from "./pipeline/services";
-import { EdgeServer } from "./server";
-import { DeviceRegistry } from "./session/devices";
-import type { Session } from "./session/session";
 
 /**
  * Test peers for the edge's gRPC dependencies: small real gRPC servers speaking the contracts
@@ -253,7 +247,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
 }
 
 /**
- * An edge in this process, wired like main.ts, in front of the given peers. With `natsUrl`, its
+ * An edge in this process, from the composition root main.ts uses, in front of the given peers. With `natsUrl`, its
  * fleet features (image pointers, ownership, commands, /events) run on that NATS server.
  */
 export async function startEdge(peerAddress: string, env: Record<string, string> = {}, natsUrl?: string) {
@@ -275,11 +269,6 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
   const metrics = createEdgeMetrics(createRegistry("edge"));
   const services = connectServices({ stt: peerAddress, llm: peerAddress, tts: peerAddress, storage: peerAddress });
   const events: { deviceId: string; payload: EventPayload }[] = [];
-  const apologies = new Apologies(services, log);
-  const devices = new DeviceRegistry<Session>();
-  checkCredentials(cfg);
-  const fleet = new Fleet(cfg, devices, log, metrics);
-  const revocations = new TokenRevocations(cfg.tokenMaxTtlSec, log);
   const nc = natsUrl ? await connectNats({ servers: natsUrl, name: "edge-test", log }) : undefined;
   // With NATS, events also go to JetStream, as in main.ts (other replicas and /events see them).
   const publisher = nc ? new EventPublisher(cfg.instance, cfg.eventBuffer, log, metrics) : undefined;
@@ -287,10 +276,11 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
     await ensureEventStream(nc);
     publisher.attach(jetstream(nc));
   }
-  const server = new EdgeServer({
+  const edge = createEdge({
     cfg,
+    log,
+    metrics,
     services,
-    apologies,
     events: {
       publish: (deviceId, sessionId, payload) => {
         events.push({ deviceId, payload });
@@ -298,38 +288,21 @@ export async function startEdge(peerAddress: string, env: Record<string, string>
       },
       confirm: (timeoutMs) => publisher?.confirm(timeoutMs) ?? Promise.resolve(true),
     },
-    metrics,
-    log,
-    devices,
-    fleet,
-    auth: new Authenticator({
-      enabled: cfg.auth,
-      staticTokens: cfg.deviceTokens,
-      secret: cfg.tokenSecret,
-      previousSecrets: cfg.tokenPreviousSecrets,
-      maxTtlSec: cfg.tokenMaxTtlSec,
-      revoked: (id) => revocations.has(id),
-    }),
   });
-  if (nc) {
-    await fleet.attach(nc);
-    await revocations.attach(nc);
-    server.observers.attach(nc);
-  }
-  const port = await server.listen("127.0.0.1", 0);
+  if (nc) for (const [, step] of edge.natsSteps(nc)) await step();
+  const port = await edge.listen();
   return {
     url: `ws://127.0.0.1:${port}/ws`,
     http: `http://127.0.0.1:${port}`,
     events,
-    server,
+    server: edge.server,
     metrics,
-    fleet,
-    devices,
+    fleet: edge.fleet,
+    devices: edge.devices,
     port,
+    dap1Port: edge.dap1Port,
     async stop() {
-      await server.drain(1000);
-      await fleet.drain();
-      revocations.stop();
+      await edge.drain(1000);
       await publisher?.flush(2_000);
       await nc?.drain();
       closeServices(services);

@@ -4,7 +4,7 @@ import { bearer, readBody, startHttpPeer } from "./http-peer";
 import { tonePcm } from "./tone";
 
 /**
- * The server side of the firmware dialect as device-protocols.md §1 describes it, for tests only:
+ * The server side of the firmware dialect as docs/protocols/hotpin-firmware.md describes it, for tests only:
  * connected on {"session_id"}, an ACK after every 2nd chunk, the processing stages, the reply WAV
  * in 4096-byte frames, the zero-length frame, complete. Knobs break it in the ways the simulator
  * must notice.

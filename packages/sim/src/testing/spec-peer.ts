@@ -4,7 +4,7 @@ import { bearer, readBody, startHttpPeer } from "./http-peer";
 import { tonePcm } from "./tone";
 
 /**
- * The server side of the spec dialect (seed 000, device-protocols.md §2), for tests only: ready,
+ * The server side of the spec dialect (docs/protocols/hotpin-spec.md), for tests only: ready,
  * an ack every 2 chunks, partial/transcript/llm, tts_ready then pull playback (tts_chunk_meta +
  * binary, tts_done), offer_download when the device does not ask for playback, re-record and
  * intervention requests when scripted, pong.

@@ -1,10 +1,12 @@
-import { type Dialect, runDevice } from "@hotpin/sim";
+import { toWav } from "@hotpin/audio";
+import { freePort } from "@hotpin/mesh";
+import { runDap1Device, runDevice } from "@hotpin/sim";
 import { median, startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { histogramDelta, type Samples, scrape } from "./prom-text";
 
 /** Milliseconds of one utterance: the device's end-to-end figure and each stage's own. */
 export interface UtteranceTiming {
-  /** End of speech leaving the device → first reply audio byte at the device. */
+  /** End of speech leaving the device → first reply audio byte at the device (DAP1: end of upload → first reply packet). */
   e2eMs: number;
   /** Edge: end of speech → STT final transcript. */
   sttFinalMs: number;
@@ -39,6 +41,8 @@ export interface FirstAudioResult {
   dialects: DialectTiming[];
 }
 
+type BenchDialect = "firmware" | "spec" | "dap1";
+
 const EDGE_MARKS = ["stt_final", "llm_first_segment", "tts_first_chunk", "first_audio", "reply_sent"] as const;
 
 /**
@@ -61,8 +65,10 @@ export async function measureFirstAudio(opts: {
   const latency = { firstTokenMs: opts.firstTokenMs, perTokenMs: opts.perTokenMs };
   await using groq = await startFakeGroq({ latency });
   opts.progress(`starting the mesh (storage, stt ${opts.sttEngine}, llm, tts, edge, nats)`);
+  const dap1Port = await freePort();
   await using mesh = await startMesh({
     env: { GROQ_API_KEY: "bench-key", GROQ_BASE_URL: groq.url, HOTPIN_STT_ENGINE: opts.sttEngine },
+    serviceEnv: { edge: { HOTPIN_EDGE_DAP1_PORT: String(dap1Port), HOTPIN_EDGE_DAP1_ALLOWED_NETWORKS: "127.0.0.1" } },
   });
   const metricsUrl = (name: "edge" | "llm" | "tts") => `http://127.0.0.1:${mesh.mesh.ports[name].metricsPort}/metrics`;
   const scrapeAll = async () => ({
@@ -73,10 +79,13 @@ export async function measureFirstAudio(opts: {
   const url = mesh.edgeUrl.replace("http", "ws");
   let sentence = 0;
 
-  const one = async (dialect: Dialect): Promise<UtteranceTiming> => {
-    sentence++;
-    groq.script(`Moving forward ${sentence} meters and turning ${sentence % 2 ? "left" : "right"} now.`);
-    const before = await scrapeAll();
+  const wav = toWav(opts.pcm);
+  /** End of speech (DAP1: of the upload) → first reply audio at the device, in ms. */
+  const firstAudio = async (dialect: BenchDialect): Promise<number> => {
+    if (dialect === "dap1") {
+      // A DAWN client sends the whole WAV as fast as ACKs come back, then waits for the reply.
+      return (await runDap1Device({ host: "127.0.0.1", port: dap1Port, wav })).firstPacketMs;
+    }
     const r = await runDevice({
       url,
       dialect,
@@ -91,6 +100,14 @@ export async function measureFirstAudio(opts: {
     if (!r.ok || u?.firstAudioMs === undefined) {
       throw new Error(`${dialect} utterance failed: ${r.error?.message ?? u?.outcome ?? "no utterance"}`);
     }
+    return u.firstAudioMs;
+  };
+
+  const one = async (dialect: BenchDialect): Promise<UtteranceTiming> => {
+    sentence++;
+    groq.script(`Moving forward ${sentence} meters and turning ${sentence % 2 ? "left" : "right"} now.`);
+    const before = await scrapeAll();
+    const e2eMs = await firstAudio(dialect);
     const after = await scrapeAll();
     const mean = (b: Samples, a: Samples, name: string, labels: Record<string, string> = {}) => {
       const d = histogramDelta(b, a, name, labels);
@@ -100,7 +117,7 @@ export async function measureFirstAudio(opts: {
     for (const stage of EDGE_MARKS)
       edgeMarks[stage] = mean(before.edge, after.edge, "hotpin_edge_stage_seconds", { stage });
     return {
-      e2eMs: u.firstAudioMs,
+      e2eMs,
       sttFinalMs: edgeMarks.stt_final ?? Number.NaN,
       llmFirstSegmentMs: mean(before.llm, after.llm, "hotpin_llm_time_to_first_segment_seconds"),
       ttsFirstChunkMs: mean(before.tts, after.tts, "hotpin_tts_first_chunk_seconds"),
@@ -109,7 +126,7 @@ export async function measureFirstAudio(opts: {
   };
 
   const dialects: DialectTiming[] = [];
-  for (const dialect of ["firmware", "spec"] as const) {
+  for (const dialect of ["firmware", "spec", "dap1"] as const) {
     await one(dialect); // warm-up: connections, engine start, first-use caches
     const runs: UtteranceTiming[] = [];
     for (let i = 0; i < opts.utterances; i++) runs.push(await one(dialect));

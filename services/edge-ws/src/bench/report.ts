@@ -22,17 +22,22 @@ const num = (x: number, d = 1) => (Number.isFinite(x) ? round(x, d) : null);
 export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const fw = r.firstAudio?.dialects.find((d) => d.dialect === "firmware");
-  const spec = r.firstAudio?.dialects.find((d) => d.dialect !== "firmware");
+  const spec = r.firstAudio?.dialects.find((d) => d.dialect.startsWith("spec"));
+  const dap1 = r.firstAudio?.dialects.find((d) => d.dialect === "dap1");
   if (r.firstAudio && fw && spec) {
     out.e2e_over_stages = num(fw.e2eOverStages, 2);
     out.e2e_over_stages_spec = num(spec.e2eOverStages, 2);
     out.first_audio_ms = num(fw.e2eMs);
     out.first_audio_ms_spec = num(spec.e2eMs);
+    if (dap1) {
+      out.first_reply_packet_ms_dap1 = num(dap1.e2eMs);
+      out.e2e_over_stages_dap1 = num(dap1.e2eOverStages, 2);
+    }
     out.fake_groq_latency = r.firstAudio.groqLatency;
     out.e2e_engines = { stt: r.firstAudio.sttEngine, tts: "espeak-ng", llm: "fake groq" };
     out.stages_ms = Object.fromEntries(
       r.firstAudio.dialects.map((d) => [
-        d.dialect === "firmware" ? "firmware" : "spec",
+        d.dialect.startsWith("spec") ? "spec" : d.dialect,
         {
           e2e: num(d.e2eMs),
           stt_final: num(d.sttFinalMs),

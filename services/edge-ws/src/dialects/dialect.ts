@@ -1,8 +1,9 @@
+import type { EdgeConfig } from "../config";
 import type { PaceOptions } from "../pacer";
+import type { ApologyKind } from "../pipeline/apologies";
 import type { ErrorCode, Input, Output } from "../session/model";
+import type { TurnDetector } from "../session/turn-detectors";
 import type { Transport } from "../transport";
-
-export type DialectName = "firmware" | "spec";
 
 /** A wire message turned into zero or more inputs, or refused with a protocol error. */
 export type Parsed = { inputs: Input[] } | { error: { code: ErrorCode; message: string } };
@@ -57,25 +58,63 @@ export interface PlaybackResult {
 }
 
 /**
+ * What the core needs to know about a dialect, declared once by its module: the session reads
+ * these instead of asking which dialect it serves.
+ */
+export interface Capabilities {
+  /** How a turn starts and ends (session/turn-detectors.ts). */
+  readonly turn: TurnDetector;
+  /** PCM16 mono sample rate of the reply audio the dialect plays. */
+  readonly outputRate: number;
+  /** Whether state changes are announced (state_sync). */
+  readonly announcesState: boolean;
+  /** Whether partial transcripts are shown on the device. */
+  readonly partials: boolean;
+  /** Audio arriving after the stop: dropped quietly (frames in flight) or refused. */
+  readonly lateAudio: "drop" | "refuse";
+}
+
+/**
  * One device protocol: wire messages to internal inputs, internal outputs to wire messages,
  * and how reply audio goes out. Holds only per-connection framing state.
  */
 export interface Dialect {
-  readonly name: DialectName;
-  /** Audio while idle starts a recording (the firmware has no start message). */
-  readonly audioStartsRecording: boolean;
-  /** A recording that goes quiet is processed (firmware, seed 001) or stalls for a re-record (spec). */
-  readonly onQuietRecording: "process" | "stall";
-  /** Whether state changes are announced (state_sync). */
-  readonly announcesState: boolean;
-  /** Whether partial transcripts are shown on the device. */
-  readonly wantsPartials: boolean;
-  /** Audio arriving after the stop is dropped quietly (frames in flight) rather than refused. */
-  readonly dropsLateAudio: boolean;
+  readonly name: string;
+  readonly capabilities: Capabilities;
   text(raw: string): Parsed;
   binary(data: Buffer): Parsed;
   send(out: Output): void;
   play(reply: Reply, ctl: PlaybackControl): Promise<PlaybackResult>;
+  /** The connection ended: release what the dialect holds (timers, waiters). */
+  dispose?(): void;
 }
 
-export type DialectFactory = (transport: Transport) => Dialect;
+/** How a WebSocket dialect is recognised on the shared `/ws` endpoint (docs/protocols/hotpin-spec.md). */
+export interface Detection {
+  /** The connection URL alone names the dialect. */
+  url?(url: URL): boolean;
+  /** The first text frame, parsed as a JSON object, is this dialect's handshake. */
+  firstMessage?(msg: Record<string, unknown>): boolean;
+}
+
+/** Speech for prompts of dialects that cannot show text: PCM16 mono 16 kHz, or undefined when TTS cannot make it. */
+export interface PromptSpeech {
+  get(kind: ApologyKind): Promise<Buffer | undefined>;
+}
+
+/** What a dialect is created with, besides its transport. */
+export interface DialectContext {
+  cfg: EdgeConfig;
+  speech: PromptSpeech;
+  /** The device id the transport already establishes (DAP1: the client address or its mapped name). */
+  deviceId?: string;
+}
+
+/** What every dialect folder exports from its index: detection, creation and capabilities. */
+export interface DialectModule {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /** How it is recognised on a shared endpoint; empty for a dialect with its own listener. */
+  readonly detect: Detection;
+  create(transport: Transport, ctx: DialectContext): Dialect;
+}

@@ -64,7 +64,7 @@ function rng(seed: number): () => number {
 
 type Frame = string | Buffer;
 
-/** Well-formed traffic of each dialect (device-protocols.md §1 and seed 000), the base to mutate. */
+/** Well-formed traffic of each dialect (docs/protocols/hotpin-firmware.md, hotpin-spec.md), the base to mutate. */
 function recording(dialect: "firmware" | "spec", id: string, r: () => number): Frame[] {
   const pcm = () => {
     const b = Buffer.alloc(2 * (1 + Math.floor(r() * 2048)));

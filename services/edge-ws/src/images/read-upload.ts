@@ -17,8 +17,8 @@ const MAX_SESSION_CHARS = 129;
 
 /**
  * Reads an image upload in either device form, never holding more than `maxBytes` of file:
- * multipart/form-data with a `session` field and a `file` part (firmware, device-protocols.md
- * §1), or `?session=` with a raw body (spec, seed 000). A declared or streamed size beyond the
+ * multipart/form-data with a `session` field and a `file` part (firmware, docs/protocols/
+ * hotpin-firmware.md), or `?session=` with a raw body (spec, docs/protocols/hotpin-spec.md). A declared or streamed size beyond the
  * cap is refused as soon as it is known.
  */
 export function readUpload(req: IncomingMessage, url: URL, maxBytes: number, timeoutMs: number): Promise<Upload> {

@@ -1,6 +1,6 @@
 import type { events } from "@hotpin/contracts";
 
-/** snake_case for the observer stream's field and event names (seed 003 style). */
+/** snake_case for the observer stream's field and event names (docs/protocols/hotpin-spec.md, observer stream). */
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -9,7 +9,7 @@ function snake(name: string): string {
 const HIDDEN = new Set(["remoteAddress"]);
 
 /**
- * One event in the observer stream's shape (device-protocols.md §4, seed 003):
+ * One event in the observer stream's shape (docs/protocols/hotpin-spec.md, observer stream):
  * `{"event":"transcription","text","is_final","session_id",…}` for partial and final transcripts,
  * and `{"event":<snake_case type>, …fields}` for every other event type.
  */

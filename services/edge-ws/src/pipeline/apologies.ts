@@ -9,6 +9,12 @@ export const APOLOGY_TEXT = {
   llm: "Sorry, I cannot answer right now. Please try again in a moment.",
   unconfigured: "Sorry, no language model is configured on this server.",
   tts: "Sorry, something went wrong while preparing my answer.",
+  // Said, not shown, by dialects whose prompts are spoken (DAP1): every answer there is a WAV.
+  not_understood: "Sorry, I did not catch that. Please try again.",
+  bad_audio: "Sorry, I could not read that recording.",
+  busy: "Sorry, I am busy with other requests. Please try again in a moment.",
+  too_slow: "Sorry, that is taking too long. Please try again.",
+  restarting: "Sorry, the server is restarting. Please try again in a moment.",
 } as const;
 export type ApologyKind = keyof typeof APOLOGY_TEXT;
 

@@ -51,7 +51,11 @@ export type ErrorCode =
   | "tts_failed"
   | "not_understood"
   | "storage_failed"
-  | "shutting_down";
+  | "shutting_down"
+  | "bad_packet"
+  | "bad_handshake"
+  | "bad_audio"
+  | "transfer_timeout";
 
 export type RerecordReason =
   | "empty_transcript"
@@ -120,7 +124,56 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
   shutdown: {},
 };
 
-/** The state an input leads to, or undefined when the input is illegal in `state`. */
-export function nextState(state: State, input: InputType): State | undefined {
-  return TRANSITIONS[state][input];
+/** What the server itself does to a turn: raised by the session only, never parsed from a device. */
+export type InternalEvent =
+  | "identified"
+  | "recording_stalled"
+  | "reply_started"
+  | "reply_done"
+  | "rerecord"
+  | "intervention"
+  | "image_received"
+  | "closed";
+
+export type TurnEvent = InputType | InternalEvent;
+
+/** Where the session's own events lead, from the states they can happen in. */
+const ASKABLE = ["idle", "recording", "processing", "camera_uploading", "stalled"] as const;
+const INTERNAL: Record<InternalEvent, Partial<Record<State, State>>> = {
+  identified: { connected: "idle" },
+  recording_stalled: { recording: "stalled" },
+  // A reply, an apology or operator speech (`say`, from a state without an exchange).
+  reply_started: {
+    processing: "playing",
+    playing: "playing",
+    idle: "playing",
+    camera_uploading: "playing",
+    stalled: "playing",
+  },
+  reply_done: { playing: "idle", processing: "idle" },
+  rerecord: Object.fromEntries(ASKABLE.map((s) => [s, "stalled"])),
+  intervention: Object.fromEntries(ASKABLE.map((s) => [s, "idle"])),
+  image_received: { camera_uploading: "idle" },
+  closed: Object.fromEntries(STATES.map((s) => [s, "shutdown"])),
+};
+
+/**
+ * The turn-state reducer: the state a device input or an internal event leads to, or undefined
+ * when it is illegal in `state`. Every move of a session goes through here.
+ */
+export function nextState(state: State, event: TurnEvent): State | undefined {
+  return (TRANSITIONS[state] as Partial<Record<TurnEvent, State>>)[event] ?? INTERNAL[event as InternalEvent]?.[state];
+}
+
+/** The device's side of the turn, apart from the agent's (barge-in needs both). */
+export function userState(state: State): "absent" | "silent" | "speaking" {
+  if (state === "connected" || state === "shutdown") return "absent";
+  return state === "recording" ? "speaking" : "silent";
+}
+
+/** The server's side of the turn. */
+export function agentState(state: State): "idle" | "listening" | "thinking" | "speaking" {
+  if (state === "recording") return "listening";
+  if (state === "processing") return "thinking";
+  return state === "playing" ? "speaking" : "idle";
 }

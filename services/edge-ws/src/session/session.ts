@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { pcmDurationMs } from "@hotpin/audio";
-import { edge, type llm, storage } from "@hotpin/contracts";
+import { edge, storage } from "@hotpin/contracts";
 import {
   Attr,
   cleanText,
@@ -8,30 +8,36 @@ import {
   isValidDeviceId,
   type Logger,
   MAX_CLOSE_REASON_BYTES,
-  observeTraced,
   recordFailure,
   tracer,
 } from "@hotpin/runtime";
-import { type Context, context, type Span, trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
-import type { Dialect, PlaybackControl, Reply } from "../dialects/dialect";
+import type { Dialect } from "../dialects/dialect";
 import type { EventPayload, EventSink } from "../events";
-import type { PendingImage, PendingImages } from "../images/pending-images";
+import type { PendingImages } from "../images/pending-images";
 import type { EdgeMetrics } from "../metrics";
-import { APOLOGY_TEXT, type Apologies, apologyFor } from "../pipeline/apologies";
-import { deleteBlob, getBlob } from "../pipeline/blobs";
-import { offerDownload } from "../pipeline/downloads";
-import { clearConversation, loadHistory, saveTurns, speakAnswer, speakText } from "../pipeline/reply";
+import type { Apologies } from "../pipeline/apologies";
+import { clearConversation, speakText } from "../pipeline/reply";
 import { retryPolicy } from "../pipeline/retry";
 import { type Services, unary } from "../pipeline/services";
-import { type StageError, stageError } from "../pipeline/stage-error";
 import { SttStream } from "../pipeline/stt-stream";
-import type { Transport } from "../transport";
+import { CLOSE_CODES, type Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
-import { type ErrorCode, type Input, nextState, type Output, type RerecordReason, type State } from "./model";
-import { rerecordReason } from "./policy";
+import { type ExchangeHost, FAILURE_MESSAGE, type Recording, runExchange, speakReply } from "./exchange";
+import {
+  type ErrorCode,
+  type Input,
+  nextState,
+  type Output,
+  type RerecordReason,
+  type State,
+  type TurnEvent,
+} from "./model";
+import { Outbox } from "./outbox";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
+import { QuietTimer } from "./turn-detectors";
 
 export interface SessionDeps {
   cfg: EdgeConfig;
@@ -56,37 +62,8 @@ export class CommandError extends Error {
   }
 }
 
-/** Close codes the edge uses besides the standard ones. */
-export const CloseCode = {
-  replaced: 4001,
-  unauthorized: 4003,
-  noHandshake: 4008,
-  policy: 1008,
-  restart: 1012,
-} as const;
-
-const BYTES_PER_SECOND = 32_000; // 16 kHz mono PCM16
 const PARTIAL_INTERVAL_MS = 250;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
-
-const FAILURE_MESSAGE: Partial<Record<ErrorCode, string>> = {
-  stt_failed: "Speech recognition failed. Please try again.",
-  llm_failed: "The assistant could not answer. Please try again.",
-  llm_unconfigured: "No language model is configured on this server.",
-  tts_failed: "The answer could not be spoken.",
-};
-
-interface Recording {
-  utterance: number;
-  buffer: RecordingBuffer;
-  stt: SttStream;
-  chunks: number;
-  bytes: number;
-  lastSeq: number | undefined;
-  span: Span;
-  ctx: Context;
-  stoppedAt: number;
-}
 
 /**
  * One device connection, in the dialect-independent model: the authoritative state machine,
@@ -101,7 +78,7 @@ export class Session implements Claimant {
   private utterances = 0;
   private rerecords = 0;
   private rec: Recording | undefined;
-  private quietTimer: NodeJS.Timeout | undefined;
+  private quiet: QuietTimer | undefined;
   private work: Promise<void> | undefined;
   private saving: Promise<void> = Promise.resolve();
   private abort = new AbortController();
@@ -113,9 +90,12 @@ export class Session implements Claimant {
   private lastPartial = { text: "", at: 0 };
   private tokens: number;
   private tokensAt = Date.now();
-  /** Outputs queued behind a milestone still waiting for its events to be stored (in order). */
-  private outputs: Promise<void> | undefined;
+  private readonly outbox: Outbox;
   private readonly log: Logger;
+  /** PCM16 mono bytes per second of the dialect's reply audio. */
+  private readonly bytesPerSecond: number;
+  /** What this session's exchanges may use of it (session/exchange.ts). */
+  private readonly host: ExchangeHost;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -126,6 +106,55 @@ export class Session implements Claimant {
   ) {
     this.tokens = deps.cfg.maxMessagesPerSec;
     this.log = deps.log.child({ session: this.id, dialect: dialect.name });
+    this.outbox = new Outbox(dialect, () => this.milestone());
+    this.bytesPerSecond = dialect.capabilities.outputRate * 2;
+    const session = this;
+    this.host = {
+      id: this.id,
+      get deviceId() {
+        return session.deviceId;
+      },
+      deps,
+      log: this.log,
+      outbox: this.outbox,
+      bytesPerSecond: this.bytesPerSecond,
+      get closed() {
+        return session.closed;
+      },
+      get signal() {
+        return session.abort.signal;
+      },
+      event: (payload) => this.event(payload),
+      milestone: () => this.milestone(),
+      move: (event, message) => this.move(event, message),
+      rerecord: (reason) => this.rerecord(reason),
+      waitReady: (timeoutMs) => this.waitReady(timeoutMs),
+      previousTurnStored: () => this.saving,
+      turnStored: (saving) => {
+        this.rerecords = 0;
+        this.saving = saving;
+      },
+    };
+  }
+
+  /** True once the device said ready_for_playback (or had already), false after `timeoutMs`. */
+  private waitReady(timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (this.ready) return resolve(true);
+      const signal = this.abort.signal;
+      // Every way out removes what it added: a session waits once per reply, for hours.
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (this.readyWaiter === onReady) this.readyWaiter = undefined;
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const onAbort = () => done(true); // playback sees the abort itself
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.readyWaiter = onReady;
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   get utteranceCount(): number {
@@ -172,7 +201,7 @@ export class Session implements Claimant {
     }
     if (!this.closed) {
       this.protocolError("rate_limited", `more than ${rate} messages per second`);
-      this.transport.close(CloseCode.policy, "rate limit");
+      this.transport.close("policy", "rate limit");
       this.end();
     }
     return false;
@@ -190,8 +219,9 @@ export class Session implements Claimant {
       return;
     }
     if (input.type === "audio") {
-      if (this.dialect.audioStartsRecording && nextState(this.state, "start_recording")) this.beginRecording();
-      else if (this.dialect.dropsLateAudio && (this.state === "processing" || this.state === "playing")) return;
+      const caps = this.dialect.capabilities;
+      if (caps.turn.startsOnAudio && nextState(this.state, "start_recording")) this.beginRecording();
+      else if (caps.lateAudio === "drop" && (this.state === "processing" || this.state === "playing")) return;
     }
     const to = nextState(this.state, input.type);
     if (!to) {
@@ -218,7 +248,7 @@ export class Session implements Claimant {
         this.stopRecording();
         return;
       case "image_captured":
-        this.setState(to, "Waiting for the image upload");
+        this.move("image_captured", "Waiting for the image upload");
         return;
       case "ready_for_playback":
         this.ready = true;
@@ -229,7 +259,7 @@ export class Session implements Claimant {
       case "reset":
         this.dropRecording();
         this.rerecords = 0;
-        this.setState("idle", "Reset");
+        this.move("reset", "Reset");
         this.send({ type: "reset_complete" });
         return;
       case "reset_conversation":
@@ -242,14 +272,14 @@ export class Session implements Claimant {
     if (!isValidDeviceId(deviceId)) {
       // Dialects and the URL check already; an id reaching subjects, keys or storage is never unchecked.
       this.protocolError("bad_device_id", `a device id must be ${DEVICE_ID_RULE}`);
-      this.transport.close(CloseCode.policy, "bad device id");
-      this.end(CloseCode.policy, "bad device id");
+      this.transport.close("policy", "bad device id");
+      this.end(CLOSE_CODES.policy, "bad device id");
       return;
     }
     if (!grantCovers(this.grant, deviceId)) {
       this.deps.metrics.refused.inc({ reason: "wrong_device" });
       this.protocolError("unauthorized", "the token is not valid for this device");
-      this.transport.close(CloseCode.unauthorized, "token not valid for this device");
+      this.transport.close("unauthorized", "token not valid for this device");
       this.end();
       return;
     }
@@ -273,7 +303,7 @@ export class Session implements Claimant {
       },
       this.deps.cfg.storageTimeoutMs,
     ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
-    this.state = "idle";
+    this.state = this.next("identified"); // announced by `connected` and the state below
     void this.sendConfirmed({ type: "connected", deviceId, sessionId: this.id });
     this.sendState();
     if (this.deps.devices.takeInterrupted(deviceId)) this.rerecord("disconnected");
@@ -310,7 +340,7 @@ export class Session implements Claimant {
         new SttStream(this.deps.services.stt, {
           deviceId,
           sessionId: this.id,
-          partials: this.dialect.wantsPartials,
+          partials: this.dialect.capabilities.partials,
           onPartial: (text) => this.partial(text),
           recording: buffer,
           retry: retryPolicy(cfg),
@@ -319,9 +349,9 @@ export class Session implements Claimant {
         }),
     );
     this.rec = { utterance, buffer, stt, chunks: 0, bytes: 0, lastSeq: undefined, span, ctx, stoppedAt: 0 };
-    this.setState("recording", "Recording");
+    this.move("start_recording", "Recording");
     this.event({ $case: "recordingStarted", value: { utterance } });
-    this.armQuietTimer();
+    this.quiet = this.watchQuiet();
   }
 
   private addAudio(pcm: Buffer, seq: number | undefined): void {
@@ -343,7 +373,7 @@ export class Session implements Claimant {
     }
     if (seq !== undefined) rec.lastSeq = seq;
     if (pcmDurationMs(rec.bytes + pcm.length) > this.deps.cfg.maxRecordingMs) {
-      if (this.dialect.announcesState) {
+      if (this.dialect.capabilities.announcesState) {
         this.protocolError("recording_too_long", `recordings are cut at ${this.deps.cfg.maxRecordingMs} ms`);
       }
       this.stopRecording();
@@ -367,7 +397,7 @@ export class Session implements Claimant {
     if (rec.chunks % this.deps.cfg.ackEvery === 0) {
       this.send({ type: "ack", chunks: rec.chunks, bytes: rec.bytes, ...(seq !== undefined ? { seq } : {}) });
     }
-    this.armQuietTimer();
+    this.quiet?.touch();
   }
 
   private partial(text: string): void {
@@ -379,39 +409,42 @@ export class Session implements Claimant {
     this.event({ $case: "partial", value: { utterance: this.utterances, text } });
   }
 
-  private armQuietTimer(): void {
-    clearTimeout(this.quietTimer);
-    const quietProcesses = this.dialect.onQuietRecording === "process";
-    const ms = quietProcesses ? this.deps.cfg.firmwareSilenceMs : this.deps.cfg.chunkTimeoutMs;
-    this.quietTimer = setTimeout(() => {
+  /** The dialect's turn detector decides what a recording that goes quiet means. */
+  private watchQuiet(): QuietTimer {
+    const { ms, decision } = this.dialect.capabilities.turn.quiet(this.deps.cfg);
+    return new QuietTimer(ms, () => {
       if (this.state !== "recording") return;
-      if (quietProcesses) {
-        // Seed 001: the firmware aborts its stream on a missed ACK; what arrived is still speech.
+      if (decision === "process") {
         this.log.info("recording went quiet, processing what arrived");
         this.stopRecording();
-      } else {
+      } else if (decision === "stall") {
         this.log.info("recording stalled");
         this.dropRecording();
-        this.setState("stalled", "Audio stopped arriving");
+        this.move("recording_stalled", "Audio stopped arriving");
         this.rerecord("stalled");
+      } else {
+        this.log.info("transfer stalled, closing");
+        this.deps.metrics.protocolErrors.inc({ code: "transfer_timeout" });
+        this.transport.close("policy", "transfer timeout");
+        this.end(CLOSE_CODES.policy, "transfer timeout");
       }
-    }, ms);
+    });
   }
 
   private stopRecording(): void {
-    clearTimeout(this.quietTimer);
+    this.quiet?.stop();
     const rec = this.rec;
     if (!rec) return;
     this.rec = undefined;
     rec.stoppedAt = Date.now();
-    this.setState("processing", "Processing your request");
+    this.move("stop_recording", "Processing your request");
     this.send({ type: "processing" });
     this.event({
       $case: "recordingStopped",
       value: { utterance: rec.utterance, chunks: rec.chunks, bytes: rec.bytes, durationMs: pcmDurationMs(rec.bytes) },
     });
     rec.span.setAttribute(Attr.audioBytes, rec.bytes);
-    const work = context.with(rec.ctx, () => this.process(rec));
+    const work = context.with(rec.ctx, () => runExchange(this.host, rec));
     this.work = work.finally(() => {
       rec.span.end();
       if (this.work === tracked) this.work = undefined;
@@ -421,222 +454,13 @@ export class Session implements Claimant {
 
   /** Abandons the recording in progress (reset, stall, lost chunks, disconnect). */
   private dropRecording(): void {
-    clearTimeout(this.quietTimer);
+    this.quiet?.stop();
     const rec = this.rec;
     if (!rec) return;
     this.rec = undefined;
     rec.stt.cancel();
     void rec.buffer.dispose();
     rec.span.end();
-  }
-
-  private async process(rec: Recording): Promise<void> {
-    const { cfg, services, metrics } = this.deps;
-    const deviceId = this.deviceId ?? "";
-    // Each mark is a metric and an event on the utterance's span (first_audio is added by the
-    // playback control, for replies and apologies alike), so one trace reads as a timeline.
-    const since = (stage: string) => {
-      observeTraced(metrics.stage, { stage }, (Date.now() - rec.stoppedAt) / 1000, rec.span);
-      if (stage !== "first_audio") rec.span.addEvent(stage);
-    };
-    let final: Awaited<ReturnType<SttStream["finish"]>>;
-    try {
-      final = await rec.stt.finish(cfg.sttTimeoutMs);
-    } catch (err) {
-      return this.fail(stageError("stt", err), rec.span);
-    } finally {
-      void rec.buffer.dispose();
-    }
-    if (this.closed) return;
-    since("stt_final");
-    const reason = rerecordReason(final, cfg);
-    this.event({
-      $case: "transcript",
-      value: {
-        utterance: rec.utterance,
-        text: final.text,
-        confidence: final.confidence,
-        durationMs: final.quality?.durationMs ?? 0,
-      },
-    });
-    if (reason) return this.rerecord(reason);
-    // Stored while the image pointer is read, so the milestone costs no extra round trip.
-    const stored = this.milestone();
-    // The image uploaded for this device (on any replica) belongs to this turn only.
-    const pending = await this.deps.images.take(deviceId).catch((err) => {
-      this.log.warn({ err: (err as Error).message }, "pending image unavailable, answering without it");
-      return undefined;
-    });
-    const hasImage = pending !== undefined;
-    await this.sendAfter(stored, { type: "transcript", text: final.text, hasImage });
-    await this.saving;
-    const [history, image] = await Promise.all([
-      loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
-        this.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
-        return [];
-      }),
-      pending ? this.loadImage(pending) : undefined,
-    ]);
-    if (this.closed) return;
-    const reply = speakAnswer(services, {
-      deviceId,
-      sessionId: this.id,
-      userText: final.text,
-      history,
-      ...(image ? { image } : {}),
-      llmTimeoutMs: cfg.llmTimeoutMs,
-      ttsTimeoutMs: cfg.ttsTimeoutMs,
-      ttsRetry: {
-        ...retryPolicy(cfg),
-        onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
-        onRetry: () => metrics.serviceRetries.inc({ service: "tts", call: "synthesize" }),
-      },
-      maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
-      onFirstSegment: () => since("llm_first_segment"),
-      onFirstAudio: () => since("tts_first_chunk"),
-      onAnswer: (text, model) => {
-        this.event({ $case: "llmText", value: { utterance: rec.utterance, text, model, hadImage: hasImage } });
-        return this.sendConfirmed({ type: "answer", text });
-      },
-    });
-    this.abort.signal.addEventListener("abort", () => reply.cancel(), { once: true });
-    this.setState("playing", "Speaking the answer");
-    this.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
-    try {
-      const done = this.ttsDone(rec.utterance);
-      await this.outputsSent(); // playback writes to the socket directly: after every queued output
-      const result = await this.dialect.play(reply, this.playbackControl(rec, since, done));
-      if (this.closed) return;
-      metrics.audioOutBytes.inc(result.bytes);
-      since("reply_sent");
-      await done(result.bytes); // already stored when the dialect announced the end itself
-      metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
-      await this.sendConfirmed({ type: "complete" });
-      this.rerecords = 0;
-      // Stored in the background; the next utterance waits for it before reading history.
-      this.saving = saveTurns(
-        services,
-        { deviceId, sessionId: this.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
-        cfg.storageTimeoutMs,
-      ).catch((err) => this.log.warn({ err: (err as Error).message }, "turn not stored"));
-      this.setState("idle", "Ready");
-    } catch (err) {
-      reply.cancel();
-      return this.fail(stageError("llm", err), rec.span);
-    }
-  }
-
-  /** The stored image for the LLM; a blob that expired or cannot be read means no image. */
-  private async loadImage(pending: PendingImage): Promise<llm.Image | undefined> {
-    const { services, cfg } = this.deps;
-    try {
-      const blob = await getBlob(services, pending.blobId, cfg.storageTimeoutMs, cfg.imageMaxBytes);
-      // The pointer names a blob; only one stored for this very device may reach its LLM turn.
-      if (blob.info.deviceId !== this.deviceId) throw new Error("pending image belongs to another device");
-      void deleteBlob(services, pending.blobId, cfg.storageTimeoutMs).catch(() => undefined);
-      return { data: blob.data, mimeType: pending.mimeType };
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, "pending image not readable, answering without it");
-      return undefined;
-    }
-  }
-
-  /**
-   * The ttsDone event, published once and awaited until stored: called by the dialect before its
-   * last playback message, or after playback that ended otherwise (offered, aborted).
-   */
-  private ttsDone(utterance: number): (bytes: number) => Promise<void> {
-    let stored: Promise<void> | undefined;
-    return (bytes) => {
-      if (!stored) {
-        this.event({
-          $case: "ttsDone",
-          value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false },
-        });
-        stored = this.milestone();
-      }
-      return stored;
-    };
-  }
-
-  private playbackControl(
-    rec: Recording,
-    since: (stage: string) => void,
-    beforeDone: (bytes: number) => Promise<void> = () => Promise.resolve(),
-  ): PlaybackControl {
-    const { cfg, services } = this.deps;
-    return {
-      waitReady: (timeoutMs) =>
-        new Promise<boolean>((resolve) => {
-          if (this.ready) return resolve(true);
-          const signal = this.abort.signal;
-          // Every way out removes what it added: a session waits once per reply, for hours.
-          const done = (ready: boolean) => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", onAbort);
-            if (this.readyWaiter === onReady) this.readyWaiter = undefined;
-            resolve(ready);
-          };
-          const onReady = () => done(true);
-          const onAbort = () => done(true); // playback sees the abort itself
-          const timer = setTimeout(() => done(false), timeoutMs);
-          this.readyWaiter = onReady;
-          signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      offerDownload: (wav) =>
-        offerDownload(
-          services,
-          wav,
-          { deviceId: this.deviceId ?? "", sessionId: this.id },
-          cfg.downloadTtlSec,
-          cfg.storageTimeoutMs,
-          cfg.publicUrl,
-        ),
-      pace: {
-        bytesPerSecond: BYTES_PER_SECOND,
-        leadMs: cfg.playbackLeadMs,
-        highWaterBytes: cfg.sendHighWaterBytes,
-        signal: this.abort.signal,
-      },
-      playbackReadyTimeoutMs: cfg.playbackReadyTimeoutMs,
-      firstAudio: () => {
-        since("first_audio");
-        rec.span.addEvent("first_audio");
-      },
-      beforeDone,
-    };
-  }
-
-  /** A stage failed: the cached spoken apology if there is one, then the dialect's error. */
-  private async fail(err: StageError, span: Span): Promise<void> {
-    recordFailure(span, err);
-    this.deps.metrics.utterances.inc({ outcome: "failed" });
-    this.deps.metrics.failures.inc({ stage: err.stage, code: err.code });
-    this.log.warn({ stage: err.stage, code: err.code, err: err.message }, "utterance failed");
-    this.event({ $case: "error", value: { code: err.code, message: err.message } });
-    if (this.closed) return;
-    const kind = apologyFor(err.code);
-    const pcm = await this.deps.apologies.get(kind);
-    if (pcm && !this.closed) {
-      const apology: Reply = {
-        segments: (async function* () {
-          yield pcm;
-        })(),
-        text: () => APOLOGY_TEXT[kind],
-        apology: true,
-      };
-      this.setState("playing", "Apologising");
-      await this.outputsSent();
-      await this.dialect
-        .play(
-          apology,
-          this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}),
-        )
-        .catch((e) => this.log.warn({ err: (e as Error).message }, "apology not played"));
-    }
-    if (this.closed) return;
-    void this.sendConfirmed({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
-    this.setState("idle", "Ready");
   }
 
   /** The seed's server-led recovery: ask again, at most maxRerecords times, then a person must act. */
@@ -649,14 +473,31 @@ export class Session implements Claimant {
       this.deps.metrics.interventions.inc({ reason });
       this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: true } });
       void this.sendConfirmed({ type: "intervention", message: "Too many re-recording attempts" });
-      this.setState("idle", "Waiting for the user");
+      this.move("intervention", "Waiting for the user");
       return;
     }
     this.deps.metrics.utterances.inc({ outcome: "rerecord" });
     this.deps.metrics.rerecords.inc({ reason });
     this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: false } });
     void this.sendConfirmed({ type: "rerecord", reason, attempt: this.rerecords });
-    this.setState("stalled", "Please record again");
+    this.move("rerecord", "Please record again");
+  }
+
+  /**
+   * The reducer's next state for an event the session raises; one it refuses is a bug in the
+   * session, logged, and the state stays.
+   */
+  private next(event: TurnEvent): State {
+    const to = nextState(this.state, event);
+    if (to) return to;
+    this.log.error({ event, state: this.state }, "illegal internal transition");
+    return this.state;
+  }
+
+  /** Moves through the reducer, then tells the subscribers (event, state announcement, drain). */
+  private move(event: TurnEvent, message: string): void {
+    if (this.closed) return;
+    this.setState(this.next(event), message);
   }
 
   private setState(to: State, message: string): void {
@@ -664,12 +505,12 @@ export class Session implements Claimant {
     const from = this.state;
     this.state = to;
     this.event({ $case: "stateChanged", value: { from, to } });
-    if (this.dialect.announcesState) this.send({ type: "state", state: to, message });
+    if (this.dialect.capabilities.announcesState) this.send({ type: "state", state: to, message });
     if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private sendState(): void {
-    if (this.dialect.announcesState) this.send({ type: "state", state: this.state, message: "" });
+    if (this.dialect.capabilities.announcesState) this.send({ type: "state", state: this.state, message: "" });
   }
 
   private protocolError(code: ErrorCode, message: string): void {
@@ -680,9 +521,7 @@ export class Session implements Claimant {
   }
 
   private send(out: Output): void {
-    if (this.closed) return;
-    if (this.outputs) void this.sendAfter(Promise.resolve(), out);
-    else this.dialect.send(out);
+    this.outbox.send(out);
   }
 
   /**
@@ -699,24 +538,7 @@ export class Session implements Claimant {
 
   /** A message that proves events happened: sent once they are stored (bounded), in order. */
   private sendConfirmed(out: Output): Promise<void> {
-    return this.sendAfter(this.milestone(), out);
-  }
-
-  /** Sends `out` once `ready` settles and every output queued before it has gone. */
-  private sendAfter(ready: Promise<void>, out: Output): Promise<void> {
-    const sent = Promise.all([this.outputs, ready]).then(() => {
-      if (!this.closed) this.dialect.send(out);
-    });
-    this.outputs = sent;
-    void sent.then(() => {
-      if (this.outputs === sent) this.outputs = undefined;
-    });
-    return sent;
-  }
-
-  /** Resolves when every queued output has been sent (playback writes to the socket directly). */
-  private outputsSent(): Promise<void> {
-    return this.outputs ?? Promise.resolve();
+    return this.outbox.confirmed(out);
   }
 
   private event(payload: EventPayload): void {
@@ -727,7 +549,7 @@ export class Session implements Claimant {
   imageReceived(): void {
     if (this.closed) return;
     this.send({ type: "image_received" });
-    if (this.state === "camera_uploading") this.setState("idle", "Image received");
+    if (nextState(this.state, "image_received")) this.move("image_received", "Image received");
   }
 
   /** Starts the conversation over: history and any pending image are forgotten everywhere. */
@@ -761,33 +583,25 @@ export class Session implements Claimant {
   async say(text: string): Promise<void> {
     if (this.closed || !this.deviceId) throw new CommandError("busy", "the device is not connected");
     if (this.busy || this.state === "connected") throw new CommandError("busy", `the device is ${this.state}`);
-    const { services, cfg, metrics } = this.deps;
+    const { services, cfg } = this.deps;
     const utterance = this.utterances;
     const reply = speakText(services, {
       deviceId: this.deviceId,
       sessionId: this.id,
       text,
       ttsTimeoutMs: cfg.ttsTimeoutMs,
-      maxBytes: (cfg.maxReplyMs * BYTES_PER_SECOND) / 1000,
+      maxBytes: (cfg.maxReplyMs * this.bytesPerSecond) / 1000,
     });
     const abort = () => reply.cancel();
     this.abort.signal.addEventListener("abort", abort, { once: true });
     this.ready = false;
     const span = tracer().startSpan("edge.say", { attributes: { [Attr.sessionId]: this.id } });
-    this.setState("playing", "Speaking");
+    this.move("reply_started", "Speaking");
     this.send({ type: "answer", text });
-    this.event({ $case: "ttsStarted", value: { utterance } });
     try {
-      const done = this.ttsDone(utterance);
-      await this.outputsSent();
-      const result = await this.dialect.play(
-        reply,
-        this.playbackControl({ span, stoppedAt: Date.now() } as Recording, () => {}, done),
-      );
-      metrics.audioOutBytes.inc(result.bytes);
-      await done(result.bytes);
-      await this.sendConfirmed({ type: "complete" });
-      if (result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
+      // An exchange that starts at the reply: the same path as an answer's.
+      const result = await speakReply(this.host, reply, { utterance, span, stoppedAt: Date.now() }, () => {});
+      if (!result || result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
     } catch (err) {
       reply.cancel();
       if (err instanceof CommandError) throw err;
@@ -797,7 +611,7 @@ export class Session implements Claimant {
     } finally {
       span.end();
       this.abort.signal.removeEventListener("abort", abort);
-      this.setState("idle", "Ready");
+      this.move("reply_done", "Ready");
     }
   }
 
@@ -810,12 +624,12 @@ export class Session implements Claimant {
     this.deps.metrics.rerecords.inc({ reason: "operator" });
     this.event({ $case: "rerecord", value: { utterance, reason: "operator", attempt: 1, intervention: false } });
     void this.sendConfirmed({ type: "rerecord", reason: "operator", attempt: 1 });
-    this.setState("stalled", "Please record again");
+    this.move("rerecord", "Please record again");
   }
 
   /** The `disconnect` command: closes the socket (1000); the device may reconnect. */
   disconnect(reason: string): void {
-    this.transport.close(1000, cleanText(reason, MAX_CLOSE_REASON_BYTES) || "disconnected by an operator");
+    this.transport.close("normal", cleanText(reason, MAX_CLOSE_REASON_BYTES) || "disconnected by an operator");
     this.end(1000, "disconnected by an operator");
   }
 
@@ -823,8 +637,8 @@ export class Session implements Claimant {
   replace(): void {
     if (this.closed) return;
     this.send({ type: "error", code: "replaced", message: "another connection took over this device" });
-    this.transport.close(CloseCode.replaced, "replaced by a new connection");
-    this.end(CloseCode.replaced, "replaced");
+    this.transport.close("replaced", "replaced by a new connection");
+    this.end(CLOSE_CODES.replaced, "replaced");
   }
 
   /** Resolves when no utterance is in flight (for a graceful drain). */
@@ -837,7 +651,7 @@ export class Session implements Claimant {
   async drain(): Promise<void> {
     this.draining = true;
     await this.whenIdle();
-    await this.outputsSent();
+    await this.outbox.idle();
   }
 
   /** The socket closed (or is being closed): release everything this session holds. */
@@ -847,15 +661,17 @@ export class Session implements Claimant {
     if (this.state === "recording") this.deps.metrics.utterances.inc({ outcome: "aborted" });
     this.dropRecording();
     this.abort.abort();
-    const clean = code === 1000 || code === 1001 || code === CloseCode.restart || code === CloseCode.replaced;
-    const kind = code === CloseCode.replaced ? "replaced" : clean ? "clean" : "abnormal";
+    const clean = code === 1000 || code === 1001 || code === CLOSE_CODES.restart || code === CLOSE_CODES.replaced;
+    const kind = code === CLOSE_CODES.replaced ? "replaced" : clean ? "clean" : "abnormal";
     if (this.deviceId) this.deps.metrics.disconnections.inc({ kind });
     this.event({
       $case: "disconnected",
       value: { closeCode: code, reason: cleanText(reason, MAX_CLOSE_REASON_BYTES), clean },
     });
     this.closed = true;
-    this.state = "shutdown";
+    this.outbox.close();
+    this.dialect.dispose?.();
+    this.state = nextState(this.state, "closed") ?? "shutdown";
     for (const w of this.idleWaiters.splice(0)) w();
     if (!this.deviceId) return;
     this.deps.devices.release(this.deviceId, this);

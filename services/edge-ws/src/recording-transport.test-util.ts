@@ -1,4 +1,4 @@
-import type { Transport } from "../transport";
+import type { CloseReason, Transport } from "./transport";
 
 /** A transport that records what a dialect sends, for tests without sockets. */
 export class RecordingTransport implements Transport {
@@ -6,7 +6,7 @@ export class RecordingTransport implements Transport {
   open = true;
   bufferedAmount = 0;
   readonly remoteAddress = "test";
-  closed: { code: number; reason: string } | undefined;
+  closedWith: { reason: CloseReason; text: string } | undefined;
 
   sendText(text: string): void {
     this.sent.push(text);
@@ -17,9 +17,12 @@ export class RecordingTransport implements Transport {
   flushed(): Promise<void> {
     return Promise.resolve();
   }
-  close(code: number, reason: string): void {
+  close(reason: CloseReason, text: string): void {
     this.open = false;
-    this.closed = { code, reason };
+    this.closedWith = { reason, text };
+  }
+  closed(): Promise<void> {
+    return Promise.resolve();
   }
   texts(): Record<string, unknown>[] {
     return this.sent.filter((s): s is string => typeof s === "string").map((s) => JSON.parse(s));

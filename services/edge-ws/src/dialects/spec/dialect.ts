@@ -1,9 +1,11 @@
 import { toWav, WAV_HEADER_BYTES } from "@hotpin/audio";
 import { DEVICE_ID_RULE, isValidDeviceId } from "@hotpin/runtime";
-import { frames, sendPaced } from "../pacer";
-import type { Output, RerecordReason } from "../session/model";
-import type { Transport } from "../transport";
+import { frames, sendPaced } from "../../pacer";
+import type { Output, RerecordReason } from "../../session/model";
+import { explicitStop } from "../../session/turn-detectors";
+import type { Transport } from "../../transport";
 import {
+  type Capabilities,
   type Dialect,
   jsonObject,
   none,
@@ -13,7 +15,7 @@ import {
   type PlaybackResult,
   type Reply,
   refuse,
-} from "./dialect";
+} from "../dialect";
 
 /** Size of the WAV pieces behind each tts_chunk_meta (0.5 s, the seed's chunk size). */
 export const SPEC_TTS_CHUNK_BYTES = 16_000;
@@ -30,12 +32,20 @@ const REASONS: Record<RerecordReason, string> = {
   operator: "Please say that again",
 };
 
+export const SPEC_CAPABILITIES: Capabilities = {
+  turn: explicitStop,
+  outputRate: 16_000,
+  announcesState: true,
+  partials: true,
+  lateAudio: "refuse",
+};
+
 export interface SpecOptions {
   maxChunkBytes: number;
 }
 
 /**
- * HotPin spec dialect (seed 000): typed JSON messages, audio as audio_chunk_meta + one binary
+ * HotPin spec dialect (docs/protocols/hotpin-spec.md): typed JSON messages, audio as audio_chunk_meta + one binary
  * frame, pull playback (tts_ready → ready_for_playback → chunks → tts_done) with a download
  * fallback. Hello may ask for `capabilities.tts_segments`: the reply then comes as one WAV
  * per sentence, each announced by its own tts_ready, so the first sentence plays while the
@@ -43,11 +53,7 @@ export interface SpecOptions {
  */
 export class SpecDialect implements Dialect {
   readonly name = "spec";
-  readonly audioStartsRecording = false;
-  readonly onQuietRecording = "stall";
-  readonly announcesState = true;
-  readonly wantsPartials = true;
-  readonly dropsLateAudio = false;
+  readonly capabilities = SPEC_CAPABILITIES;
   private pending: { seq: number; len: number } | undefined;
   private chunkLimit: number;
   private segmented = false;
@@ -209,7 +215,7 @@ export class SpecDialect implements Dialect {
       JSON.stringify({
         type: "tts_ready",
         duration_ms: durationMs,
-        sampleRate: 16_000,
+        sampleRate: SPEC_CAPABILITIES.outputRate,
         format: "wav",
         bytes: wav.length,
         ...(segment !== undefined ? { segment } : {}),

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Parsed, PlaybackControl } from "./dialect";
-import { RecordingTransport } from "./recording-transport.test-util";
-import { SPEC_TTS_CHUNK_BYTES, SpecDialect } from "./spec";
+import { RecordingTransport } from "../../recording-transport.test-util";
+import type { Parsed, PlaybackControl } from "../dialect";
+import { SPEC_TTS_CHUNK_BYTES, SpecDialect } from "./dialect";
 
 const code = (p: Parsed) => ("error" in p ? p.error.code : undefined);
 

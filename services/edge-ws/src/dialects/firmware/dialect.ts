@@ -1,9 +1,11 @@
 import { toWav } from "@hotpin/audio";
 import { DEVICE_ID_RULE, isValidDeviceId } from "@hotpin/runtime";
-import { frames, sendPaced } from "../pacer";
-import type { Output } from "../session/model";
-import type { Transport } from "../transport";
+import { frames, sendPaced } from "../../pacer";
+import type { Output } from "../../session/model";
+import { stopOrSilence } from "../../session/turn-detectors";
+import type { Transport } from "../../transport";
 import {
+  type Capabilities,
   type Dialect,
   jsonObject,
   none,
@@ -13,24 +15,28 @@ import {
   type PlaybackResult,
   type Reply,
   refuse,
-} from "./dialect";
+} from "../dialect";
 
 /** The firmware's decoder and its send buffer both work in 4096-byte frames. */
 export const FIRMWARE_FRAME_BYTES = 4096;
 export const NOT_UNDERSTOOD = "Could not understand audio. Please try again.";
 
+export const FIRMWARE_CAPABILITIES: Capabilities = {
+  turn: stopOrSilence,
+  outputRate: 16_000,
+  announcesState: false,
+  partials: false,
+  lateAudio: "drop",
+};
+
 /**
- * HotPin firmware dialect (device-protocols.md §1): `{"session_id"}` handshake, bare PCM
+ * HotPin firmware dialect (docs/protocols/hotpin-firmware.md): `{"session_id"}` handshake, bare PCM
  * frames, `{"signal":"EOS"}`, `status` replies, and one WAV with true header sizes pushed
  * after the `tts` stage, then a zero-length frame and `complete`.
  */
 export class FirmwareDialect implements Dialect {
   readonly name = "firmware";
-  readonly audioStartsRecording = true;
-  readonly onQuietRecording = "process";
-  readonly announcesState = false;
-  readonly wantsPartials = false;
-  readonly dropsLateAudio = true;
+  readonly capabilities = FIRMWARE_CAPABILITIES;
 
   constructor(private readonly transport: Transport) {}
 

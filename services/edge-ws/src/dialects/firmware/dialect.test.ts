@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseWav } from "@hotpin/audio";
-import type { PlaybackControl } from "./dialect";
-import { FIRMWARE_FRAME_BYTES, FirmwareDialect, NOT_UNDERSTOOD } from "./firmware";
-import { RecordingTransport } from "./recording-transport.test-util";
+import { RecordingTransport } from "../../recording-transport.test-util";
+import type { PlaybackControl } from "../dialect";
+import { FIRMWARE_FRAME_BYTES, FirmwareDialect, NOT_UNDERSTOOD } from "./dialect";
 
 const ctl = (): PlaybackControl & { first: number } => ({
   first: 0,

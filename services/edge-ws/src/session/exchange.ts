@@ -1,0 +1,280 @@
+import { pcmDurationMs } from "@hotpin/audio";
+import type { llm } from "@hotpin/contracts";
+import { type Logger, observeTraced, recordFailure } from "@hotpin/runtime";
+import type { Context, Span } from "@opentelemetry/api";
+import type { PlaybackControl, PlaybackResult, Reply } from "../dialects/dialect";
+import type { EventPayload } from "../events";
+import type { PendingImage } from "../images/pending-images";
+import { APOLOGY_TEXT, apologyFor } from "../pipeline/apologies";
+import { deleteBlob, getBlob } from "../pipeline/blobs";
+import { offerDownload } from "../pipeline/downloads";
+import { loadHistory, saveTurns, speakAnswer } from "../pipeline/reply";
+import { retryPolicy } from "../pipeline/retry";
+import { type StageError, stageError } from "../pipeline/stage-error";
+import type { SttStream } from "../pipeline/stt-stream";
+import type { ErrorCode, RerecordReason, TurnEvent } from "./model";
+import type { Outbox } from "./outbox";
+import { rerecordReason } from "./policy";
+import type { RecordingBuffer } from "./recording-buffer";
+import type { SessionDeps } from "./session";
+
+/**
+ * One exchange: an utterance from its stop to the turn stored (STT final → re-record policy →
+ * image and history → the reply through the outbox → stored), or a reply alone (operator
+ * speech: `speakReply`). Everything it does to the connection goes through its host, the
+ * session, under the session's AbortSignal.
+ */
+
+export const FAILURE_MESSAGE: Partial<Record<ErrorCode, string>> = {
+  stt_failed: "Speech recognition failed. Please try again.",
+  llm_failed: "The assistant could not answer. Please try again.",
+  llm_unconfigured: "No language model is configured on this server.",
+  tts_failed: "The answer could not be spoken.",
+};
+
+/** One utterance's recording, from its start to its stop. */
+export interface Recording {
+  utterance: number;
+  buffer: RecordingBuffer;
+  stt: SttStream;
+  chunks: number;
+  bytes: number;
+  lastSeq: number | undefined;
+  span: Span;
+  ctx: Context;
+  stoppedAt: number;
+}
+
+/** What an exchange needs from its session. */
+export interface ExchangeHost {
+  readonly id: string;
+  readonly deviceId: string | undefined;
+  readonly deps: SessionDeps;
+  readonly log: Logger;
+  readonly outbox: Outbox;
+  /** PCM16 mono bytes per second of the dialect's reply audio. */
+  readonly bytesPerSecond: number;
+  readonly closed: boolean;
+  /** Aborted when the connection ends. */
+  readonly signal: AbortSignal;
+  event(payload: EventPayload): void;
+  /** Resolves once the events published so far are stored (bounded). */
+  milestone(): Promise<void>;
+  move(event: TurnEvent, message: string): void;
+  rerecord(reason: RerecordReason): void;
+  /** True once the device said ready_for_playback (or had already), false on timeout. */
+  waitReady(timeoutMs: number): Promise<boolean>;
+  /** The previous turn is stored (the history must hold it). */
+  previousTurnStored(): Promise<void>;
+  /** A replied turn is being stored; the next exchange waits for it. */
+  turnStored(saving: Promise<void>): void;
+}
+
+export async function runExchange(host: ExchangeHost, rec: Recording): Promise<void> {
+  const { cfg, services, metrics } = host.deps;
+  const deviceId = host.deviceId ?? "";
+  // Each mark is a metric and an event on the utterance's span (first_audio is added by the
+  // playback control, for replies and apologies alike), so one trace reads as a timeline.
+  const since = (stage: string) => {
+    observeTraced(metrics.stage, { stage }, (Date.now() - rec.stoppedAt) / 1000, rec.span);
+    if (stage !== "first_audio") rec.span.addEvent(stage);
+  };
+  let final: Awaited<ReturnType<SttStream["finish"]>>;
+  try {
+    final = await rec.stt.finish(cfg.sttTimeoutMs);
+  } catch (err) {
+    return failExchange(host, stageError("stt", err), rec.span);
+  } finally {
+    void rec.buffer.dispose();
+  }
+  if (host.closed) return;
+  since("stt_final");
+  const reason = rerecordReason(final, cfg);
+  host.event({
+    $case: "transcript",
+    value: {
+      utterance: rec.utterance,
+      text: final.text,
+      confidence: final.confidence,
+      durationMs: final.quality?.durationMs ?? 0,
+    },
+  });
+  if (reason) return host.rerecord(reason);
+  // Stored while the image pointer is read, so the milestone costs no extra round trip.
+  const stored = host.milestone();
+  // The image uploaded for this device (on any replica) belongs to this turn only.
+  const pending = await host.deps.images.take(deviceId).catch((err) => {
+    host.log.warn({ err: (err as Error).message }, "pending image unavailable, answering without it");
+    return undefined;
+  });
+  const hasImage = pending !== undefined;
+  await host.outbox.after(stored, { type: "transcript", text: final.text, hasImage });
+  await host.previousTurnStored();
+  const [history, image] = await Promise.all([
+    loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
+      host.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
+      return [];
+    }),
+    pending ? loadImage(host, pending) : undefined,
+  ]);
+  if (host.closed) return;
+  const reply = speakAnswer(services, {
+    deviceId,
+    sessionId: host.id,
+    userText: final.text,
+    history,
+    ...(image ? { image } : {}),
+    llmTimeoutMs: cfg.llmTimeoutMs,
+    ttsTimeoutMs: cfg.ttsTimeoutMs,
+    ttsRetry: {
+      ...retryPolicy(cfg),
+      onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
+      onRetry: () => metrics.serviceRetries.inc({ service: "tts", call: "synthesize" }),
+    },
+    maxBytes: (cfg.maxReplyMs * host.bytesPerSecond) / 1000,
+    onFirstSegment: () => since("llm_first_segment"),
+    onFirstAudio: () => since("tts_first_chunk"),
+    onAnswer: (text, model) => {
+      host.event({ $case: "llmText", value: { utterance: rec.utterance, text, model, hadImage: hasImage } });
+      return host.outbox.confirmed({ type: "answer", text });
+    },
+  });
+  host.signal.addEventListener("abort", () => reply.cancel(), { once: true });
+  host.move("reply_started", "Speaking the answer");
+  try {
+    const result = await speakReply(host, reply, rec, since);
+    if (!result) return;
+    metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
+    // Stored in the background; the next utterance waits for it before reading history.
+    host.turnStored(
+      saveTurns(
+        services,
+        { deviceId, sessionId: host.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
+        cfg.storageTimeoutMs,
+      ).catch((err) => host.log.warn({ err: (err as Error).message }, "turn not stored")),
+    );
+    host.move("reply_done", "Ready");
+  } catch (err) {
+    reply.cancel();
+    return failExchange(host, stageError("llm", err), rec.span);
+  }
+}
+
+/**
+ * A reply from its first audio to `complete`, for answers and operator speech alike: ttsStarted,
+ * the dialect's playback through the outbox, ttsDone stored, then `complete`. Undefined when
+ * the device went away meanwhile.
+ */
+export async function speakReply(
+  host: ExchangeHost,
+  reply: Reply,
+  rec: Pick<Recording, "utterance" | "span" | "stoppedAt">,
+  since: (stage: string) => void,
+): Promise<PlaybackResult | undefined> {
+  host.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
+  const done = ttsDone(host, rec.utterance);
+  const result = await host.outbox.play(reply, playbackControl(host, rec, since, done));
+  if (host.closed) return undefined;
+  host.deps.metrics.audioOutBytes.inc(result.bytes);
+  since("reply_sent");
+  await done(result.bytes); // already stored when the dialect announced the end itself
+  await host.outbox.confirmed({ type: "complete" });
+  return result;
+}
+
+/** The stored image for the LLM; a blob that expired or cannot be read means no image. */
+async function loadImage(host: ExchangeHost, pending: PendingImage): Promise<llm.Image | undefined> {
+  const { services, cfg } = host.deps;
+  try {
+    const blob = await getBlob(services, pending.blobId, cfg.storageTimeoutMs, cfg.imageMaxBytes);
+    // The pointer names a blob; only one stored for this very device may reach its LLM turn.
+    if (blob.info.deviceId !== host.deviceId) throw new Error("pending image belongs to another device");
+    void deleteBlob(services, pending.blobId, cfg.storageTimeoutMs).catch(() => undefined);
+    return { data: blob.data, mimeType: pending.mimeType };
+  } catch (err) {
+    host.log.warn({ err: (err as Error).message }, "pending image not readable, answering without it");
+    return undefined;
+  }
+}
+
+/**
+ * The ttsDone event, published once and awaited until stored: called by the dialect before its
+ * last playback message, or after playback that ended otherwise (offered, aborted).
+ */
+function ttsDone(host: ExchangeHost, utterance: number): (bytes: number) => Promise<void> {
+  let stored: Promise<void> | undefined;
+  return (bytes) => {
+    if (!stored) {
+      host.event({
+        $case: "ttsDone",
+        value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false },
+      });
+      stored = host.milestone();
+    }
+    return stored;
+  };
+}
+
+function playbackControl(
+  host: ExchangeHost,
+  rec: Pick<Recording, "span" | "stoppedAt">,
+  since: (stage: string) => void,
+  beforeDone: (bytes: number) => Promise<void> = () => Promise.resolve(),
+): PlaybackControl {
+  const { cfg, services } = host.deps;
+  return {
+    waitReady: (timeoutMs) => host.waitReady(timeoutMs),
+    offerDownload: (wav) =>
+      offerDownload(
+        services,
+        wav,
+        { deviceId: host.deviceId ?? "", sessionId: host.id },
+        cfg.downloadTtlSec,
+        cfg.storageTimeoutMs,
+        cfg.publicUrl,
+      ),
+    pace: {
+      bytesPerSecond: host.bytesPerSecond,
+      leadMs: cfg.playbackLeadMs,
+      highWaterBytes: cfg.sendHighWaterBytes,
+      signal: host.signal,
+    },
+    playbackReadyTimeoutMs: cfg.playbackReadyTimeoutMs,
+    firstAudio: () => {
+      since("first_audio");
+      rec.span.addEvent("first_audio");
+    },
+    beforeDone,
+  };
+}
+
+/** A stage failed: the cached spoken apology if there is one, then the dialect's error. */
+export async function failExchange(host: ExchangeHost, err: StageError, span: Span): Promise<void> {
+  recordFailure(span, err);
+  host.deps.metrics.utterances.inc({ outcome: "failed" });
+  host.deps.metrics.failures.inc({ stage: err.stage, code: err.code });
+  host.log.warn({ stage: err.stage, code: err.code, err: err.message }, "utterance failed");
+  host.event({ $case: "error", value: { code: err.code, message: err.message } });
+  if (host.closed) return;
+  const kind = apologyFor(err.code);
+  const pcm = await host.deps.apologies.get(kind);
+  if (pcm && !host.closed) {
+    const apology: Reply = {
+      segments: (async function* () {
+        yield pcm;
+      })(),
+      text: () => APOLOGY_TEXT[kind],
+      apology: true,
+    };
+    host.move("reply_started", "Apologising");
+    await host.outbox
+      .play(
+        apology,
+        playbackControl(host, { span, stoppedAt: Date.now() }, () => {}),
+      )
+      .catch((e) => host.log.warn({ err: (e as Error).message }, "apology not played"));
+  }
+  if (host.closed) return;
+  void host.outbox.confirmed({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
+  host.move("reply_done", "Ready");
+}

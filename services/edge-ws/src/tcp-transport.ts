@@ -1,0 +1,53 @@
+import type { Socket } from "node:net";
+import { CLOSE_CODES, type CloseReason, type Transport } from "./transport";
+
+/**
+ * A raw TCP connection as a transport (DAP1): bytes out, the socket's own write buffer as
+ * backpressure. TCP has no message boundaries: the dialect frames its own packets, and text
+ * is written as UTF-8 bytes.
+ */
+export class TcpTransport implements Transport {
+  /** The code of the server's own close, if it closed first. */
+  closeCode: number | undefined;
+  private readonly ended: Promise<void>;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly remoteAddress: string,
+  ) {
+    this.ended = new Promise((resolve) => socket.once("close", () => resolve()));
+  }
+
+  get open(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  sendText(text: string): void {
+    if (this.open) this.socket.write(text);
+  }
+
+  sendBinary(data: Buffer): void {
+    if (this.open) this.socket.write(data);
+  }
+
+  flushed(): Promise<void> {
+    if (!this.open || this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
+  }
+
+  /** A normal close lets what is queued go out first; any other drops the connection. */
+  close(reason: CloseReason, _text: string): void {
+    if (this.socket.destroyed) return;
+    this.closeCode ??= CLOSE_CODES[reason];
+    if (reason === "normal") this.socket.end();
+    else this.socket.destroy();
+  }
+
+  closed(): Promise<void> {
+    return this.socket.closed ? Promise.resolve() : this.ended;
+  }
+}
