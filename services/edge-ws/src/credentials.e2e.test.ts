@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { freePort, startNats, startOtlpCollector } from "@hotpin/test-support";
+import type { BenchChild } from "./bench/child-process";
 import { BENCH_TOKEN, startEdgeProcess } from "./bench/edge-process";
 
 /**
@@ -59,4 +60,51 @@ test("edge process - ready without its downstreams, and no token in any exported
     await edge.stop();
   }
   for (const secret of [BENCH_TOKEN]) assert.ok(!edge.child.tail().includes(secret), "a log line carries a token");
+});
+
+/** Resolves once the child's output (its last lines) matches `re`; fails after `ms`. */
+async function printed(child: BenchChild, re: RegExp, ms = 20_000): Promise<void> {
+  for (const until = Date.now() + ms; !re.test(child.tail()); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() > until) throw new Error(`no output matching ${re} within ${ms} ms:\n${child.tail()}`);
+  }
+}
+
+/**
+ * What the edge prints at start-up for the operator: a device token of the configured secret
+ * only when HOTPIN_EDGE_PRINT_TOKEN asks (anyone reading a deployment's logs could use it), one of
+ * an ephemeral development secret whenever no secret is configured. Each JWT printed is checked.
+ */
+test("edge process - a token of the configured secret is printed only when asked; one of an ephemeral secret always", async () => {
+  await using nats = await startNats();
+  const dead = `127.0.0.1:${await freePort()}`;
+  const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+  const startup = async (env: Record<string, string>) => {
+    const edge = await startEdgeProcess({
+      natsUrl: nats.url,
+      stt: dead,
+      llm: dead,
+      tts: dead,
+      storage: dead,
+      env: { HOTPIN_LOG_LEVEL: "info", HOTPIN_DEVICE_TOKENS: "", ...env },
+    });
+    try {
+      await printed(edge.child, /"msg":"started"/);
+      // The token is issued after "started": with print on, wait for it; otherwise the graceful
+      // stop (draining, flushing) gives a late print all the time it would need.
+      if (env.HOTPIN_EDGE_PRINT_TOKEN === "true" || !env.HOTPIN_TOKEN_SECRET) {
+        await printed(edge.child, JWT);
+      }
+    } finally {
+      await edge.stop();
+    }
+    return edge.child.tail();
+  };
+  const SECRET = "k7Qw2pX9vR4tY8uZ3nB6mC1dF5gH0jLs";
+  const quiet = await startup({ HOTPIN_TOKEN_SECRET: SECRET });
+  assert.doesNotMatch(quiet, JWT, "a token of the configured secret was printed unasked");
+  assert.doesNotMatch(quiet, /Device token for/);
+  const asked = await startup({ HOTPIN_TOKEN_SECRET: SECRET, HOTPIN_EDGE_PRINT_TOKEN: "true" });
+  assert.match(asked, /Device token for "esp32-cam-hotpin" \(hotpin-edge-token issues more\)/);
+  const ephemeral = await startup({ HOTPIN_TOKEN_SECRET: "" });
+  assert.match(ephemeral, /Device token for "esp32-cam-hotpin" \(valid until this process exits; /);
 });
