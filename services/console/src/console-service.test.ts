@@ -192,7 +192,7 @@ describe("console service (in process, real NATS)", () => {
     publish("dev-1", "s1", { $case: "llmText", value: { utterance: 1, text: "Going.", model: "m", hadImage: false } });
     publish("dev-1", "s1", {
       $case: "ttsDone",
-      value: { utterance: 1, durationMs: 900, bytes: 28800, truncated: false },
+      value: { utterance: 1, durationMs: 900, bytes: 28800, truncated: false, interrupted: false },
     });
     const fleet = await until(
       async () => (await (await get("/api/fleet")).json()) as FleetSnapshot,

@@ -230,6 +230,7 @@ for (const suite of suites) {
           text,
           time: undefined,
           hadImage: false,
+          interrupted: false,
         },
       });
       await conv.append(turn("old"), now);

@@ -21,6 +21,7 @@ function toTurn(row: Selectable<TurnsTable>): storage.ConversationTurn {
     text: row.text,
     time: new Date(row.time),
     hadImage: row.had_image === 1,
+    interrupted: row.interrupted === 1,
   };
 }
 
@@ -77,6 +78,7 @@ export class Conversations {
           text,
           time,
           had_image: t.hadImage ? 1 : 0,
+          interrupted: t.interrupted ? 1 : 0,
         })
         .execute();
       // Bound the history: drop the oldest turns beyond the cap.

@@ -72,7 +72,10 @@ function conversation(deviceId: string, sessionId: string, n: number): events.Ev
     });
     out.push({ $case: "stateChanged", value: { from: "thinking", to: "speaking" } });
     out.push({ $case: "ttsStarted", value: { utterance: u } });
-    out.push({ $case: "ttsDone", value: { utterance: u, durationMs: 1_800, bytes: 57_600, truncated: false } });
+    out.push({
+      $case: "ttsDone",
+      value: { utterance: u, durationMs: 1_800, bytes: 57_600, truncated: false, interrupted: false },
+    });
   }
   out.push({ $case: "disconnected", value: { closeCode: 1000, reason: "bye", clean: true } });
   return out.map((payload, i) => ({

@@ -234,20 +234,35 @@ export async function clearConversation(services: Services, deviceId: string, ti
 
 export async function saveTurns(
   services: Services,
-  turn: { deviceId: string; sessionId: string; user: string; assistant: string; hadImage: boolean },
+  turn: {
+    deviceId: string;
+    sessionId: string;
+    user: string;
+    assistant: string;
+    hadImage: boolean;
+    interrupted?: boolean;
+  },
   timeoutMs: number,
 ): Promise<void> {
   const base = { deviceId: turn.deviceId, sessionId: turn.sessionId, hadImage: turn.hadImage };
   await unary(
     services.storage,
     services.storage.appendTurn,
-    { turn: { ...base, role: storage.TurnRole.TURN_ROLE_USER, text: turn.user, time: new Date() } },
+    { turn: { ...base, role: storage.TurnRole.TURN_ROLE_USER, text: turn.user, time: new Date(), interrupted: false } },
     timeoutMs,
   );
   await unary(
     services.storage,
     services.storage.appendTurn,
-    { turn: { ...base, role: storage.TurnRole.TURN_ROLE_ASSISTANT, text: turn.assistant, time: new Date() } },
+    {
+      turn: {
+        ...base,
+        role: storage.TurnRole.TURN_ROLE_ASSISTANT,
+        text: turn.assistant,
+        time: new Date(),
+        interrupted: turn.interrupted ?? false,
+      },
+    },
     timeoutMs,
   );
 }

@@ -207,7 +207,7 @@ function ttsDone(host: ExchangeHost, utterance: number): (bytes: number) => Prom
     if (!stored) {
       host.event({
         $case: "ttsDone",
-        value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false },
+        value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false, interrupted: false },
       });
       stored = host.milestone();
     }

@@ -100,6 +100,18 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         }
       },
     },
+    "0002_turn_interrupted": {
+      // An assistant turn the user cut off (barge-in) is kept, and marked.
+      async up(db) {
+        await db.schema
+          .alterTable("turns")
+          .addColumn("interrupted", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db) {
+        await db.schema.alterTable("turns").dropColumn("interrupted").execute();
+      },
+    },
   };
 }
 

@@ -52,6 +52,7 @@ export interface TurnsTable {
   text: string;
   time: number;
   had_image: number;
+  interrupted: number;
 }
 
 export interface BlobsTable {

@@ -24,6 +24,7 @@ const CARRIES_USER_TEXT: Record<EventType, boolean> = {
   imageReceived: false,
   stateChanged: false,
   log: false,
+  wakeWord: false,
 };
 export const USER_TEXT_EVENT_TYPES = (Object.keys(CARRIES_USER_TEXT) as EventType[]).filter(
   (t) => CARRIES_USER_TEXT[t],
@@ -84,7 +85,7 @@ function describe(ev: events.Event): { level: number; message: string } {
       return info(`tts started utterance=${p.value.utterance}`);
     case "ttsDone":
       return info(
-        `tts done utterance=${p.value.utterance} duration_ms=${p.value.durationMs} bytes=${p.value.bytes} truncated=${p.value.truncated}`,
+        `tts done utterance=${p.value.utterance} duration_ms=${p.value.durationMs} bytes=${p.value.bytes} truncated=${p.value.truncated} interrupted=${p.value.interrupted}`,
       );
     case "rerecord":
       return {
@@ -97,6 +98,8 @@ function describe(ev: events.Event): { level: number; message: string } {
       return info(`image received blob=${p.value.blobId} ${p.value.width}x${p.value.height} bytes=${p.value.bytes}`);
     case "stateChanged":
       return debug(`state ${p.value.from} -> ${p.value.to}`);
+    case "wakeWord":
+      return info(`wake word source=${p.value.source} confidence=${p.value.confidence.toFixed(2)}`);
     case "log":
       // The edge's own log line, as it was sent.
       return { level: LOG_LEVELS[p.value.level.toLowerCase()] ?? LogLevel.LOG_LEVEL_INFO, message: p.value.message };

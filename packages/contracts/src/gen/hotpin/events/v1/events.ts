@@ -41,6 +41,7 @@ export interface Event {
     | { $case: "imageReceived"; value: ImageReceived }
     | { $case: "stateChanged"; value: StateChanged }
     | { $case: "log"; value: Log }
+    | { $case: "wakeWord"; value: WakeWord }
     | undefined;
 }
 
@@ -96,6 +97,8 @@ export interface TtsDone {
   durationMs: number;
   bytes: number;
   truncated: boolean;
+  /** The user spoke over the reply (barge-in): playback stopped before the end. */
+  interrupted: boolean;
 }
 
 export interface Rerecord {
@@ -128,6 +131,18 @@ export interface Log {
   /** "debug", "info", "warning", "error". */
   level: string;
   message: string;
+}
+
+/**
+ * A wake word heard on the device's stream (seed 003), by the STT service's keyphrase spotter
+ * or by the device itself (xiaozhi `listen` `detect`).
+ */
+export interface WakeWord {
+  word: string;
+  /** 0..1; 1 when the device detected it and gave no score. */
+  confidence: number;
+  /** "server" or "device". */
+  source: string;
 }
 
 function createBaseEvent(): Event {
@@ -193,6 +208,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "log":
         Log.encode(message.payload.value, writer.uint32(186).fork()).join();
+        break;
+      case "wakeWord":
+        WakeWord.encode(message.payload.value, writer.uint32(194).fork()).join();
         break;
     }
     return writer;
@@ -363,6 +381,14 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "log", value: Log.decode(reader, reader.uint32()) };
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.payload = { $case: "wakeWord", value: WakeWord.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -436,6 +462,10 @@ export const Event: MessageFns<Event> = {
         ? { $case: "stateChanged", value: StateChanged.fromJSON(object.state_changed) }
         : isSet(object.log)
         ? { $case: "log", value: Log.fromJSON(object.log) }
+        : isSet(object.wakeWord)
+        ? { $case: "wakeWord", value: WakeWord.fromJSON(object.wakeWord) }
+        : isSet(object.wake_word)
+        ? { $case: "wakeWord", value: WakeWord.fromJSON(object.wake_word) }
         : undefined,
     };
   },
@@ -485,6 +515,8 @@ export const Event: MessageFns<Event> = {
       obj.stateChanged = StateChanged.toJSON(message.payload.value);
     } else if (message.payload?.$case === "log") {
       obj.log = Log.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "wakeWord") {
+      obj.wakeWord = WakeWord.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -581,6 +613,12 @@ export const Event: MessageFns<Event> = {
       case "log": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "log", value: Log.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "wakeWord": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "wakeWord", value: WakeWord.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -1366,7 +1404,7 @@ export const TtsStarted: MessageFns<TtsStarted> = {
 };
 
 function createBaseTtsDone(): TtsDone {
-  return { utterance: 0, durationMs: 0, bytes: 0, truncated: false };
+  return { utterance: 0, durationMs: 0, bytes: 0, truncated: false, interrupted: false };
 }
 
 export const TtsDone: MessageFns<TtsDone> = {
@@ -1382,6 +1420,9 @@ export const TtsDone: MessageFns<TtsDone> = {
     }
     if (message.truncated !== false) {
       writer.uint32(32).bool(message.truncated);
+    }
+    if (message.interrupted !== false) {
+      writer.uint32(40).bool(message.interrupted);
     }
     return writer;
   },
@@ -1431,6 +1472,14 @@ export const TtsDone: MessageFns<TtsDone> = {
             message.truncated = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.interrupted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1453,6 +1502,7 @@ export const TtsDone: MessageFns<TtsDone> = {
         : 0,
       bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
       truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
     };
   },
 
@@ -1470,6 +1520,9 @@ export const TtsDone: MessageFns<TtsDone> = {
     if (message.truncated !== false) {
       obj.truncated = message.truncated;
     }
+    if (message.interrupted !== false) {
+      obj.interrupted = message.interrupted;
+    }
     return obj;
   },
 
@@ -1482,6 +1535,7 @@ export const TtsDone: MessageFns<TtsDone> = {
     message.durationMs = object.durationMs ?? 0;
     message.bytes = object.bytes ?? 0;
     message.truncated = object.truncated ?? false;
+    message.interrupted = object.interrupted ?? false;
     return message;
   },
 };
@@ -1975,6 +2029,107 @@ export const Log: MessageFns<Log> = {
     const message = createBaseLog();
     message.level = object.level ?? "";
     message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseWakeWord(): WakeWord {
+  return { word: "", confidence: 0, source: "" };
+}
+
+export const WakeWord: MessageFns<WakeWord> = {
+  encode(message: WakeWord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.word !== "") {
+      writer.uint32(10).string(message.word);
+    }
+    if (message.confidence !== 0) {
+      writer.uint32(21).float(message.confidence);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WakeWord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWakeWord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.word = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.confidence = reader.float();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WakeWord {
+    return {
+      word: isSet(object.word) ? globalThis.String(object.word) : "",
+      confidence: isSet(object.confidence) ? globalThis.Number(object.confidence) : 0,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: WakeWord): unknown {
+    const obj: any = {};
+    if (message.word !== "") {
+      obj.word = message.word;
+    }
+    if (message.confidence !== 0) {
+      obj.confidence = floatToJson(message.confidence);
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WakeWord>, I>>(base?: I): WakeWord {
+    return WakeWord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WakeWord>, I>>(object: I): WakeWord {
+    const message = createBaseWakeWord();
+    message.word = object.word ?? "";
+    message.confidence = object.confidence ?? 0;
+    message.source = object.source ?? "";
     return message;
   },
 };

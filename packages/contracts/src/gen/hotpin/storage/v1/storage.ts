@@ -249,6 +249,8 @@ export interface ConversationTurn {
   text: string;
   time: Date | undefined;
   hadImage: boolean;
+  /** An assistant turn the user cut off (barge-in): `text` is what the reply would have said. */
+  interrupted: boolean;
 }
 
 export interface AppendTurnRequest {
@@ -1605,7 +1607,7 @@ export const QueryLogsResponse: MessageFns<QueryLogsResponse> = {
 };
 
 function createBaseConversationTurn(): ConversationTurn {
-  return { deviceId: "", sessionId: "", role: 0, text: "", time: undefined, hadImage: false };
+  return { deviceId: "", sessionId: "", role: 0, text: "", time: undefined, hadImage: false, interrupted: false };
 }
 
 export const ConversationTurn: MessageFns<ConversationTurn> = {
@@ -1627,6 +1629,9 @@ export const ConversationTurn: MessageFns<ConversationTurn> = {
     }
     if (message.hadImage !== false) {
       writer.uint32(48).bool(message.hadImage);
+    }
+    if (message.interrupted !== false) {
+      writer.uint32(56).bool(message.interrupted);
     }
     return writer;
   },
@@ -1692,6 +1697,14 @@ export const ConversationTurn: MessageFns<ConversationTurn> = {
             message.hadImage = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.interrupted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1724,6 +1737,7 @@ export const ConversationTurn: MessageFns<ConversationTurn> = {
         : isSet(object.had_image)
         ? globalThis.Boolean(object.had_image)
         : false,
+      interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
     };
   },
 
@@ -1747,6 +1761,9 @@ export const ConversationTurn: MessageFns<ConversationTurn> = {
     if (message.hadImage !== false) {
       obj.hadImage = message.hadImage;
     }
+    if (message.interrupted !== false) {
+      obj.interrupted = message.interrupted;
+    }
     return obj;
   },
 
@@ -1761,6 +1778,7 @@ export const ConversationTurn: MessageFns<ConversationTurn> = {
     message.text = object.text ?? "";
     message.time = object.time ?? undefined;
     message.hadImage = object.hadImage ?? false;
+    message.interrupted = object.interrupted ?? false;
     return message;
   },
 };
