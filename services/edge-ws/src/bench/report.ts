@@ -14,7 +14,8 @@ export interface EdgeReportInput {
 
 /** The step whose per-device figures are reported: the largest passing one, else the first. */
 function referenceStep(s: IngestSweep): IngestStep | undefined {
-  return s.steps.find((x) => x.devices === s.maxDevices) ?? s.steps[0];
+  // The last run at that N is the passing one (a failing step is run once more).
+  return s.steps.filter((x) => x.devices === s.maxDevices).at(-1) ?? s.steps[0];
 }
 
 const num = (x: number, d = 1) => (Number.isFinite(x) ? round(x, d) : null);
