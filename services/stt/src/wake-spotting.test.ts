@@ -1,35 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseWav } from "@hotpin/audio";
 import type { stt } from "@hotpin/contracts";
 import type { grpc } from "@hotpin/runtime";
+import { spokenPcm16k } from "@hotpin/test-support";
 import { prepareWakeFiles } from "./engines/wake-phrases";
 import { goforward, startTestStt, TEST_DATA } from "./testing/harness";
 
 const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
 const ONE_WORKER = { HOTPIN_STT_WORKERS: "1", HOTPIN_STT_WARM_RECOGNIZERS: "0" };
-
-/**
- * espeak-ng speaking `text`, at 16 kHz (sox resamples, as the TTS service does), with half a
- * second of silence each side.
- */
-function speak(text: string): { pcm: Buffer; rate: number } {
-  const run = (cmd: string, args: string[], input?: Buffer) => {
-    const out = spawnSync(cmd, args, { input, timeout: 10_000, maxBuffer: 16 * 1024 * 1024 });
-    if (out.status !== 0) throw new Error(`${cmd} failed: ${out.stderr?.toString() ?? out.error}`);
-    return out.stdout;
-  };
-  const wav = run("espeak-ng", ["-v", "en-us", "--stdout", text]);
-  const rate = 16_000;
-  const pcm = run(
-    "sox",
-    ["-R", "-t", "wav", "-", "-r", String(rate), "-b", "16", "-c", "1", "-t", "raw", "-", "pad", "0.5", "0.5"],
-    wav,
-  );
-  return { pcm, rate };
-}
 
 interface SpotOutcome {
   detections: stt.WakeDetection[];
@@ -72,7 +52,8 @@ async function metric(registry: { getSingleMetricAsString(name: string): Promise
 test("stt spot - espeak-ng saying the wake phrase is detected once; other speech gives none", async () => {
   await using s = await startTestStt(ONE_WORKER);
   assert.deepEqual(s.service.wakePhrases, ["hey hotpin"]);
-  const { pcm, rate } = speak("hey hotpin");
+  const pcm = spokenPcm16k("hey hotpin");
+  const rate = 16_000;
   const heard = await spot(s.client, pcm, rate);
   assert.equal(heard.error, undefined);
   assert.equal(heard.detections.length, 1, JSON.stringify(heard.detections));
@@ -103,8 +84,8 @@ test("stt spot - espeak-ng saying the wake phrase is detected once; other speech
 
 test("stt spot - a phrase said twice in one stream is detected twice", async () => {
   await using s = await startTestStt(ONE_WORKER);
-  const once = speak("hey hotpin");
-  const heard = await spot(s.client, Buffer.concat([once.pcm, once.pcm]), once.rate);
+  const once = spokenPcm16k("hey hotpin");
+  const heard = await spot(s.client, Buffer.concat([once, once]));
   assert.equal(heard.error, undefined);
   assert.equal(heard.detections.length, 2, JSON.stringify(heard.detections));
   assert.ok((heard.detections[1]?.audioMs ?? 0) > (heard.detections[0]?.audioMs ?? 0));

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import type { stt as sttApi } from "@hotpin/contracts";
 import { stt } from "@hotpin/contracts";
 import { createGrpcClient, grpc } from "@hotpin/runtime";
-import { startMesh, type TestMesh } from "@hotpin/test-support";
+import { spokenPcm16k, startMesh, type TestMesh } from "@hotpin/test-support";
 import { GOFORWARD, meshSkip } from "../mesh-fixture.test-util";
 import { grpcCode } from "./stage-error";
 import { MAX_WAKE_WORD_BYTES, WakeSpotter, type WakeSpotterOptions, wakeWordEvent } from "./wake-spotter";
@@ -36,21 +35,6 @@ after(async () => {
   client?.close();
   await mesh?.[Symbol.asyncDispose]();
 });
-
-/** espeak-ng saying `text` at 16 kHz (sox resamples, repeatably), half a second of silence each side. */
-function speak(text: string): Buffer {
-  const run = (cmd: string, args: string[], input?: Buffer) => {
-    const out = spawnSync(cmd, args, { input, timeout: 10_000, maxBuffer: 16 * 1024 * 1024 });
-    if (out.status !== 0) throw new Error(`${cmd} failed: ${out.stderr?.toString() ?? out.error}`);
-    return out.stdout;
-  };
-  const wav = run("espeak-ng", ["-v", "en-us", "--stdout", text]);
-  return run(
-    "sox",
-    ["-R", "-t", "wav", "-", "-r", "16000", "-b", "16", "-c", "1", "-t", "raw", "-", "pad", "0.5", "0.5"],
-    wav,
-  );
-}
 
 /** Near-silence with a little noise, as a real microphone gives (digital zeros are not realistic). */
 function quiet(ms: number): Buffer {
@@ -106,7 +90,7 @@ function spotter(overrides: Partial<WakeSpotterOptions> = {}) {
 
 test("wake spotter - speech without the phrase gives no detection, the spoken phrase one", { skip }, async () => {
   const other = readFileSync(GOFORWARD);
-  const phrase = speak("hey hotpin");
+  const phrase = spokenPcm16k("hey hotpin");
   const sp = spotter();
   const heard = sp.next();
   await feed(sp.s, Buffer.concat([other, phrase]));
@@ -130,7 +114,7 @@ test("wake spotter - the service's stream limit ends a stream; the next audio op
   const sp = spotter();
   // 11 s of quiet: past HOTPIN_STT_WAKE_MAX_STREAM_MS, so the service ends the call with OUT_OF_RANGE.
   await feed(sp.s, quiet(11_000));
-  const phrase = speak("hey hotpin");
+  const phrase = spokenPcm16k("hey hotpin");
   // Keep the audio coming, as a session does, until the reopened stream hears the phrase.
   const heard = sp.next();
   let got: sttApi.WakeDetection | undefined;
@@ -175,7 +159,7 @@ test("wake spotter - refused while the one slot is taken: bounded retries, then 
   // With the slot free again, a refused spotter's retry gets in and hears the phrase.
   const late = spotter({ retry: { retries: 50, baseMs: 5, capMs: 20 } });
   const heard = late.next();
-  const phrase = speak("hey hotpin");
+  const phrase = spokenPcm16k("hey hotpin");
   let got = false;
   void heard.then(() => {
     got = true;

@@ -1,5 +1,5 @@
 import { ENGINE_SAMPLE_RATE, EngineUnavailableError, type Recognizer, transcriptOf, type WakeHit } from "./engine";
-import { type PocketSphinxApi, pocketSphinxApi } from "./pocketsphinx-binding";
+import { decoderConfig, type PocketSphinxApi, pocketSphinxApi } from "./pocketsphinx-binding";
 
 /**
  * PocketSphinx keyphrase search (kws) over the files of prepareWakeFiles. A spotting decoder
@@ -53,11 +53,7 @@ export class PocketSphinxWakeEngine {
   }
 
   private config(): unknown {
-    const api = this.api;
-    const cfg = api.cmdLnParse(null, api.psArgs(), this.args.length, this.args, 1);
-    if (!cfg) throw new EngineUnavailableError("pocketsphinx rejected the wake-word configuration");
-    api.psDefaultSearchArgs(cfg);
-    return cfg;
+    return decoderConfig(this.api, this.args);
   }
 }
 
