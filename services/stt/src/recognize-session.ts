@@ -26,6 +26,8 @@ export interface SessionDeps {
   preferred: EngineName | undefined;
   /** Why engines that cannot run cannot, for the caller's error message. */
   unavailable: Partial<Record<EngineName, string>>;
+  /** Why wake-word spotting is off on this replica; undefined when it is on. */
+  wakeOff?: string;
 }
 
 /** How a session talks back: a bidi stream writes partials, a unary call only wants the final. */
@@ -66,7 +68,7 @@ export class RecognizeSession {
     private readonly kind: SlotKind = "recognize",
   ) {
     if (kind === "spot" && deps.pool.wakeCapacity === 0) {
-      this.fail(grpc.status.FAILED_PRECONDITION, "wake-word spotting is off on this replica (HOTPIN_STT_WAKE_PHRASES)");
+      this.fail(grpc.status.FAILED_PRECONDITION, `wake-word spotting is off on this replica: ${deps.wakeOff}`);
       return;
     }
     this.slot = deps.pool.acquire(

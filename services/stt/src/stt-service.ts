@@ -27,17 +27,8 @@ export async function startSttService(cfg: SttConfig, log: Logger, registry: Reg
     { engine: selection.preferred ?? "none", available: selection.available, reason: selection.reason },
     "stt engine selected",
   );
-  const wake: WakeFiles | undefined =
-    cfg.wakePhrases.length > 0 && cfg.wakePhrases.join() !== "off"
-      ? prepareWakeFiles({
-          modelDir: cfg.pocketsphinxModelDir,
-          phrases: cfg.wakePhrases,
-          threshold: cfg.wakeThreshold,
-          phoneLoopProb: cfg.wakePhoneLoopProb,
-          pronunciations: cfg.wakePronunciations,
-        })
-      : undefined;
-  log.info({ phrases: wake?.phrases ?? [] }, "stt wake-word spotting");
+  const { files: wake, off: wakeOff } = wakeSetup(cfg, selection);
+  log.info({ phrases: wake?.phrases ?? [], off: wakeOff }, "stt wake-word spotting");
   let pool: WorkerPool;
   try {
     pool = await startPool(cfg, selection, wake, log);
@@ -57,6 +48,7 @@ export async function startSttService(cfg: SttConfig, log: Logger, registry: Reg
     limits: cfg,
     preferred: selection.preferred,
     unavailable: selection.unavailable,
+    wakeOff,
   });
   return {
     selection,
@@ -75,6 +67,27 @@ export async function startSttService(cfg: SttConfig, log: Logger, registry: Reg
       selection.voskModel?.free();
       wake?.remove();
     },
+  };
+}
+
+/**
+ * The wake phrases' files, or why spotting is off. Off, not a start-up failure, without
+ * PocketSphinx (a Vosk- or Groq-only replica still recognises); a phrase that cannot be
+ * pronounced is a configuration mistake and fails the start.
+ */
+function wakeSetup(cfg: SttConfig, selection: EngineSelection): { files?: WakeFiles; off?: string } {
+  if (cfg.wakePhrases.length === 0 || cfg.wakePhrases.join() === "off")
+    return { off: "HOTPIN_STT_WAKE_PHRASES is off" };
+  const noSphinx = selection.unavailable.pocketsphinx;
+  if (noSphinx) return { off: `it needs pocketsphinx: ${noSphinx}` };
+  return {
+    files: prepareWakeFiles({
+      modelDir: cfg.pocketsphinxModelDir,
+      phrases: cfg.wakePhrases,
+      threshold: cfg.wakeThreshold,
+      phoneLoopProb: cfg.wakePhoneLoopProb,
+      pronunciations: cfg.wakePronunciations,
+    }),
   };
 }
 

@@ -125,6 +125,15 @@ test("stt spot - off when no phrase is configured: FAILED_PRECONDITION", async (
   assert.equal(s.service.pool.wakeCapacity, 0);
   const off = await spot(s.client, Buffer.alloc(3200));
   assert.equal(off.error?.code, 9 /* FAILED_PRECONDITION */);
+  assert.match(off.error?.details ?? "", /HOTPIN_STT_WAKE_PHRASES is off/);
+});
+
+test("stt spot - without pocketsphinx the replica starts with spotting off and says why", async () => {
+  await using s = await startTestStt({ ...ONE_WORKER, HOTPIN_STT_POCKETSPHINX_MODEL_DIR: "/nonexistent" });
+  assert.deepEqual(s.service.wakePhrases, []);
+  const off = await spot(s.client, Buffer.alloc(3200));
+  assert.equal(off.error?.code, 9 /* FAILED_PRECONDITION */);
+  assert.match(off.error?.details ?? "", /needs pocketsphinx: .*model file missing/);
 });
 
 test("stt wake phrases - dictionary words, compounds and configured pronunciations; else a start-up error", () => {
