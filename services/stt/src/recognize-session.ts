@@ -83,7 +83,8 @@ export class RecognizeSession {
     );
     if (!this.slot) {
       (kind === "spot" ? deps.metrics.wakeRefused : deps.metrics.refused).inc();
-      this.fail(grpc.status.RESOURCE_EXHAUSTED, "every STT worker is busy; try another replica");
+      const what = kind === "spot" ? "wake-word spotting slot is taken" : "STT worker is busy";
+      this.fail(grpc.status.RESOURCE_EXHAUSTED, `every ${what}; try another replica`);
       return;
     }
     this.touch();
@@ -129,6 +130,10 @@ export class RecognizeSession {
   configureSpot(config: stt.SpotConfig): void {
     const rate = this.checkConfig(config.sampleRateHz);
     if (rate === undefined) return;
+    if (this.kind !== "spot") {
+      this.fail(grpc.status.INVALID_ARGUMENT, "a recognition stream takes a RecognitionConfig");
+      return;
+    }
     this.engine = "wake";
     this.sampleRate = rate;
     this.span = tracer().startSpan("stt.spot", {
