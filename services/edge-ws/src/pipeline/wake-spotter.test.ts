@@ -5,6 +5,7 @@ import type { stt as sttApi } from "@hotpin/contracts";
 import { stt } from "@hotpin/contracts";
 import { createGrpcClient, grpc } from "@hotpin/runtime";
 import { spokenPcm16k, startMesh, type TestMesh } from "@hotpin/test-support";
+import type { EventPayload, EventSink } from "../events";
 import { GOFORWARD, meshSkip } from "../mesh-fixture.test-util";
 import { grpcCode } from "./stage-error";
 import { MAX_WAKE_WORD_BYTES, WakeSpotter, type WakeSpotterOptions, wakeWordEvent } from "./wake-spotter";
@@ -91,7 +92,12 @@ function spotter(overrides: Partial<WakeSpotterOptions> = {}) {
 test("wake spotter - speech without the phrase gives no detection, the spoken phrase one", { skip }, async () => {
   const other = readFileSync(GOFORWARD);
   const phrase = spokenPcm16k("hey hotpin");
-  const sp = spotter();
+  const published: [string, string, EventPayload][] = [];
+  const sink: EventSink = {
+    publish: (deviceId, sessionId, payload) => published.push([deviceId, sessionId, payload]),
+    confirm: async () => true,
+  };
+  const sp = spotter({ events: sink });
   const heard = sp.next();
   await feed(sp.s, Buffer.concat([other, phrase]));
   const hit = await heard;
@@ -102,10 +108,14 @@ test("wake spotter - speech without the phrase gives no detection, the spoken ph
   assert.ok(hit.audioMs > otherMs, `detected at ${hit.audioMs} ms, the other speech is ${otherMs} ms`);
   assert.equal(sp.detections.length, 1);
   assert.equal(sp.s.droppedBytes, 0);
-  assert.deepEqual(wakeWordEvent({ word: hit.phrase, confidence: hit.confidence }, "server"), {
-    $case: "wakeWord",
-    value: { word: "hey hotpin", confidence: hit.confidence, source: "server" },
-  });
+  // Published as the wakeWord event before onWake ran.
+  assert.deepEqual(published, [
+    [
+      "dev-1",
+      "sess-1",
+      { $case: "wakeWord", value: { word: "hey hotpin", confidence: hit.confidence, source: "server" } },
+    ],
+  ]);
 });
 
 test("wake spotter - the service's stream limit ends a stream; the next audio opens a fresh one", {

@@ -1,7 +1,7 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import type { stt } from "@hotpin/contracts";
 import { cleanText, grpc } from "@hotpin/runtime";
-import type { EventPayload } from "../events";
+import type { EventPayload, EventSink } from "../events";
 import { backoffMs, isRefusal, type RetryPolicy } from "./retry";
 import { grpcCode } from "./stage-error";
 
@@ -10,8 +10,10 @@ export interface WakeSpotterOptions {
   sessionId: string;
   /** The rate of the PCM16 mono audio written (the edge's internal 16 kHz unless said). */
   sampleRateHz?: number;
-  /** Each detection, once. */
+  /** Each detection, once (after it was published to `events`, when given). */
   onWake: (detection: stt.WakeDetection) => void;
+  /** Where each detection is published as a `wakeWord` event (source "server"). */
+  events?: EventSink;
   retry: RetryPolicy;
   /** The service took a stream (its response headers): it holds a spotting slot now. */
   onAccepted?: () => void;
@@ -102,7 +104,11 @@ export class WakeSpotter {
       this.opts.onAccepted?.();
     });
     call.on("data", (res: stt.SpotResponse) => {
-      if (this.call === call && res.detection) this.opts.onWake(res.detection);
+      const d = res.detection;
+      if (this.call !== call || !d) return;
+      const { events, deviceId, sessionId } = this.opts;
+      events?.publish(deviceId, sessionId, wakeWordEvent({ word: d.phrase, confidence: d.confidence }, "server"));
+      this.opts.onWake(d);
     });
     call.on("error", (err) => {
       if (this.call === call) this.failed(err);
