@@ -3,35 +3,12 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseWav } from "@hotpin/audio";
 import type { stt } from "@hotpin/contracts";
-import type { grpc } from "@hotpin/runtime";
 import { spokenPcm16k } from "@hotpin/test-support";
 import { prepareWakeFiles } from "./engines/wake-phrases";
-import { goforward, startTestStt, TEST_DATA } from "./testing/harness";
+import { goforward, type SpotOutcome, spot, startTestStt, TEST_DATA } from "./testing/harness";
 
 const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
 const ONE_WORKER = { HOTPIN_STT_WORKERS: "1", HOTPIN_STT_WARM_RECOGNIZERS: "0" };
-
-interface SpotOutcome {
-  detections: stt.WakeDetection[];
-  error?: grpc.ServiceError;
-}
-
-/** Streams audio into a Spot call in 100 ms chunks, half-closes, and collects what comes back. */
-function spot(client: stt.SpeechToTextClient, pcm: Buffer, rate = 16_000): Promise<SpotOutcome> {
-  const call = client.spot();
-  const outcome = new Promise<SpotOutcome>((resolve) => {
-    const out: SpotOutcome = { detections: [] };
-    call.on("data", (res: stt.SpotResponse) => res.detection && out.detections.push(res.detection));
-    call.on("error", (err: grpc.ServiceError) => resolve({ ...out, error: err }));
-    call.on("end", () => resolve(out));
-  });
-  call.write({ request: { $case: "config", value: { sampleRateHz: rate, deviceId: "d1", sessionId: "s1" } } });
-  const chunk = Math.max(2, Math.round(rate / 10) * 2);
-  for (let at = 0; at < pcm.length; at += chunk)
-    call.write({ request: { $case: "audio", value: pcm.subarray(at, at + chunk) } });
-  call.end();
-  return outcome;
-}
 
 /** spot, retried (bounded) while the single slot is still being freed by the worker. */
 async function spotWhenFree(client: stt.SpeechToTextClient, pcm: Buffer, rate = 16_000): Promise<SpotOutcome> {
