@@ -295,6 +295,12 @@ export const edgeSettings = {
   ),
   // Always-listening devices (the `vad` turn detector, barge-in): packages/vad README
   ...listenerSettings,
+  sesameLeadMs: int(
+    "HOTPIN_EDGE_SESAME_LEAD_MS",
+    120,
+    "reply audio a Sesame-style client may have queued (it plays what arrives): more rides out jitter, less stops a barge-in sooner",
+    { min: 20, max: 2_000 },
+  ),
   drainTimeoutMs: int("HOTPIN_EDGE_DRAIN_TIMEOUT_MS", 20_000, "on SIGTERM, wait this long for utterances", {
     min: 0,
   }),

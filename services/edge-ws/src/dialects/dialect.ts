@@ -115,9 +115,16 @@ export interface Dialect {
 export interface Detection {
   /**
    * A WebSocket path of the dialect's own (the path its clients have built in): connections
-   * there are this dialect, with the token in the `tokenParam` query parameter.
+   * there are this dialect, with a device token (its device is the device) in the `tokenParam`
+   * query parameter.
    */
-  route?: { path: string; tokenParam: string; perMessageDeflate: boolean };
+  route?: {
+    path: string;
+    tokenParam: string;
+    perMessageDeflate: boolean;
+    /** Why the upgrade's other query parameters are refused (400), or undefined when they are fine. */
+    checkQuery?(params: URLSearchParams): string | undefined;
+  };
   /** The connection URL alone names the dialect. */
   url?(url: URL): boolean;
   /** The first text frame, parsed as a JSON object, is this dialect's handshake. */

@@ -163,8 +163,8 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     const outcome = result.interrupted ? "interrupted" : result.outcome === "played" ? "replied" : result.outcome;
     metrics.utterances.inc({ outcome });
     // Stored in the background; the next utterance waits for it before reading history. An
-    // interrupted reply is stored as what it had said, marked interrupted.
-    const assistant = reply.text();
+    // interrupted reply is stored as the sentences it had begun to say, marked interrupted.
+    const assistant = result.interrupted ? result.said : reply.text();
     if (assistant || !result.interrupted) {
       host.turnStored(
         saveTurns(
@@ -200,12 +200,23 @@ export async function speakReply(
   reply: Reply,
   rec: ExchangeTurn,
   since: (stage: string) => void,
-): Promise<(PlaybackResult & { interrupted: boolean }) | undefined> {
+): Promise<(PlaybackResult & { interrupted: boolean; said: string }) | undefined> {
   host.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
   const done = ttsDone(host, rec.utterance);
+  // The sentences the dialect has taken so far: what the user heard, at least in part.
+  const said: string[] = [];
+  const heard: Reply = {
+    ...reply,
+    segments: (async function* () {
+      for await (const segment of reply.segments) {
+        if (segment.text) said.push(segment.text);
+        yield segment;
+      }
+    })(),
+  };
   let result: PlaybackResult;
   try {
-    result = await host.outbox.play(reply, playbackControl(host, rec, since, done));
+    result = await host.outbox.play(heard, playbackControl(host, rec, since, done));
   } catch (err) {
     // A cancelled LLM or TTS call fails the reply's stream: that is the interruption, not a failure.
     if (!rec.signal.aborted) throw err;
@@ -217,7 +228,7 @@ export async function speakReply(
   const interrupted = rec.signal.aborted;
   await done(result.bytes, interrupted); // already stored when the dialect announced the end itself
   if (!interrupted) await host.outbox.confirmed({ type: "complete" });
-  return { ...result, interrupted };
+  return { ...result, interrupted, said: said.join(" ") };
 }
 
 /** The stored image for the LLM; a blob that expired or cannot be read means no image. */

@@ -113,6 +113,7 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     reset: "idle",
     reset_conversation: "camera_uploading",
     ping: "camera_uploading",
+    abort: "camera_uploading",
   },
   // An abort while the user speaks has no reply to stop (xiaozhi sends it whenever its button is pressed).
   recording: { audio: "recording", stop_recording: "processing", reset: "idle", ping: "recording", abort: "recording" },
@@ -130,6 +131,7 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     ping: "stalled",
     client_on: "stalled",
     hello: "stalled",
+    abort: "stalled",
   },
   shutdown: {},
 };
