@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { SESAME_PATH } from "@hotpin/sesame";
 import { runSesameDevice, type TimelineEvent } from "@hotpin/sim";
-import { TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { type RecordedRequest, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
 import { DEFAULT_LISTENER_OPTIONS, Listener } from "@hotpin/vad";
 import { WebSocket } from "ws";
 import { issueToken } from "./auth";
@@ -38,6 +38,11 @@ async function speechSpan(pcm: Buffer): Promise<{ onsetMs: number; lastVoiceMs: 
   }
 }
 
+/** The chat messages a (fake) Groq request carried. */
+function messages(req: RecordedRequest | undefined): { role: string; content: unknown }[] {
+  return (req?.body as { messages?: { role: string; content: unknown }[] } | undefined)?.messages ?? [];
+}
+
 /** The protocol log as a sequence of message types (repeats collapsed) and the sim's notes. */
 function sequence(timeline: TimelineEvent[]): string[] {
   const out: string[] = [];
@@ -68,8 +73,11 @@ test("sesame mesh - continuous stream: the server's VAD ends the turn, the reply
   assert.ok(turn?.firstAudioMs !== undefined && turn.replyPcm.length > 24_000 * 2, "a second of reply audio or more");
   // Paced in real time: the client plays what arrives, so it never has much more than the lead queued.
   assert.ok(turn.maxLeadMs < 500, `reply ran ${turn.maxLeadMs.toFixed(0)} ms ahead of real time`);
-  const chat = fx.groq.chatRequests().at(-1)?.body as { messages: { role: string; content: unknown }[] };
-  assert.match(String(chat.messages.at(-1)?.content), /go forward/i, "the transcript reached the LLM");
+  assert.match(
+    String(messages(fx.groq.chatRequests().at(-1)).at(-1)?.content),
+    /go forward/i,
+    "the transcript reached the LLM",
+  );
   assert.deepEqual(result.unknownTypes, [], "nothing the client would log as unknown");
   assert.deepEqual(sequence(result.timeline), [
     "initialize",
@@ -132,8 +140,9 @@ test("sesame mesh - barge-in: speech over the reply stops its audio within 300 m
   // The interrupted turn was stored as what had been said: the next LLM call's history has it.
   const chats = fx.groq.chatRequests().slice(before);
   assert.equal(chats.length, 2);
-  const history = (chats[1]?.body as { messages: { role: string; content: unknown }[] }).messages;
-  const assistant = history.filter((m) => m.role === "assistant").map((m) => String(m.content));
+  const assistant = messages(chats[1])
+    .filter((m) => m.role === "assistant")
+    .map((m) => String(m.content));
   assert.ok(
     assistant.some((t) => t.startsWith("First,") && !t.includes("Finally")),
     `the interrupted reply is stored as its begun sentences: ${JSON.stringify(assistant)}`,
