@@ -28,7 +28,7 @@ export const DEFAULT_LISTENER_OPTIONS: ListenerOptions = {
   bargeIn: false,
 };
 
-export const DEFAULT_BARGE_IN: BargeInOptions = { ignoreFirstMs: 500, minDbfs: -40, minSpeechMs: 160, maxGapMs: 100 };
+export const DEFAULT_BARGE_IN: BargeInOptions = { ignoreFirstMs: 500, minDbfs: -40, minSpeechMs: 120, maxGapMs: 100 };
 
 export type ListenerEvent =
   | TurnEvent
