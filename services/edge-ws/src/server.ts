@@ -27,6 +27,8 @@ export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
 export class EdgeServer {
   readonly http: Server;
   private readonly wss: WebSocketServer;
+  /** For dialect paths whose clients offer permessage-deflate (enabled there only: it costs memory per socket). */
+  private readonly wssDeflate: WebSocketServer;
   private readonly sockets = new Map<WebSocket, Session | undefined>();
   /** Sockets that have not identified their device yet, per remote address and per token. */
   private readonly pendingByAddress = new Map<string, number>();
@@ -51,6 +53,11 @@ export class EdgeServer {
       noServer: true,
       maxPayload: deps.cfg.maxFrameBytes,
       perMessageDeflate: false,
+    });
+    this.wssDeflate = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.cfg.maxFrameBytes,
+      perMessageDeflate: true,
     });
     this.downloads = new DownloadServer(deps.services, deps.cfg, deps.metrics);
     // Slow or silent clients must not hold sockets: headers within headersTimeoutMs (checked
@@ -128,7 +135,10 @@ export class EdgeServer {
       await this.observers.upgrade(req, socket, head, url, (s, status, reason) => this.refuse(s, status, reason));
       return;
     }
-    if (url.pathname !== "/ws") {
+    // A dialect with a path of its own (the one its clients have built in), or the shared /ws.
+    const routed = this.deps.dialects.fromPath(url.pathname);
+    const route = routed?.detect.route;
+    if (url.pathname !== "/ws" && !route) {
       this.refuse(socket, 404, "not_found");
       return;
     }
@@ -140,13 +150,13 @@ export class EdgeServer {
       this.refuse(socket, 503, "too_many_connections");
       return;
     }
-    const deviceId = url.searchParams.get("session") ?? undefined;
+    let deviceId = route ? undefined : (url.searchParams.get("session") ?? undefined);
     if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
       this.refuse(socket, 400, "bad_device_id");
       return;
     }
     const remote = req.socket.remoteAddress ?? "";
-    const token = tokenFromRequest(req, url);
+    const token = route ? (url.searchParams.get(route.tokenParam) ?? undefined) : tokenFromRequest(req, url);
     const tokenKey = tokenFingerprint(token);
     // One address or one token cannot fill the process with sockets that never say who they are.
     if ((this.pendingByAddress.get(remote) ?? 0) >= this.deps.cfg.maxPendingPerAddress) {
@@ -167,14 +177,38 @@ export class EdgeServer {
       this.refuse(socket, 403, "wrong_device");
       return;
     }
+    if (route) {
+      // The device is the token's: a token for any device names none.
+      if (result.grant.kind !== "device") {
+        this.refuse(socket, 403, "device_token_required");
+        return;
+      }
+      deviceId = result.grant.deviceId;
+      const bad = route.checkQuery?.(url.searchParams);
+      if (bad !== undefined) {
+        this.refuse(socket, 400, "bad_query");
+        return;
+      }
+    }
     if (this.draining) {
       this.refuse(socket, 503, "draining");
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, remote, tokenKey, url, result.grant));
+    const grant = result.grant;
+    const wss = route?.perMessageDeflate ? this.wssDeflate : this.wss;
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      this.connected(ws, remote, tokenKey, url, grant, { routed, deviceId }),
+    );
   }
 
-  private connected(ws: WebSocket, remote: string, tokenKey: string, url: URL, grant: Grant): void {
+  private connected(
+    ws: WebSocket,
+    remote: string,
+    tokenKey: string,
+    url: URL,
+    grant: Grant,
+    known: { routed: DialectModule | undefined; deviceId: string | undefined },
+  ): void {
     const transport = new WsTransport(ws, remote);
     this.sockets.set(ws, undefined);
     this.alive.add(ws);
@@ -202,10 +236,10 @@ export class EdgeServer {
       if (pending && session?.deviceId) identified();
     };
 
-    const urlDialect = this.deps.dialects.fromUrl(url);
+    const urlDialect = known.routed ?? this.deps.dialects.fromUrl(url);
     let detectTimer: NodeJS.Timeout | undefined;
     if (urlDialect) {
-      open(urlDialect).start(url.searchParams.get("session") ?? undefined);
+      open(urlDialect).start(known.deviceId);
       afterInput();
     } else {
       // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
