@@ -196,6 +196,8 @@ class SesameDevice {
     };
 
     for (let u = 0; u < count; u++) {
+      // Notes in the protocol log, so a test can read the order of speech and server messages.
+      this.timeline.add("note", `utterance ${u + 1} starts`);
       for (let at = 0; at < speech.length; at += FRAME_SAMPLES) {
         const f = new Int16Array(FRAME_SAMPLES);
         f.set(speech.subarray(at, at + FRAME_SAMPLES));
@@ -205,6 +207,7 @@ class SesameDevice {
       interrupted = undefined;
       if (reply) this.finish(reply, turns);
       const endOfSpeech = this.timeline.now();
+      this.timeline.add("note", `utterance ${u + 1} ends`, endOfSpeech);
       const result: SesameTurnResult = { replyPcm: Buffer.alloc(0), maxLeadMs: 0, bargedIn: false };
       reply = { parts: [], samples: 0, result };
       for (;;) {

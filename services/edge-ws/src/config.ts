@@ -1,6 +1,7 @@
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bool, int, list, num, readConfig, runtimeSettings, secret, str } from "@hotpin/runtime";
+import { listenerSettings } from "@hotpin/vad";
 
 /** Every setting of the edge; the README lists them with these doc strings. */
 export const edgeSettings = {
@@ -343,6 +344,14 @@ export const edgeSettings = {
     5,
     "reply packets sent at once before pacing one per frame time (the reference server's 5)",
     { min: 0, max: 30 },
+  ),
+  // Always-listening devices (the `vad` turn detector, barge-in): packages/vad README
+  ...listenerSettings,
+  sesameLeadMs: int(
+    "HOTPIN_EDGE_SESAME_LEAD_MS",
+    120,
+    "reply audio a Sesame-style client may have queued (it plays what arrives): more rides out jitter, less stops a barge-in sooner",
+    { min: 20, max: 2_000 },
   ),
   drainTimeoutMs: int("HOTPIN_EDGE_DRAIN_TIMEOUT_MS", 20_000, "on SIGTERM, wait this long for utterances", {
     min: 0,

@@ -41,6 +41,12 @@ export function createEdgeMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
+    interruptions: new Counter({
+      name: "hotpin_edge_interruptions_total",
+      help: "replies cut off, by who: barge_in (the user spoke over it) or device (it aborted)",
+      labelNames: ["by"],
+      registers,
+    }),
     rerecords: new Counter({
       name: "hotpin_edge_rerecords_total",
       help: "devices asked to record again, by reason",

@@ -32,6 +32,8 @@ export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
 export class EdgeServer {
   readonly http: Server;
   private readonly wss: WebSocketServer;
+  /** For dialect paths whose clients offer permessage-deflate (enabled there only: it costs memory per socket). */
+  private readonly wssDeflate: WebSocketServer;
   private readonly sockets = new Map<WebSocket, Session | undefined>();
   /** Sockets that have not identified their device yet, per remote address and per token. */
   private readonly pendingByAddress = new Map<string, number>();
@@ -56,6 +58,11 @@ export class EdgeServer {
       noServer: true,
       maxPayload: deps.cfg.maxFrameBytes,
       perMessageDeflate: false,
+    });
+    this.wssDeflate = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.cfg.maxFrameBytes,
+      perMessageDeflate: true,
     });
     this.downloads = new DownloadServer(deps.services, deps.cfg, deps.metrics);
     // Slow or silent clients must not hold sockets: headers within headersTimeoutMs (checked
@@ -135,8 +142,11 @@ export class EdgeServer {
       await this.observers.upgrade(req, socket, head, url, (s, status, reason) => this.refuse(s, status, reason));
       return;
     }
+    // A dialect with a path of its own (the one its clients have built in), or the shared /ws.
+    const routed = this.deps.dialects.fromPath(url.pathname);
+    const route = routed?.detect.route;
     const xiaozhi = url.pathname === XIAOZHI_WS_PATH || url.pathname === XIAOZHI_WS_PATH.slice(0, -1);
-    if (url.pathname !== "/ws" && !xiaozhi) {
+    if (url.pathname !== "/ws" && !route && !xiaozhi) {
       this.refuse(socket, 404, "not_found");
       return;
     }
@@ -159,13 +169,13 @@ export class EdgeServer {
         return;
       }
     }
-    const deviceId = connect?.deviceId ?? url.searchParams.get("session") ?? undefined;
+    let deviceId = connect?.deviceId ?? (route ? undefined : (url.searchParams.get("session") ?? undefined));
     if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
       this.refuse(socket, 400, "bad_device_id");
       return;
     }
     const remote = req.socket.remoteAddress ?? "";
-    const token = tokenFromRequest(req, url);
+    const token = route ? (url.searchParams.get(route.tokenParam) ?? undefined) : tokenFromRequest(req, url);
     const tokenKey = tokenFingerprint(token);
     // One address or one token cannot fill the process with sockets that never say who they are.
     if ((this.pendingByAddress.get(remote) ?? 0) >= this.deps.cfg.maxPendingPerAddress) {
@@ -186,22 +196,40 @@ export class EdgeServer {
       this.refuse(socket, 403, "wrong_device");
       return;
     }
+    if (route) {
+      // The device is the token's: a token for any device names none.
+      if (result.grant.kind !== "device") {
+        this.refuse(socket, 403, "device_token_required");
+        return;
+      }
+      deviceId = result.grant.deviceId;
+      const bad = route.checkQuery?.(url.searchParams);
+      if (bad !== undefined) {
+        this.refuse(socket, 400, "bad_query");
+        return;
+      }
+    }
     if (this.draining) {
       this.refuse(socket, 503, "draining");
       return;
     }
-    const fixed = connect ? xiaozhiFor(connect) : undefined;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, remote, tokenKey, url, result.grant, fixed));
+    const grant = result.grant;
+    const wss = route?.perMessageDeflate ? this.wssDeflate : this.wss;
+    // xiaozhi identifies on its hello (the server hello answers it), not at the upgrade.
+    const known = connect
+      ? { routed: xiaozhiFor(connect), deviceId: undefined, hangupIsNormal: true }
+      : { routed, deviceId, hangupIsNormal: false };
+    wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, remote, tokenKey, url, grant, known));
   }
 
-  /** `fixed`: the dialect the endpoint names (xiaozhi), else detected from the URL or first frame. */
   private connected(
     ws: WebSocket,
     remote: string,
     tokenKey: string,
     url: URL,
     grant: Grant,
-    fixed?: DialectModule,
+    /** The dialect a path names and the device it already knows; whether a close without a frame (1006) is the device's normal hang-up. */
+    known: { routed: DialectModule | undefined; deviceId: string | undefined; hangupIsNormal: boolean },
   ): void {
     const transport = new WsTransport(ws, remote);
     this.sockets.set(ws, undefined);
@@ -230,10 +258,10 @@ export class EdgeServer {
       if (pending && session?.deviceId) identified();
     };
 
-    const urlDialect = fixed ?? this.deps.dialects.fromUrl(url);
+    const urlDialect = known.routed ?? this.deps.dialects.fromUrl(url);
     let detectTimer: NodeJS.Timeout | undefined;
     if (urlDialect) {
-      open(urlDialect).start(url.searchParams.get("session") ?? undefined);
+      open(urlDialect).start(known.deviceId);
       afterInput();
     } else {
       // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
@@ -283,7 +311,7 @@ export class EdgeServer {
         this.deps.metrics.connections.dec({ dialect: session.dialect.name });
         // The device chose this text: cleaned and bounded before it goes into an event.
         // A xiaozhi device hangs up by closing TCP without a close frame (1006): its normal end.
-        if (fixed && code === 1006) session.end(1000, "device hung up");
+        if (known.hangupIsNormal && code === 1006) session.end(1000, "device hung up");
         else session.end(code, cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES));
       }
     });

@@ -90,6 +90,7 @@ test("xiaozhi mesh - OTA gives an unknown device a code; hotpin activate binds i
   assert.equal(turn.maxPacketSamples, 1440);
   assert.equal(turn.droppedOverflow, 0, "paced within the device's 40-packet queue");
   assert.equal(turn.droppedOutsideSpeaking, 0, "no audio outside tts start … stop");
+  assert.deepEqual(turn.sentences, [ANSWER], "tts sentence_start carries the sentence");
   assert.ok(
     userTexts().some((t) => /go forward/.test(t)),
     `the LLM heard the recording: ${userTexts().join(" | ")}`,
@@ -151,4 +152,34 @@ test("xiaozhi mesh - the socket refuses a missing token and a token of another d
     await status({ ...base, "protocol-version": "1", authorization: `Bearer ${body.websocket.token}` }),
     403,
   );
+});
+
+test("xiaozhi mesh - auto mode: the server's VAD ends the turn in the device's DTX silence; a second turn on the same socket", {
+  skip,
+}, async () => {
+  const chats = fx.groq.chatRequests().length;
+  const r = await device(PRE_REGISTERED, [{ mode: "auto" }, { mode: "auto" }]);
+  assert.equal(r.error, undefined, `${JSON.stringify(r.error)} ${r.warnings.join("; ")}`);
+  for (const turn of r.turns) {
+    assert.match(turn.transcript ?? "", /go forward/);
+    assert.ok(turn.packets > 15, `${turn.packets} packets`);
+    assert.equal(turn.maxPacketSamples, 1440);
+    assert.equal(turn.droppedOverflow, 0);
+    // Includes the silence window the VAD waits before it ends the turn.
+    console.log(`# auto turn: end of speech → stt ${turn.sttMs} ms, → first audio ${turn.firstAudioMs} ms`);
+  }
+  assert.equal(fx.groq.chatRequests().length - chats, 2);
+});
+
+test("xiaozhi mesh - abort while the reply plays: tts stop at once, then the device can talk again", {
+  skip,
+}, async () => {
+  const r = await device(PRE_REGISTERED, [{ mode: "manual", abortAfterMs: 200 }, { mode: "manual" }]);
+  assert.equal(r.error, undefined, `${JSON.stringify(r.error)} ${r.warnings.join("; ")}`);
+  const [aborted, next] = r.turns;
+  assert.ok(
+    aborted?.abortToStopMs !== undefined && aborted.abortToStopMs < 300,
+    `abort → tts stop ${aborted?.abortToStopMs} ms`,
+  );
+  assert.match(next?.transcript ?? "", /go forward/);
 });

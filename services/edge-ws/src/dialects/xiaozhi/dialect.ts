@@ -1,4 +1,5 @@
-import { OpusDecoder, OpusEncoder, OpusError } from "@hotpin/audio";
+import { setTimeout as sleep } from "node:timers/promises";
+import { OpusDecoder, OpusEncoder, OpusError, pcmSamples } from "@hotpin/audio";
 import {
   alertMessage,
   type ConnectRequest,
@@ -15,8 +16,9 @@ import {
   XiaozhiProtocolError,
 } from "@hotpin/xiaozhi";
 import type { EdgeConfig } from "../../config";
+import { PlayClock } from "../../pacer";
 import type { ErrorCode, Output, RerecordReason } from "../../session/model";
-import { explicitStop } from "../../session/turn-detectors";
+import { vad } from "../../session/turn-detectors";
 import type { Transport } from "../../transport";
 import {
   type Capabilities,
@@ -29,21 +31,26 @@ import {
   type Reply,
   refuse,
 } from "../dialect";
-import { FrameCutter, FramePacer, type PaceClock, realClock, sendFrames } from "./playback";
+import { FrameCutter } from "./frame-cutter";
 
 /** The microphone stream every firmware sends (docs/protocols/xiaozhi.md §3.1, §4). */
 export const XIAOZHI_UP_RATE = 16_000;
 /** What replies are encoded at and the hello announces: 24 kHz avoids resampling on most boards (§3.2). */
 export const XIAOZHI_DOWN_RATE = 24_000;
 export const XIAOZHI_FRAME_MS = 60;
-/** The pipeline's reply PCM rate, resampled once here to the downlink rate. */
-const REPLY_PCM_RATE = 16_000;
+const FRAME_SAMPLES = (XIAOZHI_DOWN_RATE / 1000) * XIAOZHI_FRAME_MS;
 /** Audio sent right after `tts start` may arrive before the device switched to Speaking (§7.1). */
 const START_GAP_MS = 50;
+/** After the device has played what was sent: two frames more before `tts stop` (§7.3). */
+const TAIL_FRAMES = 2;
 
 export const XIAOZHI_CAPABILITIES: Capabilities = {
-  turn: explicitStop,
-  outputRate: REPLY_PCM_RATE,
+  // auto/realtime: the server's VAD ends the turn; manual: listen start/stop (start_recording makes a manual turn).
+  turn: vad,
+  inputRate: XIAOZHI_UP_RATE,
+  outputRate: XIAOZHI_DOWN_RATE,
+  // Only a device with echo cancellation streams while it speaks (realtime mode); auto turns its microphone off.
+  bargeIn: true,
   announcesState: false,
   partials: false,
   lateAudio: "drop",
@@ -79,7 +86,6 @@ export interface XiaozhiOptions {
     EdgeConfig,
     "xiaozhiIdleMs" | "xiaozhiOpusComplexity" | "xiaozhiOpusBitrate" | "xiaozhiBurstFrames" | "sendHighWaterBytes"
   >;
-  clock?: PaceClock;
 }
 
 /**
@@ -100,16 +106,14 @@ export class XiaozhiDialect implements Dialect {
   private listening = false;
   /** A reply played and its `tts stop` waits for the core's next output (complete or error). */
   private stopPending = false;
-  private playback: AbortController | undefined;
+  private playing = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private disposed = false;
-  private readonly clock: PaceClock;
 
   constructor(
     private readonly transport: Transport,
     private readonly opts: XiaozhiOptions,
   ) {
-    this.clock = opts.clock ?? realClock;
     this.touch();
   }
 
@@ -117,12 +121,16 @@ export class XiaozhiDialect implements Dialect {
     return this.mode;
   }
 
-  /** The firmware counts the channel dead after 120 s without a message; we close first. */
+  /**
+   * The firmware counts the channel dead after 120 s without a message from us, and a listening
+   * device streams (DTX) silence without end: 120 s without a text message either way (no turn,
+   * no reply) closes the socket, and the device opens a new one when it next needs it (§8).
+   */
   private touch(): void {
     if (this.disposed) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
-      if (this.playback) return this.touch();
+      if (this.playing) return this.touch();
       this.transport.close("normal", "idle");
     }, this.opts.cfg.xiaozhiIdleMs);
     this.idleTimer.unref?.();
@@ -145,7 +153,8 @@ export class XiaozhiDialect implements Dialect {
         if (m.state === "start") {
           this.mode = m.mode;
           this.listening = true;
-          return one({ type: "start_recording" });
+          // auto/realtime: the audio alone makes the turns (the VAD); manual: the device's own turn.
+          return m.mode === "manual" ? one({ type: "start_recording" }) : none;
         }
         if (m.state === "stop") {
           if (!this.listening) return none;
@@ -156,8 +165,7 @@ export class XiaozhiDialect implements Dialect {
         return none;
       case "abort":
         // The user pressed the button or said the wake word while the device speaks (§6).
-        this.playback?.abort();
-        return none;
+        return one({ type: "abort" });
       case "mcp":
       case "iot":
         return none;
@@ -165,7 +173,6 @@ export class XiaozhiDialect implements Dialect {
   }
 
   binary(data: Buffer): Parsed {
-    this.touch();
     let pcm: Buffer;
     try {
       pcm = this.decoder.decode(decodeAudioFrame(this.opts.connect.protocolVersion, data).opus);
@@ -173,14 +180,15 @@ export class XiaozhiDialect implements Dialect {
       if (err instanceof XiaozhiProtocolError || err instanceof OpusError) return refuse("bad_audio", err.message);
       throw err;
     }
-    // Frames still in flight after `listen stop` or while the reply plays are not a turn's.
-    if (!this.listening) return none;
+    // Manual mode: frames still in flight after `listen stop` are not a turn's. auto/realtime:
+    // everything goes to the VAD (a realtime device streams while it speaks: barge-in).
+    if (this.mode === "manual" && !this.listening) return none;
     return one({ type: "audio", pcm });
   }
 
   send(out: Output): void {
     const msg = this.wire(out);
-    if (this.stopPending && (out.type === "complete" || out.type === "error")) {
+    if (this.stopPending && (out.type === "complete" || out.type === "error" || out.type === "interrupted")) {
       // Sent with the core's end of the reply, so the device's next `listen start` finds it idle.
       this.stopPending = false;
       this.sendJson(ttsStop(this.sessionId));
@@ -203,8 +211,12 @@ export class XiaozhiDialect implements Dialect {
           sampleRate: XIAOZHI_DOWN_RATE,
           frameDurationMs: XIAOZHI_FRAME_MS,
         });
+      case "interrupted":
+        // The reply stopped (the device's abort, or the user talking over it): `tts stop` at once.
+        this.stopPending = true;
+        return undefined;
       case "processing":
-        this.listening = false;
+        if (this.mode === "manual") this.listening = false;
         return undefined;
       case "transcript":
         return sttMessage(sid, out.text);
@@ -230,13 +242,19 @@ export class XiaozhiDialect implements Dialect {
     }
   }
 
+  /**
+   * `tts start`, then per sentence `sentence_start` and its audio in packets of exactly one
+   * announced frame, encoded on libuv's thread pool and paced like the reference server: a burst
+   * of `HOTPIN_EDGE_XIAOZHI_BURST_FRAMES`, then one per frame time on one clock for the reply
+   * (a burst again after the device's queue ran dry). `tts stop` follows with the core's next
+   * output, after the device has played the tail.
+   */
   async play(reply: Reply, ctl: PlaybackControl): Promise<PlaybackResult> {
     const { cfg } = this.opts;
-    this.listening = false;
+    const { signal, highWaterBytes } = ctl.pace;
+    if (this.mode === "manual") this.listening = false;
     this.stopPending = false;
-    const playback = new AbortController();
-    this.playback = playback;
-    const signal = ctl.pace.signal ? AbortSignal.any([ctl.pace.signal, playback.signal]) : playback.signal;
+    this.playing = true;
     this.encoder ??= new OpusEncoder({
       sampleRate: XIAOZHI_DOWN_RATE,
       frameMs: XIAOZHI_FRAME_MS,
@@ -244,43 +262,50 @@ export class XiaozhiDialect implements Dialect {
       bitrate: cfg.xiaozhiOpusBitrate,
       complexity: cfg.xiaozhiOpusComplexity,
     });
-    const cutter = new FrameCutter(REPLY_PCM_RATE, XIAOZHI_DOWN_RATE, (XIAOZHI_DOWN_RATE / 1000) * XIAOZHI_FRAME_MS);
-    const sender = {
-      transport: this.transport,
-      encoder: this.encoder,
-      pacer: new FramePacer(XIAOZHI_FRAME_MS, cfg.xiaozhiBurstFrames, this.clock),
-      clock: this.clock,
-      signal,
-      highWaterBytes: cfg.sendHighWaterBytes,
-      frame: (opus: Buffer) => encodeAudioFrame(this.opts.connect.protocolVersion, opus),
-      onFirstPacket: () => ctl.firstAudio(),
-    };
-    const first = { sent: false };
+    const encoder = this.encoder;
+    // At most `burst` frames queued at the device beyond the one it plays.
+    const clock = new PlayClock(Math.max(0, cfg.xiaozhiBurstFrames - 1) * XIAOZHI_FRAME_MS);
+    const cutter = new FrameCutter(FRAME_SAMPLES);
+    const version = this.opts.connect.protocolVersion;
+    const startedAt = Date.now();
     let bytes = 0;
-    let playing = true;
-    this.sendJson(ttsStart(this.sessionId));
-    const startedAt = this.clock.now();
-    try {
-      for await (const segment of reply.segments) {
-        const { pcm, text } = segmentParts(segment);
-        if (text) this.sendJson(ttsSentenceStart(this.sessionId, text));
-        if (!first.sent) {
-          const gap = START_GAP_MS - (this.clock.now() - startedAt);
-          if (gap > 0) await this.clock.sleep(gap, signal);
+    let packets = 0;
+    const stopped = () => signal?.aborted === true || !this.transport.open;
+    const sendFrames = async (frames: Int16Array[]): Promise<boolean> => {
+      for (const pcm of frames) {
+        if (stopped()) return false;
+        const packet = await encoder.encodeAsync(pcm);
+        if (packets === 0) {
+          const gap = START_GAP_MS - (Date.now() - startedAt);
+          if (gap > 0) await delay(gap, signal);
         }
-        playing = await sendFrames(sender, cutter.push(pcm), first);
-        bytes += pcm.length;
-        if (!playing) break;
+        if (!(await clock.book(XIAOZHI_FRAME_MS, signal))) return false;
+        if (this.transport.bufferedAmount > highWaterBytes) await this.transport.flushed();
+        if (stopped()) return false;
+        if (packets === 0) ctl.firstAudio();
+        this.transport.sendBinary(encodeAudioFrame(version, packet));
+        packets++;
       }
-      if (playing) playing = await sendFrames(sender, cutter.flush(), first);
-      // The device plays about `burst` frames behind: let it finish before `tts stop` (§7.3).
-      if (playing) await this.clock.sleep((cfg.xiaozhiBurstFrames + 2) * XIAOZHI_FRAME_MS, signal);
-      if (signal.aborted) playing = false;
+      return true;
+    };
+    this.sendJson(ttsStart(this.sessionId));
+    try {
+      for await (const { pcm, text } of reply.segments) {
+        if (stopped()) break;
+        if (text) this.sendJson(ttsSentenceStart(this.sessionId, text));
+        if (!(await sendFrames(cutter.push(pcmSamples(pcm))))) break;
+        bytes += pcm.length;
+      }
+      if (!stopped()) await sendFrames(cutter.flush());
+      await clock.drained(signal);
+      if (!stopped()) await delay(TAIL_FRAMES * XIAOZHI_FRAME_MS, signal);
+    } catch (err) {
+      if (!stopped()) throw err; // an interruption cancels the LLM or TTS stream: not a failure
     } finally {
-      if (this.playback === playback) this.playback = undefined;
+      this.playing = false;
       this.stopPending = true;
     }
-    if (!playing) return { outcome: "aborted", bytes };
+    if (stopped()) return { outcome: "aborted", bytes };
     await ctl.beforeDone(bytes);
     return { outcome: "played", bytes };
   }
@@ -288,15 +313,12 @@ export class XiaozhiDialect implements Dialect {
   dispose(): void {
     this.disposed = true;
     clearTimeout(this.idleTimer);
-    this.playback?.abort();
     this.decoder.free();
     this.encoder?.free();
   }
 }
 
-/** A reply segment: PCM alone, or PCM with the sentence it speaks. */
-function segmentParts(segment: unknown): { pcm: Buffer; text?: string } {
-  if (Buffer.isBuffer(segment)) return { pcm: segment };
-  const s = segment as { pcm: Buffer; text?: unknown };
-  return typeof s.text === "string" ? { pcm: s.pcm, text: s.text } : { pcm: s.pcm };
+/** Waits, or less when `signal` aborts (never rejects). */
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return sleep(ms, undefined, signal ? { signal } : {}).catch(() => undefined);
 }
