@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { events } from "@hotpin/contracts";
+import { connectNats, createLogger, EVENT_SUBJECTS } from "@hotpin/runtime";
 import { runXiaozhiDevice, type XiaozhiTurn } from "@hotpin/sim";
 import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
 
@@ -48,7 +50,12 @@ function userTexts(): string[] {
 /** The board's NVS UUID: the same board on every run, as a real one keeps it. */
 const clientIdOf = (deviceId: string) => `c0ffee00-0000-4000-8000-${deviceId.replaceAll(":", "")}`;
 
-function device(deviceId: string, turns: XiaozhiTurn[], onCode?: (code: string) => Promise<void>) {
+function device(
+  deviceId: string,
+  turns: XiaozhiTurn[],
+  onCode?: (code: string) => Promise<void>,
+  more: { pacing?: "realtime" | "fast"; wakeWord?: string } = {},
+) {
   return runXiaozhiDevice({
     otaUrl: `${fx.mesh.edgeUrl}/xiaozhi/ota/`,
     deviceId,
@@ -58,7 +65,8 @@ function device(deviceId: string, turns: XiaozhiTurn[], onCode?: (code: string) 
     activationPollMs: 200,
     activationTimeoutMs: 30_000,
     replyTimeoutMs: 60_000,
-    pacing: "fast",
+    pacing: more.pacing ?? "fast",
+    ...(more.wakeWord ? { wakeWord: more.wakeWord } : {}),
     ...(onCode ? { onActivationCode: onCode } : {}),
   });
 }
@@ -154,12 +162,27 @@ test("xiaozhi mesh - the socket refuses a missing token and a token of another d
   );
 });
 
-test("xiaozhi mesh - auto mode: the server's VAD ends the turn in the device's DTX silence; a second turn on the same socket", {
+test("xiaozhi mesh - auto mode after a wake word: a wake_word event, the server's VAD ends each turn in the device's DTX silence, two turns on one socket", {
   skip,
 }, async () => {
   const chats = fx.groq.chatRequests().length;
-  const r = await device(PRE_REGISTERED, [{ mode: "auto" }, { mode: "auto" }]);
+  const nc = await connectNats({ servers: fx.mesh.nats.url, name: "xiaozhi-test", log: createLogger("t", "silent") });
+  const wakeWords: events.WakeWord[] = [];
+  nc.subscribe(EVENT_SUBJECTS, {
+    callback: (_err, msg) => {
+      const e = events.Event.decode(msg.data);
+      if (e.payload?.$case === "wakeWord" && e.deviceId === PRE_REGISTERED) wakeWords.push(e.payload.value);
+    },
+  });
+  // Real time, as the firmware streams: the figures below are then the device's experience.
+  const r = await device(PRE_REGISTERED, [{ mode: "auto" }, { mode: "auto" }], undefined, {
+    pacing: "realtime",
+    wakeWord: "hey hotpin",
+  });
+  await nc.flush();
+  await nc.close();
   assert.equal(r.error, undefined, `${JSON.stringify(r.error)} ${r.warnings.join("; ")}`);
+  assert.deepEqual(wakeWords, [{ word: "hey hotpin", confidence: 1, source: "device" }], "listen detect → wake_word");
   for (const turn of r.turns) {
     assert.match(turn.transcript ?? "", /go forward/);
     assert.ok(turn.packets > 15, `${turn.packets} packets`);

@@ -69,7 +69,9 @@ test("xiaozhi dialect - hello identifies the device its headers named; listen, a
   assert.equal(d.listenMode, "auto");
   assert.deepEqual(types(d.text('{"type":"listen","state":"start","mode":"realtime"}')), []);
   assert.equal(d.listenMode, "realtime");
-  assert.deepEqual(types(d.text('{"type":"listen","state":"detect","text":"你好小智"}')), []);
+  assert.deepEqual(d.text('{"type":"listen","state":"detect","text":"你好小智"}'), {
+    inputs: [{ type: "wake_word", word: "你好小智" }],
+  });
   assert.deepEqual(types(d.text('{"type":"abort","reason":"wake_word_detected"}')), ["abort"]);
   assert.deepEqual(types(d.text('{"type":"abort"}')), ["abort"]);
   assert.deepEqual(types(d.text('{"type":"mcp","payload":{"jsonrpc":"2.0","id":1,"result":{}}}')), []);

@@ -161,8 +161,8 @@ export class XiaozhiDialect implements Dialect {
           this.listening = false;
           return one({ type: "stop_recording" });
         }
-        // A wake word the device spotted; its `listen start` follows.
-        return none;
+        // A wake word the device spotted (a `wake_word` event); its `listen start` follows.
+        return one({ type: "wake_word", word: m.text });
       case "abort":
         // The user pressed the button or said the wake word while the device speaks (§6).
         return one({ type: "abort" });
