@@ -12,6 +12,10 @@ Connection
   --dialect firmware|spec   which device to be (default firmware)
   --dap1 HOST:PORT          be a DAWN DAP1 client over TCP instead: one WAV up, one WAV back
                             (--out, --reply-timeout-ms and --json apply; the rest do not)
+  --sesame                  be the Sesame-style Pi client at --url: microphone streamed without
+                            pause at 24 kHz, the server takes the turns (--token must be a device
+                            JWT; --utterances, --barge-in-after-ms, --out, --json apply)
+  --barge-in-after-ms MS    sesame: start the next utterance this long into each reply
   --device-id ID            session/device id (default esp32-cam-hotpin)
   --token TOKEN             device token (default $HOTPIN_SIM_TOKEN, else the firmware's
                             your_api_token_here)
@@ -64,6 +68,9 @@ export interface CliRun {
   dialect: Dialect;
   /** A DAP1 client to this TCP address instead of a WebSocket device. */
   dap1?: { host: string; port: number };
+  /** The Sesame-style client instead of a HotPin device. */
+  sesame: boolean;
+  bargeInAfterMs?: number;
   deviceId: string;
   token: string;
   retries: number;
@@ -142,6 +149,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     url: v.url ?? "ws://127.0.0.1:8000",
     dialect,
     ...(dap1 ? { dap1 } : {}),
+    sesame: Boolean(v.sesame),
+    bargeInAfterMs: int("barge-in-after-ms", v["barge-in-after-ms"], 1),
     deviceId: v["device-id"] ?? "esp32-cam-hotpin",
     token: v.token ?? env.HOTPIN_SIM_TOKEN ?? "your_api_token_here",
     retries: int("retries", v.retries) ?? 0,
@@ -177,6 +186,8 @@ function parse(argv: string[]) {
       url: { type: "string" },
       dialect: { type: "string" },
       dap1: { type: "string" },
+      sesame: { type: "boolean" },
+      "barge-in-after-ms": { type: "string" },
       "device-id": { type: "string" },
       token: { type: "string" },
       retries: { type: "string" },

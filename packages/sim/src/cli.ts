@@ -7,6 +7,7 @@ import { runDap1Device } from "./dap1-device";
 import { SimError } from "./errors";
 import { runDevice } from "./run-device";
 import { type FleetResult, runFleet } from "./run-fleet";
+import { runSesameDevice } from "./sesame-device";
 import { loadSpeech } from "./speech-input";
 import { type Percentiles, percentiles } from "./stats";
 import { formatEvent } from "./timeline";
@@ -65,9 +66,50 @@ async function runDap1(cmd: CliRun, dap1: { host: string; port: number }, pcm: B
   return EXIT_OK;
 }
 
+/** One Sesame-style call: the speech streamed (once per utterance) with silence around it, replies saved. */
+async function runSesame(cmd: CliRun, pcm: Buffer): Promise<number> {
+  const r = await runSesameDevice({
+    url: cmd.url,
+    token: cmd.token,
+    pcm,
+    utterances: cmd.utterances,
+    ...(cmd.bargeInAfterMs !== undefined ? { bargeInAfterMs: cmd.bargeInAfterMs } : {}),
+    ...(cmd.replyTimeoutMs !== undefined ? { replyTimeoutMs: cmd.replyTimeoutMs } : {}),
+    ...(cmd.quiet || cmd.json ? {} : { onEvent: (e) => process.stdout.write(`${formatEvent(e)}\n`) }),
+  });
+  const rate = r.sampleRate ?? 24_000;
+  if (cmd.out) {
+    for (const [i, t] of r.turns.entries()) {
+      await writeFile(
+        replyPath(cmd.out, r.turns.length === 1, "sesame", i + 1),
+        toWav(t.replyPcm, { sampleRate: rate, channels: 1, bitsPerSample: 16 }),
+      );
+    }
+  }
+  const turns = r.turns.map((t) => ({
+    firstAudioMs: t.firstAudioMs,
+    replyMs: (t.replyPcm.length / 2 / rate) * 1000,
+    bargedIn: t.bargedIn,
+    audioAfterBargeInMs: t.audioAfterBargeInMs,
+  }));
+  const summary = { ok: r.ok, error: r.error, turns, chats: r.chats.length, warnings: r.warnings };
+  process.stdout.write(
+    cmd.json
+      ? `${JSON.stringify(summary)}\n`
+      : `sesame: ${r.ok ? "ok" : `FAILED${r.error ? ` (${r.error.kind}): ${r.error.message}` : ""}`}; ${turns
+          .map(
+            (t, i) =>
+              `turn ${i + 1}: first audio ${t.firstAudioMs?.toFixed(0) ?? "-"} ms after the end of speech, ${t.replyMs.toFixed(0)} ms of reply${t.bargedIn ? `, interrupted (audio ${t.audioAfterBargeInMs?.toFixed(0) ?? "-"} ms after)` : ""}`,
+          )
+          .join("; ")}\n`,
+  );
+  return r.error ? EXIT_FAILED : r.ok ? EXIT_OK : EXIT_SERVER_REFUSED;
+}
+
 async function run(cmd: CliRun): Promise<number> {
   const pcm = await loadSpeech(cmd.input);
   if (cmd.dap1) return runDap1(cmd, cmd.dap1, pcm);
+  if (cmd.sesame) return runSesame(cmd, pcm);
   const image = cmd.image ? await readFile(cmd.image) : undefined;
   const device: Omit<DeviceOptions, "deviceId" | "onEvent"> = {
     url: cmd.url,

@@ -26,6 +26,11 @@ export interface SesameDeviceOptions {
   utterances?: number;
   /** Silence streamed after a reply ends, before the next utterance. Default 1000 ms. */
   gapMs?: number;
+  /**
+   * False: only stream the microphone (each utterance once, back to back) and wait for no reply,
+   * e.g. to measure what an always-listening device costs the server. Default true.
+   */
+  expectReplies?: boolean;
   /** Start the next utterance this long after a reply's first audio: the user interrupts. */
   bargeInAfterMs?: number;
   /** The reply has ended when no audio arrived for this long. Default 1000 ms. */
@@ -208,6 +213,7 @@ class SesameDevice {
       if (reply) this.finish(reply, turns);
       const endOfSpeech = this.timeline.now();
       this.timeline.add("note", `utterance ${u + 1} ends`, endOfSpeech);
+      if (this.o.expectReplies === false) continue;
       const result: SesameTurnResult = { replyPcm: Buffer.alloc(0), maxLeadMs: 0, bargedIn: false };
       reply = { parts: [], samples: 0, result };
       for (;;) {

@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { SESAME_PATH } from "@hotpin/sesame";
 import { runSesameDevice, type TimelineEvent } from "@hotpin/sim";
-import { TEST_DEVICE_TOKEN } from "@hotpin/test-support";
-import { DEFAULT_LISTENER_OPTIONS, Listener } from "@hotpin/vad";
+import { type RecordedRequest, TEST_TOKEN_SECRET as SECRET, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
+import { DEFAULT_LISTENER_OPTIONS } from "@hotpin/vad";
+import { speechSpan } from "@hotpin/vad/dist/testing";
 import { WebSocket } from "ws";
 import { issueToken } from "./auth";
 import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
@@ -16,26 +17,23 @@ import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
 const FIRST = "First, I will move forward ten meters, slowly and carefully, watching the floor.";
 const ANSWER = `${FIRST} Then I will turn to the left and wait for you there. Finally I will come back.`;
 const skip = meshSkip("Sesame-style mesh tests");
-// The mesh's token secret (packages/test-support): the client refuses a token that is not a JWT.
-const SECRET = "test-token-secret-0123456789abcdef";
 
 const fx = useMesh(skip, ANSWER);
 
-/**
- * Where speech begins and ends in the file, by the same VAD the edge runs (goforward.raw: ~500 ms
- * of quiet before the words and ~500 ms after), so latencies are measured from the speech itself.
- */
-async function speechSpan(pcm: Buffer): Promise<{ onsetMs: number; lastVoiceMs: number }> {
-  const listener = await Listener.create(DEFAULT_LISTENER_OPTIONS);
-  try {
-    const events = listener.push(Buffer.concat([pcm, Buffer.alloc(32_000)]));
-    const start = events.find((e) => e.type === "start");
-    const end = events.find((e) => e.type === "end");
-    assert.ok(start?.type === "start" && end?.type === "end", "the file has one utterance");
-    return { onsetMs: start.atMs, lastVoiceMs: end.atMs - DEFAULT_LISTENER_OPTIONS.turn.endSilenceMs };
-  } finally {
-    listener.free();
-  }
+/** The call set up, the first utterance, its transcript and reply audio, as `sequence` gives them. */
+const FIRST_TURN = [
+  "initialize",
+  "call_connect_response",
+  "ping_response",
+  "utterance 1 starts",
+  "utterance 1 ends",
+  "chat:user",
+  "audio",
+];
+
+/** The chat messages a (fake) Groq request carried. */
+function messages(req: RecordedRequest | undefined): { role: string; content: unknown }[] {
+  return (req?.body as { messages?: { role: string; content: unknown }[] } | undefined)?.messages ?? [];
 }
 
 /** The protocol log as a sequence of message types (repeats collapsed) and the sim's notes. */
@@ -59,7 +57,7 @@ test("sesame mesh - continuous stream: the server's VAD ends the turn, the reply
 }, async () => {
   const token = await issueToken(SECRET, "sesame-pi-1", 3600);
   const pcm = readFileSync(GOFORWARD);
-  const { lastVoiceMs } = await speechSpan(pcm);
+  const { lastWordMs } = await speechSpan(pcm);
   const result = await runSesameDevice({ url: fx.mesh.edgeUrl, token, pcm, utterances: 1 });
   assert.equal(result.error, undefined, JSON.stringify(result.error));
   assert.ok(result.ok && result.disconnectAcked, "call_disconnect_response echoed the request_id");
@@ -68,21 +66,15 @@ test("sesame mesh - continuous stream: the server's VAD ends the turn, the reply
   assert.ok(turn?.firstAudioMs !== undefined && turn.replyPcm.length > 24_000 * 2, "a second of reply audio or more");
   // Paced in real time: the client plays what arrives, so it never has much more than the lead queued.
   assert.ok(turn.maxLeadMs < 500, `reply ran ${turn.maxLeadMs.toFixed(0)} ms ahead of real time`);
-  const chat = fx.groq.chatRequests().at(-1)?.body as { messages: { role: string; content: unknown }[] };
-  assert.match(String(chat.messages.at(-1)?.content), /go forward/i, "the transcript reached the LLM");
+  assert.match(
+    String(messages(fx.groq.chatRequests().at(-1)).at(-1)?.content),
+    /go forward/i,
+    "the transcript reached the LLM",
+  );
   assert.deepEqual(result.unknownTypes, [], "nothing the client would log as unknown");
-  assert.deepEqual(sequence(result.timeline), [
-    "initialize",
-    "call_connect_response",
-    "ping_response",
-    "utterance 1 starts",
-    "utterance 1 ends",
-    "chat:user",
-    "audio",
-    "call_disconnect_response",
-  ]);
+  assert.deepEqual(sequence(result.timeline), [...FIRST_TURN, "call_disconnect_response"]);
   // The sim dates the end of speech at the end of the file; the words end earlier.
-  const fromWordsMs = turn.firstAudioMs + pcm.length / 32 - lastVoiceMs;
+  const fromWordsMs = turn.firstAudioMs + pcm.length / 32 - lastWordMs;
   console.log(
     `# sesame: last word → first reply audio ${fromWordsMs.toFixed(0)} ms (includes the ${DEFAULT_LISTENER_OPTIONS.turn.endSilenceMs} ms silence window)`,
   );
@@ -113,16 +105,8 @@ test("sesame mesh - barge-in: speech over the reply stops its audio within 300 m
   assert.ok(second?.replyPcm.length, "the interrupting utterance was answered");
   // Order: reply audio, the user speaks, the audio stops before that speech's transcript, its reply.
   const seq = sequence(result.timeline);
-  assert.deepEqual(seq.slice(0, 7), [
-    "initialize",
-    "call_connect_response",
-    "ping_response",
-    "utterance 1 starts",
-    "utterance 1 ends",
-    "chat:user",
-    "audio",
-  ]);
-  const rest = seq.slice(7);
+  assert.deepEqual(seq.slice(0, FIRST_TURN.length), FIRST_TURN);
+  const rest = seq.slice(FIRST_TURN.length);
   assert.deepEqual(rest.at(0), "utterance 2 starts");
   assert.deepEqual(rest.slice(-4), ["utterance 2 ends", "chat:user", "audio", "call_disconnect_response"]);
   assert.ok(
@@ -132,8 +116,9 @@ test("sesame mesh - barge-in: speech over the reply stops its audio within 300 m
   // The interrupted turn was stored as what had been said: the next LLM call's history has it.
   const chats = fx.groq.chatRequests().slice(before);
   assert.equal(chats.length, 2);
-  const history = (chats[1]?.body as { messages: { role: string; content: unknown }[] }).messages;
-  const assistant = history.filter((m) => m.role === "assistant").map((m) => String(m.content));
+  const assistant = messages(chats[1])
+    .filter((m) => m.role === "assistant")
+    .map((m) => String(m.content));
   assert.ok(
     assistant.some((t) => t.startsWith("First,") && !t.includes("Finally")),
     `the interrupted reply is stored as its begun sentences: ${JSON.stringify(assistant)}`,

@@ -13,6 +13,8 @@ export class VadTurns {
   private pendingBytes = 0;
   private freed = false;
   private readonly maxPendingBytes: number;
+  /** Settles once the VAD is running (or failed: `onError` was told). */
+  readonly ready: Promise<void>;
 
   constructor(
     options: ListenerOptions,
@@ -22,7 +24,7 @@ export class VadTurns {
   ) {
     if (options.sampleRate !== CORE_RATE) throw new RangeError(`the session's listener runs at ${CORE_RATE} Hz`);
     this.maxPendingBytes = (maxPendingMs * CORE_RATE * 2) / 1000;
-    Listener.create(options).then(
+    this.ready = Listener.create(options).then(
       (listener) => {
         if (this.freed) return listener.free();
         this.listener = listener;
