@@ -51,7 +51,7 @@ export function createEdge({ cfg, log, metrics, services, events }: EdgeParts) {
   });
   const apologies = new Apologies(services, log);
   const sessionDeps = { cfg, services, apologies, events, metrics, log, devices, images: fleet.images };
-  const xiaozhiOta = new XiaozhiOta({ cfg, log, secret });
+  const xiaozhiOta = new XiaozhiOta({ cfg, log, metrics, secret });
   const server = new EdgeServer({ ...sessionDeps, fleet, auth, dialects: webSocketDialects, xiaozhiOta });
   const dap1 =
     cfg.dap1Port > 0 ? new Dap1Listener({ cfg, log, metrics, apologies, sessionDeps, access: dap1Access }) : undefined;

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, test } from "node:test";
-import { connectNats, createLogger } from "@hotpin/runtime";
+import { connectNats, createLogger, createRegistry } from "@hotpin/runtime";
 import { startNats, type TestNats } from "@hotpin/test-support";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Authenticator } from "../auth";
 import { readEdgeConfig } from "../config";
+import { createEdgeMetrics } from "../metrics";
 import { activateCode, openBindings, openCodes, putBinding } from "./bindings";
 import { XiaozhiOta } from "./ota-handler";
 
@@ -26,9 +27,13 @@ after(async () => {
   await nats?.[Symbol.asyncDispose]();
 });
 
-async function serve(env: Record<string, string> = {}, attach = true): Promise<{ url: string; ota: XiaozhiOta }> {
+async function serve(
+  env: Record<string, string> = {},
+  attach = true,
+): Promise<{ url: string; ota: XiaozhiOta; outcomes: () => Promise<Record<string, number>> }> {
   const cfg = readEdgeConfig({ HOTPIN_EDGE_XIAOZHI_DEVICES: PRE, ...env });
-  const ota = new XiaozhiOta({ cfg, log: createLogger("ota-test", "silent"), secret: SECRET });
+  const metrics = createEdgeMetrics(createRegistry("edge"));
+  const ota = new XiaozhiOta({ cfg, log: createLogger("ota-test", "silent"), metrics, secret: SECRET });
   if (attach) await ota.attach(nc);
   const server = createServer((req, res) => {
     if (!ota.handles(req, (req.url ?? "/").split("?")[0] ?? "/", res)) res.writeHead(404).end();
@@ -36,7 +41,11 @@ async function serve(env: Record<string, string> = {}, attach = true): Promise<{
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const addr = server.address();
-  return { url: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`, ota };
+  const outcomes = async () =>
+    Object.fromEntries(
+      (await metrics.xiaozhiOta.get()).values.map((v) => [String(v.labels.outcome), v.value]),
+    ) as Record<string, number>;
+  return { url: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`, ota, outcomes };
 }
 
 const body = JSON.stringify({
@@ -59,7 +68,7 @@ type Reply = {
 };
 
 test("xiaozhi ota - unknown device: a code (the same on every check) until bound, then a device token", async () => {
-  const { url } = await serve();
+  const { url, outcomes } = await serve();
   const id = "aa:bb:cc:00:00:10";
   const first = (await (await post(`${url}/xiaozhi/ota/`, id)).json()) as Reply;
   assert.equal(first.websocket, undefined);
@@ -88,6 +97,7 @@ test("xiaozhi ota - unknown device: a code (the same on every check) until bound
   const other = (await (await post(`${url}/xiaozhi/ota/`, id, "another-board")).json()) as Reply;
   assert.equal(other.websocket, undefined);
   assert.ok(other.activation?.code);
+  assert.deepEqual(await outcomes(), { code: 3, pending: 1, activated: 1, connection: 1 });
 });
 
 test("xiaozhi ota - pre-registered devices: from config at once (even before NATS), from the CLI pinned at first use", async () => {
@@ -128,4 +138,5 @@ test("xiaozhi ota - bad requests: no identity, bad body, oversize, wrong method;
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) statuses.push((await post(`${limited.url}/xiaozhi/ota/`, PRE)).status);
   assert.deepEqual(statuses, [200, 200, 200, 429]);
+  assert.deepEqual(await limited.outcomes(), { connection: 3, rate_limited: 1 });
 });

@@ -18,6 +18,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { issueToken } from "../auth";
 import type { EdgeConfig } from "../config";
+import type { EdgeMetrics } from "../metrics";
 import { PerMinuteLimit } from "../rate-window";
 import {
   codeOfDevice,
@@ -56,6 +57,7 @@ type Cfg = Pick<
 export interface XiaozhiOtaDeps {
   cfg: Cfg;
   log: Logger;
+  metrics: Pick<EdgeMetrics, "xiaozhiOta">;
   /** The secret device tokens are signed with; empty when only static tokens are configured. */
   secret: string;
   now?: () => number;
@@ -99,6 +101,7 @@ export class XiaozhiOta {
     }
     const remote = req.socket.remoteAddress ?? "";
     if (!this.requests.take(remote)) {
+      this.count("rate_limited");
       answer(res, 429, { error: "too many requests; retry later" });
       req.resume();
       return true;
@@ -108,10 +111,16 @@ export class XiaozhiOta {
     return true;
   }
 
+  private count(outcome: string): void {
+    this.deps.metrics.xiaozhiOta.inc({ outcome });
+  }
+
   private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof XiaozhiProtocolError || err instanceof BodyTooLarge) this.count("bad_request");
     if (err instanceof XiaozhiProtocolError) answer(res, 400, { error: err.message });
     else if (err instanceof BodyTooLarge) answer(res, 413, { error: `the body is over ${MAX_OTA_BODY_BYTES} bytes` });
     else if (err instanceof StoreUnavailable) {
+      this.count("unavailable");
       answer(res, 503, { error: "device activation is unavailable right now; retry" });
     } else {
       this.deps.log.warn({ err: (err as Error).message }, "xiaozhi OTA request failed");
@@ -129,10 +138,15 @@ export class XiaozhiOta {
     if (await this.bound(ota.deviceId, ota.clientId)) {
       const token = await this.token(ota.deviceId);
       this.deps.log.info({ device: ota.deviceId }, "xiaozhi device given its connection");
+      this.count("connection");
       return answer(res, 200, otaResponse({ ...common, websocket: { url: this.wsUrl(req), token } }));
     }
     const pending = await this.codeFor(ota.deviceId, ota.clientId, remote);
-    if (!pending) return answer(res, 429, { error: "too many activation codes from this address; retry later" });
+    if (!pending) {
+      this.count("rate_limited");
+      return answer(res, 429, { error: "too many activation codes from this address; retry later" });
+    }
+    this.count("code");
     answer(
       res,
       200,
@@ -152,6 +166,7 @@ export class XiaozhiOta {
     const { deviceId, clientId } = parseActivateRequest(req.headers, await readBody(req));
     // The eFuse HMAC cannot be checked without the chip's key; the binding is the operator's act.
     const done = await this.bound(deviceId, clientId);
+    this.count(done ? "activated" : "pending");
     res.writeHead(done ? ACTIVATE_DONE : ACTIVATE_PENDING, { "content-type": "application/json" });
     res.end(JSON.stringify({ success: done }));
   }
