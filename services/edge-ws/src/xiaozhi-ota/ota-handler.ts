@@ -123,8 +123,10 @@ export class XiaozhiOta {
       this.count("unavailable");
       answer(res, 503, { error: "device activation is unavailable right now; retry" });
     } else {
+      // NATS KV unreachable mid-request, most likely: the device retries any non-200 later.
+      this.count("unavailable");
       this.deps.log.warn({ err: (err as Error).message }, "xiaozhi OTA request failed");
-      answer(res, 500, { error: "internal error" });
+      answer(res, 503, { error: "device activation is unavailable right now; retry" });
     }
   }
 
