@@ -27,6 +27,8 @@ export interface ListeningResult {
     /** Edge CPU per device, over its idle baseline: VAD, 24→16 kHz resampling, JSON and base64. */
     msPerAudioSecond: number;
     coreSharePerDevice: number;
+    /** Edge resident memory per streaming device, sampled mid-stream, over idle. */
+    rssKbPerDevice: number;
   };
 }
 
@@ -100,10 +102,12 @@ export async function measureListening(opts: {
   const noise = roomNoise(opts.seconds * 1000);
   const tokens = await Promise.all(Array.from({ length: opts.devices }, device));
   const busy0 = await sampleProcess(pid);
+  const mid = new Promise((r) => setTimeout(r, opts.seconds * 500)).then(() => sampleProcess(pid));
   const streams = await Promise.all(
     tokens.map((token) => runSesameDevice({ url: mesh.edgeUrl, token, pcm: noise, expectReplies: false })),
   );
   const busy1 = await sampleProcess(pid);
+  const rssKbPerDevice = ((await mid).rssKb - idle1.rssKb) / opts.devices;
   for (const r of streams) failed(r);
   const extra = cpuShare(busy0, busy1) - cpuShare(idle0, idle1);
   const coreSharePerDevice = Math.max(0, extra) / opts.devices;
@@ -120,6 +124,7 @@ export async function measureListening(opts: {
       seconds: opts.seconds,
       msPerAudioSecond: coreSharePerDevice * 1000,
       coreSharePerDevice,
+      rssKbPerDevice,
     },
   };
 }

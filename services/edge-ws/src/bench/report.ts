@@ -107,6 +107,7 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
     out.sesame_cpu_ms_per_audio_second = num(l.cpu.msPerAudioSecond, 2);
     out.sesame_cpu_pct_per_device = num(l.cpu.coreSharePerDevice * 100, 3);
     out.sesame_cpu_devices = l.cpu.devices;
+    out.sesame_rss_kb_per_device = num(l.cpu.rssKbPerDevice);
   }
   return out;
 }
@@ -217,6 +218,11 @@ export function printEdgeReport(r: EdgeReportInput): void {
           "CPU per streaming device (ms/audio s)",
           l.cpu.msPerAudioSecond.toFixed(2),
           `${(l.cpu.coreSharePerDevice * 100).toFixed(3)} % of a core; ${l.cpu.devices} devices × ${l.cpu.seconds} s, over idle`,
+        ],
+        [
+          "memory per streaming device (KB RSS)",
+          l.cpu.rssKbPerDevice.toFixed(0),
+          "sampled mid-stream, over idle (sockets, deflate, listener, STT stream not open)",
         ],
       ]),
     );

@@ -95,14 +95,19 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     if (stage !== "first_audio") rec.span.addEvent(stage);
   };
   let final: Awaited<ReturnType<SttStream["finish"]>>;
+  // Interrupted while STT still decodes (the user went on talking): its stream is not needed.
+  const cancelStt = () => rec.stt.cancel();
+  signal.addEventListener("abort", cancelStt, { once: true });
   try {
     final = await rec.stt.finish(cfg.sttTimeoutMs);
   } catch (err) {
+    if (gone()) return interrupted(host);
     return failExchange(host, stageError("stt", err), rec);
   } finally {
+    signal.removeEventListener("abort", cancelStt);
     void rec.buffer.dispose();
   }
-  if (gone()) return;
+  if (gone()) return interrupted(host);
   since("stt_final");
   const reason = rerecordReason(final, cfg);
   host.event({
@@ -132,7 +137,7 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     }),
     pending ? loadImage(host, pending) : undefined,
   ]);
-  if (gone()) return;
+  if (gone()) return interrupted(host);
   const reply = speakAnswer(services, {
     deviceId,
     sessionId: host.id,
@@ -184,9 +189,14 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     if (!result.interrupted) host.move("reply_done", "Ready");
   } catch (err) {
     reply.cancel();
-    if (gone()) return;
+    if (gone()) return interrupted(host);
     return failExchange(host, stageError("llm", err), rec);
   }
+}
+
+/** An exchange cut off before its reply played: counted, nothing said (a device that left is counted at its end). */
+function interrupted(host: ExchangeHost): void {
+  if (!host.closed) host.deps.metrics.utterances.inc({ outcome: "interrupted" });
 }
 
 /**
