@@ -227,6 +227,14 @@ export function callDisconnectResponse(sessionId: string, callId: string | undef
   };
 }
 
+/**
+ * A refusal of something the client sent. The client has no error type: it logs the message as
+ * an unknown type with its content and goes on, which is what a refusal should do.
+ */
+export function errorMessage(sessionId: string | undefined, code: string, message: string): Json {
+  return { type: "error", ...(sessionId ? { session_id: sessionId } : {}), content: { code, message } };
+}
+
 export interface ConnectQuery {
   /** The device JWT; the edge verifies it and answers 401/403 before the upgrade. */
   idToken: string;

@@ -26,6 +26,11 @@ export interface SesameDeviceOptions {
   utterances?: number;
   /** Silence streamed after a reply ends, before the next utterance. Default 1000 ms. */
   gapMs?: number;
+  /**
+   * False: only stream the microphone (each utterance once, back to back) and wait for no reply,
+   * e.g. to measure what an always-listening device costs the server. Default true.
+   */
+  expectReplies?: boolean;
   /** Start the next utterance this long after a reply's first audio: the user interrupts. */
   bargeInAfterMs?: number;
   /** The reply has ended when no audio arrived for this long. Default 1000 ms. */
@@ -196,6 +201,8 @@ class SesameDevice {
     };
 
     for (let u = 0; u < count; u++) {
+      // Notes in the protocol log, so a test can read the order of speech and server messages.
+      this.timeline.add("note", `utterance ${u + 1} starts`);
       for (let at = 0; at < speech.length; at += FRAME_SAMPLES) {
         const f = new Int16Array(FRAME_SAMPLES);
         f.set(speech.subarray(at, at + FRAME_SAMPLES));
@@ -205,6 +212,8 @@ class SesameDevice {
       interrupted = undefined;
       if (reply) this.finish(reply, turns);
       const endOfSpeech = this.timeline.now();
+      this.timeline.add("note", `utterance ${u + 1} ends`, endOfSpeech);
+      if (this.o.expectReplies === false) continue;
       const result: SesameTurnResult = { replyPcm: Buffer.alloc(0), maxLeadMs: 0, bargedIn: false };
       reply = { parts: [], samples: 0, result };
       for (;;) {

@@ -6,6 +6,8 @@ import { startNats, type TestNats } from "./nats";
 
 /** The static device token every test mesh accepts. */
 export const TEST_DEVICE_TOKEN = "test-device-token";
+/** The secret a test mesh signs device JWTs with (`issueToken` of the edge makes tokens it accepts). */
+export const TEST_TOKEN_SECRET = "test-token-secret-0123456789abcdef";
 /** The operator token of a test mesh's console. */
 export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789";
 
@@ -53,7 +55,7 @@ export async function startMesh(opts: TestMeshOptions = {}): Promise<TestMesh> {
       randomPorts: true,
       env: {
         HOTPIN_DEVICE_TOKENS: TEST_DEVICE_TOKEN,
-        HOTPIN_TOKEN_SECRET: "test-token-secret-0123456789abcdef",
+        HOTPIN_TOKEN_SECRET: TEST_TOKEN_SECRET,
         HOTPIN_CONSOLE_OPERATOR_TOKENS: TEST_OPERATOR_TOKEN,
         HOTPIN_LOG_LEVEL: verbose ? "debug" : "warn",
         // The tests check what the real recognizer heard; with a (fake) Groq key, "auto" would

@@ -20,6 +20,8 @@ export class BargeInGuard {
   private loudMs = 0;
   private gapMs = 0;
   private firstLoudAtMs = 0;
+  /** The latest loud voiced frame of this playback, the first part included: user-like speech. */
+  lastLoudAtMs: number | undefined;
 
   constructor(
     readonly options: BargeInOptions,
@@ -34,6 +36,7 @@ export class BargeInGuard {
     this.playingSinceMs = atMs;
     this.loudMs = 0;
     this.gapMs = 0;
+    this.lastLoudAtMs = undefined;
   }
 
   playbackEnded(): void {
@@ -43,8 +46,11 @@ export class BargeInGuard {
   /** The stream time the interrupting speech began at, once it qualifies; otherwise undefined. */
   push(frame: Frame): number | undefined {
     const o = this.options;
-    if (this.playingSinceMs === undefined || frame.atMs < this.playingSinceMs + o.ignoreFirstMs) return undefined;
-    if (frame.voiced && frame.dbfs >= o.minDbfs) {
+    if (this.playingSinceMs === undefined) return undefined;
+    const loud = frame.voiced && frame.dbfs >= o.minDbfs;
+    if (loud) this.lastLoudAtMs = frame.atMs;
+    if (frame.atMs < this.playingSinceMs + o.ignoreFirstMs) return undefined;
+    if (loud) {
       if (this.loudMs === 0) this.firstLoudAtMs = frame.atMs;
       this.loudMs += this.frameMs;
       this.gapMs = 0;

@@ -28,7 +28,7 @@ export const DEFAULT_LISTENER_OPTIONS: ListenerOptions = {
   bargeIn: false,
 };
 
-export const DEFAULT_BARGE_IN: BargeInOptions = { ignoreFirstMs: 500, minDbfs: -40, minSpeechMs: 160, maxGapMs: 100 };
+export const DEFAULT_BARGE_IN: BargeInOptions = { ignoreFirstMs: 500, minDbfs: -40, minSpeechMs: 120, maxGapMs: 100 };
 
 export type ListenerEvent =
   | TurnEvent
@@ -38,7 +38,8 @@ export type ListenerEvent =
 /**
  * One always-listening session: PCM in, turn events out. While a reply plays, a new utterance is
  * held back; it becomes a turn only when the barge-in guard says the user really interrupts (or
- * when the reply ends, with barge-in on), so a device that hears its own reply does not answer it.
+ * when the reply ends, with barge-in on and some of it as loud as the guard asks), so a device that
+ * hears its own reply does not answer it.
  */
 export class Listener {
   private readonly splitter: FrameSplitter;
@@ -48,6 +49,8 @@ export class Listener {
   private playing = false;
   /** Events of an utterance that began during playback, not yet let through. */
   private held: TurnEvent[] | undefined;
+  /** Stream time the held utterance began at. */
+  private heldSinceMs = 0;
 
   private constructor(
     private readonly vad: WebRtcVad,
@@ -85,7 +88,10 @@ export class Listener {
       this.samples += pcmFrame.length;
       const wasSpeaking = this.turns.speaking;
       const events = this.turns.push(frame);
-      if (this.playing && !wasSpeaking && this.turns.speaking) this.held = [];
+      if (this.playing && !wasSpeaking && this.turns.speaking) {
+        this.held = [];
+        this.heldSinceMs = frame.atMs;
+      }
       if (this.held) {
         this.held.push(...events);
         if (events.some((e) => e.type === "end" || e.type === "discard")) this.held = undefined;
@@ -131,8 +137,11 @@ export class Listener {
   private stopPlayback(out: ListenerEvent[]): void {
     if (!this.playing) return;
     this.playing = false;
+    // Held speech becomes the turn only with barge-in on and if some of it was as loud as a user
+    // (the guard's level): quieter speech over the reply is most likely the reply's own echo.
+    const userLike = this.guard?.lastLoudAtMs !== undefined && this.guard.lastLoudAtMs >= this.heldSinceMs;
     this.guard?.playbackEnded();
-    if (this.held && this.guard) out.push(...this.held);
+    if (this.held && userLike) out.push(...this.held);
     else if (this.held) this.turns.reset();
     this.held = undefined;
   }

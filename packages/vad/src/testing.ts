@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseWav } from "@hotpin/audio";
+import { DEFAULT_LISTENER_OPTIONS, Listener } from "./listener";
 
 /** Real speech from Debian's pocketsphinx-testdata (16 kHz mono): five LibriVox utterances. */
 export const LIBRIVOX_DIR = "/usr/share/pocketsphinx/test/data/librivox";
@@ -54,4 +55,21 @@ export function speechWithPauses(gapMs: number): Script {
   }
   parts.push(silence(gapMs));
   return { pcm: Buffer.concat(parts), utterances };
+}
+
+/**
+ * Where the words of a 16 kHz recording of one utterance begin and end, by the default listener
+ * (the edge's own VAD): for latencies measured from the speech rather than from the file's edges.
+ */
+export async function speechSpan(pcm: Buffer): Promise<{ onsetMs: number; lastWordMs: number }> {
+  const listener = await Listener.create(DEFAULT_LISTENER_OPTIONS);
+  try {
+    const events = listener.push(Buffer.concat([pcm, silence(1_000)]));
+    const start = events.find((e) => e.type === "start");
+    const end = events.find((e) => e.type === "end");
+    if (start?.type !== "start" || end?.type !== "end") throw new Error("the recording holds no utterance");
+    return { onsetMs: start.atMs, lastWordMs: end.atMs - DEFAULT_LISTENER_OPTIONS.turn.endSilenceMs };
+  } finally {
+    listener.free();
+  }
 }

@@ -239,8 +239,9 @@ test("vad - without barge-in, speech during the reply is held and dropped when t
   }
 });
 
-test("vad - with barge-in on, an utterance under way when the reply ends becomes the turn", async () => {
-  const listener = await Listener.create(withBargeIn({ ...DEFAULT_BARGE_IN, minDbfs: 0 }));
+test("vad - with barge-in on, a user-loud utterance under way when the reply ends becomes the turn", async () => {
+  // Loud, but the guard wants more of it than there is before the reply ends: no barge-in.
+  const listener = await Listener.create(withBargeIn({ ...DEFAULT_BARGE_IN, minSpeechMs: 5_000 }));
   try {
     listener.playbackStarted();
     assert.deepEqual(listener.push(Buffer.concat([silence(500), librivox("0870").subarray(0, 64_000)])), []);
@@ -251,6 +252,21 @@ test("vad - with barge-in on, an utterance under way when the reply ends becomes
     );
     const rest = listener.push(Buffer.concat([librivox("0870").subarray(64_000), silence(1500)]));
     assert.equal(ofType(rest, "end").length, 1);
+  } finally {
+    listener.free();
+  }
+});
+
+test("vad - with barge-in on, a quiet (echo-level) utterance under way when the reply ends is dropped", async () => {
+  const listener = await Listener.create(withBargeIn(DEFAULT_BARGE_IN));
+  try {
+    listener.playbackStarted();
+    // 25 dB down: still speech to the VAD, never as loud as the guard's -40 dBFS (as in the test above).
+    const quiet = scaled(librivox("0880"), -25);
+    assert.deepEqual(listener.push(Buffer.concat([silence(500), quiet.subarray(0, 64_000)])), []);
+    assert.deepEqual(listener.playbackEnded(), []);
+    // The echo stops with the reply: nothing of it ever becomes a turn.
+    assert.deepEqual(listener.push(silence(1500)), []);
   } finally {
     listener.free();
   }

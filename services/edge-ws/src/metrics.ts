@@ -41,6 +41,12 @@ export function createEdgeMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
+    interruptions: new Counter({
+      name: "hotpin_edge_interruptions_total",
+      help: "replies cut off, by who: barge_in (the user spoke over it) or device (it aborted)",
+      labelNames: ["by"],
+      registers,
+    }),
     rerecords: new Counter({
       name: "hotpin_edge_rerecords_total",
       help: "devices asked to record again, by reason",
@@ -160,6 +166,12 @@ export function createEdgeMetrics(registry: Registry) {
     eventsBuffered: new Gauge({
       name: "hotpin_edge_events_buffered",
       help: "events waiting for NATS",
+      registers,
+    }),
+    xiaozhiOta: new Counter({
+      name: "hotpin_edge_xiaozhi_ota_total",
+      help: "xiaozhi OTA and activation answers, by outcome (connection, code, activated, pending, bad_request, rate_limited, unavailable)",
+      labelNames: ["outcome"],
       registers,
     }),
   };

@@ -60,3 +60,33 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * Real-time pacing for devices that play what arrives with no buffer to speak of (Sesame-style,
+ * docs/protocols/sesame.md): one clock for a whole reply tracks when the device will have played
+ * everything sent, so a pause between sentences (TTS still speaking) adds no lead, and a frame
+ * goes only when at most `leadMs` is still queued there.
+ */
+export class PlayClock {
+  private playsUntil = 0;
+
+  constructor(
+    private readonly leadMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Waits until a frame of `frameMs` may go, then books it; false when `signal` aborted first. */
+  async book(frameMs: number, signal?: AbortSignal): Promise<boolean> {
+    const waitMs = this.playsUntil - this.now() - this.leadMs;
+    if (waitMs > 0) await delay(waitMs, signal);
+    if (signal?.aborted) return false;
+    this.playsUntil = Math.max(this.playsUntil, this.now()) + frameMs;
+    return true;
+  }
+
+  /** Waits until the device has played everything booked (or `signal` aborts). */
+  async drained(signal?: AbortSignal): Promise<void> {
+    const waitMs = this.playsUntil - this.now();
+    if (waitMs > 0 && !signal?.aborted) await delay(waitMs, signal);
+  }
+}

@@ -24,6 +24,8 @@ export interface PeerBehaviour {
   llmHold?: Promise<void>;
   /** Told when an LLM call starts. */
   onChat?: () => void;
+  /** PCM bytes each sentence's speech takes (default 8000). */
+  ttsBytes?: number;
 }
 
 export const STATIC_TOKEN = "static-test-token";
@@ -49,6 +51,8 @@ export async function startPeers(behaviour: PeerBehaviour) {
   const images: (llm.Image | undefined)[] = [];
   const sessions = new Set<string>();
   const blobOwners = new Map<string, string>();
+  /** The sample rate each TTS call of a reply's sentences asked for (cached prompts send text instead). */
+  const ttsRates: number[] = [];
   server.addService(stt.SpeechToTextService, {
     recognize(call: grpc.ServerDuplexStream<stt.RecognizeRequest, stt.RecognizeResponse>) {
       const parts: Buffer[] = [];
@@ -112,7 +116,8 @@ export async function startPeers(behaviour: PeerBehaviour) {
         call.emit("error", { code: grpc.status.UNAVAILABLE, details: "down" });
         return;
       }
-      const pcm = tone(8000);
+      if (call.request.sentences.length > 0) ttsRates.push(call.request.sampleRateHz);
+      const pcm = tone(behaviour.ttsBytes ?? 8000);
       call.write({ event: { $case: "chunk", value: { pcm, sentenceIndex: 0 } } });
       call.write({
         event: {
@@ -240,6 +245,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
     turns,
     histories,
     images,
+    ttsRates,
     blobs,
     sessions,
     stop: () => server.forceShutdown(),

@@ -5,13 +5,15 @@ import { spawnNode, waitForLine } from "./child-process";
 import { BENCH_TOKEN, edgeDir, startEdgeProcess } from "./edge-process";
 import { measureFirstAudio } from "./first-audio";
 import { type IngestSweep, type IngestTarget, ingestSweeps } from "./ingest";
+import { measureListening } from "./listening";
 import { printEdgeReport } from "./report";
 
 /**
- * `npm run bench:edge [-- --json] [-- --steps 20,50,100] [-- --utterances 5] [-- --only e2e|e2e-local|ingest]`
+ * `npm run bench:edge [-- --json] [-- --steps 20,50,100] [-- --utterances 5] [-- --only e2e|e2e-local|ingest|listening]`
  * (a) end of speech → first reply audio through the real mesh, by stage, with local engines and
  * again with the final transcript from (fake) Groq Whisper; (b) ingest of N firmware devices
- * into one edge process next to a bare `ws` ACK server, in the same run.
+ * into one edge process next to a bare `ws` ACK server, in the same run; (c) always-listening
+ * (Sesame-style) devices: a VAD-ended turn, barge-in reaction, CPU per streaming device.
  */
 const GOFORWARD = "/usr/share/pocketsphinx/test/data/goforward.raw";
 const ACK_P99_LIMIT_MS = 100;
@@ -50,14 +52,25 @@ async function main(): Promise<void> {
       progress,
     });
   // Local engines first (PocketSphinx + espeak-ng), then the final from (fake) Groq Whisper.
-  const firstAudio = a.only === "ingest" ? undefined : await e2e("pocketsphinx");
-  const groqFinal = a.only === "ingest" || a.only === "e2e-local" ? undefined : await e2e("pocketsphinx+groq");
+  const only = (...names: string[]) => a.only === undefined || names.includes(a.only);
+  const firstAudio = only("e2e", "e2e-local") ? await e2e("pocketsphinx") : undefined;
+  const groqFinal = only("e2e") ? await e2e("pocketsphinx+groq") : undefined;
 
   let ingest: Awaited<ReturnType<typeof runIngest>> | undefined;
-  if (a.only !== "e2e" && a.only !== "e2e-local")
-    ingest = await runIngest(a.steps, Buffer.concat([speech, speech]), progress);
+  if (only("ingest")) ingest = await runIngest(a.steps, Buffer.concat([speech, speech]), progress);
+  const listening = only("listening")
+    ? await measureListening({ pcm: speech, runs: a.utterances, devices: 10, seconds: 10, progress })
+    : undefined;
 
-  printEdgeReport({ json: a.json, firstAudio, groqFinal, ingest, ackP99LimitMs: ACK_P99_LIMIT_MS, steps: a.steps });
+  printEdgeReport({
+    json: a.json,
+    firstAudio,
+    groqFinal,
+    ingest,
+    listening,
+    ackP99LimitMs: ACK_P99_LIMIT_MS,
+    steps: a.steps,
+  });
 }
 
 /** The sweep's largest step: every device is a socket in this process and one in the edge's. */

@@ -1,6 +1,7 @@
 import { round } from "@hotpin/test-support";
 import type { FirstAudioResult } from "./first-audio";
 import type { IngestStep, IngestSweep } from "./ingest";
+import type { ListeningResult } from "./listening";
 
 export interface EdgeReportInput {
   json: boolean;
@@ -8,6 +9,8 @@ export interface EdgeReportInput {
   /** The same with the STT final from (fake) Groq Whisper. */
   groqFinal?: FirstAudioResult | undefined;
   ingest: { edge: IngestSweep; bare: IngestSweep; streamSeconds: number } | undefined;
+  /** Always-listening (Sesame-style) devices: VAD-ended turns, barge-in, CPU per streaming device. */
+  listening?: ListeningResult | undefined;
   ackP99LimitMs: number;
   steps: number[];
 }
@@ -100,6 +103,17 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
     );
     out.stream_seconds_per_device = num(r.ingest.streamSeconds, 2);
   }
+  if (r.listening) {
+    const l = r.listening;
+    out.sesame_vad_turn_first_audio_ms = num(l.vadTurn.lastWordToFirstAudioMs);
+    out.sesame_vad_end_silence_ms = l.vadTurn.endSilenceMs;
+    out.sesame_barge_in_stop_ms = num(l.bargeIn.stopMs);
+    out.sesame_barge_in_stop_max_ms = num(l.bargeIn.maxStopMs);
+    out.sesame_cpu_ms_per_audio_second = num(l.cpu.msPerAudioSecond, 2);
+    out.sesame_cpu_pct_per_device = num(l.cpu.coreSharePerDevice * 100, 3);
+    out.sesame_cpu_devices = l.cpu.devices;
+    out.sesame_rss_kb_per_device = num(l.cpu.rssKbPerDevice);
+  }
   return out;
 }
 
@@ -187,6 +201,36 @@ export function printEdgeReport(r: EdgeReportInput): void {
     lines.push(
       `largest N under the limit: edge ${r.ingest.edge.maxDevices}${capped(r.ingest.edge.capped)}, bare ws ${r.ingest.bare.maxDevices}${capped(r.ingest.bare.capped)}; ratio ${j.ingest_ratio ?? "-"}`,
       `streaming devices per core at that N: edge ${(j.devices_per_core as { edge: number | null }).edge ?? "-"}, bare ws ${(j.devices_per_core as { bare: number | null }).bare ?? "-"}`,
+    );
+  }
+  if (r.listening) {
+    const l = r.listening;
+    lines.push(
+      "",
+      "Always-listening devices (Sesame-style client, real mesh; medians, ms)",
+      table([
+        ["row", "value", "note"],
+        [
+          "VAD-ended turn: last word → first audio",
+          ms(l.vadTurn.lastWordToFirstAudioMs),
+          `includes the ${l.vadTurn.endSilenceMs} ms silence window; ${l.vadTurn.utterances} turns`,
+        ],
+        [
+          "barge-in: first word → last reply audio",
+          ms(l.bargeIn.stopMs),
+          `max ${ms(l.bargeIn.maxStopMs)} over ${l.bargeIn.runs} runs; the client still plays its lead`,
+        ],
+        [
+          "CPU per streaming device (ms/audio s)",
+          l.cpu.msPerAudioSecond.toFixed(2),
+          `${(l.cpu.coreSharePerDevice * 100).toFixed(3)} % of a core; ${l.cpu.devices} devices × ${l.cpu.seconds} s, over idle`,
+        ],
+        [
+          "memory per streaming device (KB RSS)",
+          l.cpu.rssKbPerDevice.toFixed(0),
+          "sampled mid-stream, over idle (sockets, deflate, listener, STT stream not open)",
+        ],
+      ]),
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);

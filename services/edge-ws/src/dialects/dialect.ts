@@ -26,10 +26,22 @@ export function jsonObject(raw: string): { message: Record<string, unknown> } | 
   return { message: msg as Record<string, unknown> };
 }
 
-/** The spoken reply as the pipeline produces it: PCM16 mono 16 kHz, one buffer per sentence. */
+/**
+ * One sentence of a reply: its audio (PCM16 mono at the dialect's `outputRate`) with the text it
+ * says, so a dialect can announce the sentence before its audio (xiaozhi `sentence_start`).
+ * Operator speech is split by TTS, which names no text: its first segment carries the whole text.
+ */
+export interface ReplySegment {
+  pcm: Buffer;
+  text: string;
+  /** 0 for the reply's first sentence. */
+  index: number;
+}
+
+/** The spoken reply as the pipeline produces it: one segment per sentence. */
 export interface Reply {
-  segments: AsyncIterable<Buffer>;
-  /** The full answer text; complete once `segments` is exhausted. */
+  segments: AsyncIterable<ReplySegment>;
+  /** The full answer text once `segments` is exhausted; before that (an interrupted reply), the sentences so far. */
   text(): string;
   /** An apology after a failure: never offered for download. */
   apology: boolean;
@@ -64,8 +76,18 @@ export interface PlaybackResult {
 export interface Capabilities {
   /** How a turn starts and ends (session/turn-detectors.ts). */
   readonly turn: TurnDetector;
-  /** PCM16 mono sample rate of the reply audio the dialect plays. */
+  /**
+   * PCM16 mono sample rate of the audio the dialect hands the session (after its own decoding);
+   * the session resamples it once to the internal 16 kHz (session/rates.ts).
+   */
+  readonly inputRate: number;
+  /** PCM16 mono sample rate of the reply audio the dialect plays: what TTS is asked for. */
   readonly outputRate: number;
+  /**
+   * Whether user speech over a reply interrupts it (only with the `vad` turn detector). Off for
+   * devices without echo cancellation that would interrupt themselves.
+   */
+  readonly bargeIn: boolean;
   /** Whether state changes are announced (state_sync). */
   readonly announcesState: boolean;
   /** Whether partial transcripts are shown on the device. */
@@ -91,13 +113,25 @@ export interface Dialect {
 
 /** How a WebSocket dialect is recognised on the shared `/ws` endpoint (docs/protocols/hotpin-spec.md). */
 export interface Detection {
+  /**
+   * A WebSocket path of the dialect's own (the path its clients have built in): connections
+   * there are this dialect, with a device token (its device is the device) in the `tokenParam`
+   * query parameter.
+   */
+  route?: {
+    path: string;
+    tokenParam: string;
+    perMessageDeflate: boolean;
+    /** Why the upgrade's other query parameters are refused (400), or undefined when they are fine. */
+    checkQuery?(params: URLSearchParams): string | undefined;
+  };
   /** The connection URL alone names the dialect. */
   url?(url: URL): boolean;
   /** The first text frame, parsed as a JSON object, is this dialect's handshake. */
   firstMessage?(msg: Record<string, unknown>): boolean;
 }
 
-/** Speech for prompts of dialects that cannot show text: PCM16 mono 16 kHz, or undefined when TTS cannot make it. */
+/** Speech for prompts of dialects that cannot show text: PCM16 mono 16 kHz (PROMPT_RATE), or undefined when TTS cannot make it. */
 export interface PromptSpeech {
   get(kind: ApologyKind): Promise<Buffer | undefined>;
 }

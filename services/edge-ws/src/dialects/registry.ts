@@ -1,5 +1,6 @@
 import type { DialectModule } from "./dialect";
 import { firmware } from "./firmware";
+import { sesame } from "./sesame";
 import { spec } from "./spec";
 
 /**
@@ -13,6 +14,11 @@ export class DialectRegistry {
     /** The dialect of a client that says nothing (spec clients may wait for `ready`). */
     readonly whenSilent: DialectModule,
   ) {}
+
+  /** The dialect served at a path of its own, if any. */
+  fromPath(path: string): DialectModule | undefined {
+    return this.modules.find((m) => m.detect.route?.path === path);
+  }
 
   fromUrl(url: URL): DialectModule | undefined {
     return this.modules.find((m) => m.detect.url?.(url));
@@ -32,4 +38,4 @@ export class DialectRegistry {
   }
 }
 
-export const webSocketDialects = new DialectRegistry([spec, firmware], spec);
+export const webSocketDialects = new DialectRegistry([spec, firmware, sesame], spec);

@@ -19,6 +19,7 @@ test("reply - a TTS stream that fails before playback reads it is a tts_failed e
       text: "Hello.",
       ttsTimeoutMs: 5_000,
       maxBytes: 1e6,
+      sampleRateHz: 16_000,
     });
     // `say` waits for queued outputs before playback starts: the error arrives in that window.
     await new Promise((r) => setTimeout(r, 300));

@@ -1,6 +1,6 @@
 import { llm, storage, type tts } from "@hotpin/contracts";
 import { deadlineIn } from "@hotpin/runtime";
-import type { Reply } from "../dialects/dialect";
+import type { Reply, ReplySegment } from "../dialects/dialect";
 import { type RetryHooks, type RetryPolicy, retryRefused } from "./retry";
 import { type Services, unary } from "./services";
 import { StageError, stageError } from "./stage-error";
@@ -13,6 +13,8 @@ export interface ReplyOptions {
   image?: llm.Image;
   llmTimeoutMs: number;
   ttsTimeoutMs: number;
+  /** The dialect's output rate: TTS speaks at it, so nothing is resampled on the way out. */
+  sampleRateHz: number;
   /** PCM bytes the whole reply may take; later sentences are dropped. */
   maxBytes: number;
   /** A sentence's TTS call refused before any audio (busy, restarting) is tried again. */
@@ -48,9 +50,10 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
   const early = catchEarly(call);
   let ttsCall: { cancel(): void } | undefined;
   let cancelled = false;
-  async function* segments(): AsyncGenerator<Buffer> {
+  async function* segments(): AsyncGenerator<ReplySegment> {
     let budget = opts.maxBytes;
     let first = true;
+    let index = 0;
     try {
       for await (const res of call as AsyncIterable<llm.ChatResponse>) {
         const ev = res.event;
@@ -60,7 +63,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           spoken.push(ev.value.text);
           const pcm = await synthesize(ev.value.text, budget);
           budget -= pcm.length;
-          if (pcm.length > 0) yield pcm;
+          if (pcm.length > 0) yield { pcm, text: ev.value.text, index: index++ };
         } else if (ev?.$case === "final") {
           text = ev.value.text;
           await opts.onAnswer?.(text, ev.value.model);
@@ -95,7 +98,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           text: "",
           sentences: [sentence],
           voice: undefined,
-          sampleRateHz: 16_000,
+          sampleRateHz: opts.sampleRateHz,
           maxBytes: budget,
           deviceId: opts.deviceId,
           sessionId: opts.sessionId,
@@ -116,7 +119,8 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
   }
   return {
     segments: segments(),
-    text: () => text,
+    // Cut off before the model's final text (barge-in): what it had said so far.
+    text: () => text || spoken.join(" "),
     apology: false,
     cancel() {
       cancelled = true;
@@ -149,14 +153,21 @@ function catchEarly(stream: NodeJS.EventEmitter): { rethrow(): void } {
  */
 export function speakText(
   services: Services,
-  opts: { deviceId: string; sessionId: string; text: string; ttsTimeoutMs: number; maxBytes: number },
+  opts: {
+    deviceId: string;
+    sessionId: string;
+    text: string;
+    ttsTimeoutMs: number;
+    maxBytes: number;
+    sampleRateHz: number;
+  },
 ): Reply & { cancel(): void } {
   const call = services.tts.synthesize(
     {
       text: opts.text,
       sentences: [],
       voice: undefined,
-      sampleRateHz: 16_000,
+      sampleRateHz: opts.sampleRateHz,
       maxBytes: opts.maxBytes,
       deviceId: opts.deviceId,
       sessionId: opts.sessionId,
@@ -165,7 +176,14 @@ export function speakText(
   );
   // `say` awaits queued outputs before playback reads this stream (see speakAnswer).
   const early = catchEarly(call);
-  async function* segments(): AsyncGenerator<Buffer> {
+  // TTS splits the text and names no sentence: the first segment carries the whole text.
+  let index = 0;
+  const segment = (parts: Buffer[]): ReplySegment => ({
+    pcm: Buffer.concat(parts),
+    text: index === 0 ? opts.text : "",
+    index: index++,
+  });
+  async function* segments(): AsyncGenerator<ReplySegment> {
     let sentence = -1;
     let parts: Buffer[] = [];
     let any = false;
@@ -174,7 +192,7 @@ export function speakText(
         if (res.event?.$case !== "chunk" || res.event.value.pcm.length === 0) continue;
         const { pcm, sentenceIndex } = res.event.value;
         if (sentenceIndex !== sentence && parts.length > 0) {
-          yield Buffer.concat(parts);
+          yield segment(parts);
           parts = [];
         }
         sentence = sentenceIndex;
@@ -185,7 +203,7 @@ export function speakText(
     } catch (err) {
       throw stageError("tts", err);
     }
-    if (parts.length > 0) yield Buffer.concat(parts);
+    if (parts.length > 0) yield segment(parts);
     if (!any) throw new StageError("tts", "tts_failed", "the text gave no speech");
   }
   return { segments: segments(), text: () => opts.text, apology: false, cancel: () => call.cancel() };

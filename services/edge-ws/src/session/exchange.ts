@@ -1,4 +1,3 @@
-import { pcmDurationMs } from "@hotpin/audio";
 import type { llm } from "@hotpin/contracts";
 import { type Logger, observeTraced, recordFailure } from "@hotpin/runtime";
 import type { Context, Span } from "@opentelemetry/api";
@@ -15,6 +14,7 @@ import type { SttStream } from "../pipeline/stt-stream";
 import type { ErrorCode, RerecordReason, TurnEvent } from "./model";
 import type { Outbox } from "./outbox";
 import { rerecordReason } from "./policy";
+import { PROMPT_RATE, resampled } from "./rates";
 import type { RecordingBuffer } from "./recording-buffer";
 import type { SessionDeps } from "./session";
 
@@ -43,7 +43,18 @@ export interface Recording {
   span: Span;
   ctx: Context;
   stoppedAt: number;
+  /**
+   * This exchange's own signal: aborted by a barge-in or the device's abort (the session moves
+   * on to the next turn at once) and when the connection ends. LLM and TTS calls and the paced
+   * audio all stop on it.
+   */
+  signal: AbortSignal;
+  /** A turn the device began with `start_recording` on a VAD session: only its stop ends it. */
+  manual: boolean;
 }
+
+/** What an exchange needs of its recording once it is stopped. */
+type ExchangeTurn = Pick<Recording, "utterance" | "span" | "stoppedAt" | "signal">;
 
 /** What an exchange needs from its session. */
 export interface ExchangeHost {
@@ -52,11 +63,10 @@ export interface ExchangeHost {
   readonly deps: SessionDeps;
   readonly log: Logger;
   readonly outbox: Outbox;
-  /** PCM16 mono bytes per second of the dialect's reply audio. */
+  /** PCM16 mono sample rate of the dialect's reply audio; bytesPerSecond is twice it. */
+  readonly outputRate: number;
   readonly bytesPerSecond: number;
   readonly closed: boolean;
-  /** Aborted when the connection ends. */
-  readonly signal: AbortSignal;
   event(payload: EventPayload): void;
   /** Resolves once the events published so far are stored (bounded). */
   milestone(): Promise<void>;
@@ -64,6 +74,8 @@ export interface ExchangeHost {
   rerecord(reason: RerecordReason): void;
   /** True once the device said ready_for_playback (or had already), false on timeout. */
   waitReady(timeoutMs: number): Promise<boolean>;
+  /** The reply's first audio went to the device (the barge-in guard's playback clock starts). */
+  playbackStarted(): void;
   /** The previous turn is stored (the history must hold it). */
   previousTurnStored(): Promise<void>;
   /** A replied turn is being stored; the next exchange waits for it. */
@@ -73,6 +85,9 @@ export interface ExchangeHost {
 export async function runExchange(host: ExchangeHost, rec: Recording): Promise<void> {
   const { cfg, services, metrics } = host.deps;
   const deviceId = host.deviceId ?? "";
+  const { signal } = rec;
+  // Interrupted (the session already moved on) or disconnected: this exchange says nothing more.
+  const gone = () => host.closed || signal.aborted;
   // Each mark is a metric and an event on the utterance's span (first_audio is added by the
   // playback control, for replies and apologies alike), so one trace reads as a timeline.
   const since = (stage: string) => {
@@ -80,14 +95,19 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     if (stage !== "first_audio") rec.span.addEvent(stage);
   };
   let final: Awaited<ReturnType<SttStream["finish"]>>;
+  // Interrupted while STT still decodes (the user went on talking): its stream is not needed.
+  const cancelStt = () => rec.stt.cancel();
+  signal.addEventListener("abort", cancelStt, { once: true });
   try {
     final = await rec.stt.finish(cfg.sttTimeoutMs);
   } catch (err) {
-    return failExchange(host, stageError("stt", err), rec.span);
+    if (gone()) return interrupted(host);
+    return failExchange(host, stageError("stt", err), rec);
   } finally {
+    signal.removeEventListener("abort", cancelStt);
     void rec.buffer.dispose();
   }
-  if (host.closed) return;
+  if (gone()) return interrupted(host);
   since("stt_final");
   const reason = rerecordReason(final, cfg);
   host.event({
@@ -117,7 +137,7 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     }),
     pending ? loadImage(host, pending) : undefined,
   ]);
-  if (host.closed) return;
+  if (gone()) return interrupted(host);
   const reply = speakAnswer(services, {
     deviceId,
     sessionId: host.id,
@@ -126,6 +146,7 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     ...(image ? { image } : {}),
     llmTimeoutMs: cfg.llmTimeoutMs,
     ttsTimeoutMs: cfg.ttsTimeoutMs,
+    sampleRateHz: host.outputRate,
     ttsRetry: {
       ...retryPolicy(cfg),
       onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
@@ -139,47 +160,85 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
       return host.outbox.confirmed({ type: "answer", text });
     },
   });
-  host.signal.addEventListener("abort", () => reply.cancel(), { once: true });
+  signal.addEventListener("abort", () => reply.cancel(), { once: true });
   host.move("reply_started", "Speaking the answer");
   try {
     const result = await speakReply(host, reply, rec, since);
     if (!result) return;
-    metrics.utterances.inc({ outcome: result.outcome === "played" ? "replied" : result.outcome });
-    // Stored in the background; the next utterance waits for it before reading history.
-    host.turnStored(
-      saveTurns(
-        services,
-        { deviceId, sessionId: host.id, user: final.text, assistant: reply.text(), hadImage: hasImage },
-        cfg.storageTimeoutMs,
-      ).catch((err) => host.log.warn({ err: (err as Error).message }, "turn not stored")),
-    );
-    host.move("reply_done", "Ready");
+    const outcome = result.interrupted ? "interrupted" : result.outcome === "played" ? "replied" : result.outcome;
+    metrics.utterances.inc({ outcome });
+    // Stored in the background; the next utterance waits for it before reading history. An
+    // interrupted reply is stored as the sentences it had begun to say, marked interrupted.
+    const assistant = result.interrupted ? result.said : reply.text();
+    if (assistant || !result.interrupted) {
+      host.turnStored(
+        saveTurns(
+          services,
+          {
+            deviceId,
+            sessionId: host.id,
+            user: final.text,
+            assistant,
+            hadImage: hasImage,
+            interrupted: result.interrupted,
+          },
+          cfg.storageTimeoutMs,
+        ).catch((err) => host.log.warn({ err: (err as Error).message }, "turn not stored")),
+      );
+    }
+    if (!result.interrupted) host.move("reply_done", "Ready");
   } catch (err) {
     reply.cancel();
-    return failExchange(host, stageError("llm", err), rec.span);
+    if (gone()) return interrupted(host);
+    return failExchange(host, stageError("llm", err), rec);
   }
+}
+
+/** An exchange cut off before its reply played: counted, nothing said (a device that left is counted at its end). */
+function interrupted(host: ExchangeHost): void {
+  if (!host.closed) host.deps.metrics.utterances.inc({ outcome: "interrupted" });
 }
 
 /**
  * A reply from its first audio to `complete`, for answers and operator speech alike: ttsStarted,
  * the dialect's playback through the outbox, ttsDone stored, then `complete`. Undefined when
- * the device went away meanwhile.
+ * the device went away meanwhile. An interrupted reply (its signal aborted: the session already
+ * told the device) ends with ttsDone `interrupted` and no `complete`.
  */
 export async function speakReply(
   host: ExchangeHost,
   reply: Reply,
-  rec: Pick<Recording, "utterance" | "span" | "stoppedAt">,
+  rec: ExchangeTurn,
   since: (stage: string) => void,
-): Promise<PlaybackResult | undefined> {
+): Promise<(PlaybackResult & { interrupted: boolean; said: string }) | undefined> {
   host.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
   const done = ttsDone(host, rec.utterance);
-  const result = await host.outbox.play(reply, playbackControl(host, rec, since, done));
+  // The sentences the dialect has taken so far: what the user heard, at least in part.
+  const said: string[] = [];
+  const heard: Reply = {
+    ...reply,
+    segments: (async function* () {
+      for await (const segment of reply.segments) {
+        if (segment.text) said.push(segment.text);
+        yield segment;
+      }
+    })(),
+  };
+  let result: PlaybackResult;
+  try {
+    result = await host.outbox.play(heard, playbackControl(host, rec, since, done));
+  } catch (err) {
+    // A cancelled LLM or TTS call fails the reply's stream: that is the interruption, not a failure.
+    if (!rec.signal.aborted) throw err;
+    result = { outcome: "aborted", bytes: 0 };
+  }
   if (host.closed) return undefined;
   host.deps.metrics.audioOutBytes.inc(result.bytes);
   since("reply_sent");
-  await done(result.bytes); // already stored when the dialect announced the end itself
-  await host.outbox.confirmed({ type: "complete" });
-  return result;
+  const interrupted = rec.signal.aborted;
+  await done(result.bytes, interrupted); // already stored when the dialect announced the end itself
+  if (!interrupted) await host.outbox.confirmed({ type: "complete" });
+  return { ...result, interrupted, said: said.join(" ") };
 }
 
 /** The stored image for the LLM; a blob that expired or cannot be read means no image. */
@@ -201,13 +260,19 @@ async function loadImage(host: ExchangeHost, pending: PendingImage): Promise<llm
  * The ttsDone event, published once and awaited until stored: called by the dialect before its
  * last playback message, or after playback that ended otherwise (offered, aborted).
  */
-function ttsDone(host: ExchangeHost, utterance: number): (bytes: number) => Promise<void> {
+function ttsDone(host: ExchangeHost, utterance: number): (bytes: number, interrupted?: boolean) => Promise<void> {
   let stored: Promise<void> | undefined;
-  return (bytes) => {
+  return (bytes, interrupted = false) => {
     if (!stored) {
       host.event({
         $case: "ttsDone",
-        value: { utterance, durationMs: pcmDurationMs(bytes), bytes, truncated: false, interrupted: false },
+        value: {
+          utterance,
+          durationMs: Math.round((bytes * 1000) / host.bytesPerSecond),
+          bytes,
+          truncated: false,
+          interrupted,
+        },
       });
       stored = host.milestone();
     }
@@ -217,7 +282,7 @@ function ttsDone(host: ExchangeHost, utterance: number): (bytes: number) => Prom
 
 function playbackControl(
   host: ExchangeHost,
-  rec: Pick<Recording, "span" | "stoppedAt">,
+  rec: Pick<Recording, "span" | "stoppedAt" | "signal">,
   since: (stage: string) => void,
   beforeDone: (bytes: number) => Promise<void> = () => Promise.resolve(),
 ): PlaybackControl {
@@ -237,19 +302,25 @@ function playbackControl(
       bytesPerSecond: host.bytesPerSecond,
       leadMs: cfg.playbackLeadMs,
       highWaterBytes: cfg.sendHighWaterBytes,
-      signal: host.signal,
+      signal: rec.signal,
     },
     playbackReadyTimeoutMs: cfg.playbackReadyTimeoutMs,
     firstAudio: () => {
       since("first_audio");
       rec.span.addEvent("first_audio");
+      host.playbackStarted();
     },
     beforeDone,
   };
 }
 
 /** A stage failed: the cached spoken apology if there is one, then the dialect's error. */
-export async function failExchange(host: ExchangeHost, err: StageError, span: Span): Promise<void> {
+export async function failExchange(
+  host: ExchangeHost,
+  err: StageError,
+  rec: Pick<Recording, "span" | "signal">,
+): Promise<void> {
+  const { span, signal } = rec;
   recordFailure(span, err);
   host.deps.metrics.utterances.inc({ outcome: "failed" });
   host.deps.metrics.failures.inc({ stage: err.stage, code: err.code });
@@ -257,11 +328,12 @@ export async function failExchange(host: ExchangeHost, err: StageError, span: Sp
   host.event({ $case: "error", value: { code: err.code, message: err.message } });
   if (host.closed) return;
   const kind = apologyFor(err.code);
-  const pcm = await host.deps.apologies.get(kind);
-  if (pcm && !host.closed) {
+  const prompt = await host.deps.apologies.get(kind);
+  if (prompt && !host.closed && !signal.aborted) {
+    const pcm = resampled(prompt, PROMPT_RATE, host.outputRate);
     const apology: Reply = {
       segments: (async function* () {
-        yield pcm;
+        yield { pcm, text: APOLOGY_TEXT[kind], index: 0 };
       })(),
       text: () => APOLOGY_TEXT[kind],
       apology: true,
@@ -270,11 +342,11 @@ export async function failExchange(host: ExchangeHost, err: StageError, span: Sp
     await host.outbox
       .play(
         apology,
-        playbackControl(host, { span, stoppedAt: Date.now() }, () => {}),
+        playbackControl(host, { span, stoppedAt: Date.now(), signal }, () => {}),
       )
       .catch((e) => host.log.warn({ err: (e as Error).message }, "apology not played"));
   }
-  if (host.closed) return;
+  if (host.closed || signal.aborted) return;
   void host.outbox.confirmed({ type: "error", code: err.code, message: FAILURE_MESSAGE[err.code] ?? err.message });
   host.move("reply_done", "Ready");
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { agentState, nextState, STATES, userState } from "./model";
+import { agentState, nextState, nextUserState, onUserSpeech, STATES, type State, type UserState } from "./model";
 
 test("state machine - the seed's happy path leads back to idle", () => {
   assert.equal(nextState("connected", "hello"), "idle");
@@ -45,18 +45,62 @@ test("turn reducer - the session's own events move only from the states they can
   for (const s of STATES) assert.equal(nextState(s, "closed"), "shutdown", s);
 });
 
-test("turn reducer - user and agent state apart", () => {
+test("turn reducer - the agent's side of each state", () => {
   assert.deepEqual(
-    STATES.map((s) => [s, userState(s), agentState(s)]),
+    STATES.map((s) => [s, agentState(s)]),
     [
-      ["connected", "absent", "idle"],
-      ["idle", "silent", "idle"],
-      ["recording", "speaking", "listening"],
-      ["processing", "silent", "thinking"],
-      ["playing", "silent", "speaking"],
-      ["camera_uploading", "silent", "idle"],
-      ["stalled", "silent", "idle"],
-      ["shutdown", "absent", "idle"],
+      ["connected", "idle"],
+      ["idle", "idle"],
+      ["recording", "listening"],
+      ["processing", "thinking"],
+      ["playing", "speaking"],
+      ["camera_uploading", "idle"],
+      ["stalled", "idle"],
+      ["shutdown", "idle"],
     ],
   );
+});
+
+test("turn reducer - the user's state moves apart from the agent's: speaking while the agent speaks", () => {
+  let user: UserState = "absent";
+  assert.equal(nextUserState(user, "speech_started"), "absent", "no speech before the device is identified");
+  user = nextUserState(user, "identified");
+  assert.equal(user, "silent");
+  user = nextUserState(user, "speech_started");
+  assert.equal(user, "speaking");
+  // The agent's state is untouched by the user's: a reply may be playing meanwhile.
+  const agent: State = "playing";
+  assert.equal(agentState(agent), "speaking");
+  assert.equal(nextUserState(user, "speech_started"), "speaking");
+  user = nextUserState(user, "speech_ended");
+  assert.equal(user, "silent");
+  assert.equal(nextUserState("speaking", "closed"), "absent");
+});
+
+test("turn reducer - user speech starts a turn when the agent is free, interrupts only with barge-in on", () => {
+  for (const agent of ["idle", "stalled", "camera_uploading"] as const) {
+    assert.equal(onUserSpeech(agent, false), "start_turn", agent);
+    assert.equal(onUserSpeech(agent, true), "start_turn", agent);
+  }
+  for (const agent of ["processing", "playing"] as const) {
+    assert.equal(onUserSpeech(agent, true), "interrupt", agent);
+    assert.equal(onUserSpeech(agent, false), "ignore", `${agent}: a device that hears itself`);
+  }
+  for (const agent of ["connected", "recording", "shutdown"] as const)
+    assert.equal(onUserSpeech(agent, true), "ignore");
+});
+
+test("turn reducer - an interruption or the device's abort ends the reply; a discarded burst ends the recording", () => {
+  assert.equal(nextState("playing", "interrupted"), "idle");
+  assert.equal(nextState("processing", "interrupted"), "idle");
+  assert.equal(nextState("idle", "interrupted"), undefined, "nothing to interrupt");
+  assert.equal(nextState("recording", "interrupted"), undefined);
+  assert.equal(nextState("playing", "abort"), "idle");
+  assert.equal(nextState("processing", "abort"), "idle");
+  assert.equal(nextState("recording", "abort"), "recording", "abort while the user speaks has no reply to stop");
+  assert.equal(nextState("connected", "abort"), undefined);
+  assert.equal(nextState("recording", "speech_discarded"), "idle");
+  assert.equal(nextState("idle", "speech_discarded"), undefined);
+  // After an interruption the user's turn starts at once.
+  assert.equal(nextState(nextState("playing", "interrupted") ?? "playing", "start_recording"), "recording");
 });

@@ -26,7 +26,11 @@ export type Input =
   | { type: "playback_complete" }
   | { type: "reset" }
   | { type: "reset_conversation" }
-  | { type: "ping" };
+  | { type: "ping" }
+  /** The device stops the reply (xiaozhi `abort`): the same cancel path as a barge-in, without a new turn. */
+  | { type: "abort" }
+  /** A wake word the device spotted itself (xiaozhi `listen detect`): an event, no move. */
+  | { type: "wake_word"; word: string };
 
 export type InputType = Input["type"];
 
@@ -83,7 +87,12 @@ export type Output =
   | { type: "reset_complete" }
   | { type: "image_received" }
   | { type: "conversation_reset" }
-  | { type: "complete" };
+  | { type: "complete" }
+  /**
+   * The reply was cut off (barge-in or the device's abort): its audio has stopped, no `complete`
+   * follows. Sent at once, before the new user turn's outputs.
+   */
+  | { type: "interrupted"; by: "barge_in" | "device" };
 
 /** Which inputs each state accepts, and where they lead; anything else is illegal there. */
 const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
@@ -98,6 +107,8 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     ping: "idle",
     // Re-sent after a reply by clients that finish playback late.
     playback_complete: "idle",
+    abort: "idle",
+    wake_word: "idle",
   },
   camera_uploading: {
     start_recording: "recording",
@@ -105,13 +116,25 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     reset: "idle",
     reset_conversation: "camera_uploading",
     ping: "camera_uploading",
+    abort: "camera_uploading",
+    wake_word: "camera_uploading",
   },
-  recording: { audio: "recording", stop_recording: "processing", reset: "idle", ping: "recording" },
-  processing: { ping: "processing", ready_for_playback: "processing" },
+  // An abort while the user speaks has no reply to stop (xiaozhi sends it whenever its button is pressed).
+  recording: {
+    audio: "recording",
+    stop_recording: "processing",
+    reset: "idle",
+    ping: "recording",
+    abort: "recording",
+    wake_word: "recording",
+  },
+  processing: { ping: "processing", ready_for_playback: "processing", abort: "idle", wake_word: "processing" },
   playing: {
     ready_for_playback: "playing",
     playback_complete: "playing",
     ping: "playing",
+    abort: "idle",
+    wake_word: "playing",
   },
   stalled: {
     start_recording: "recording",
@@ -120,6 +143,8 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     ping: "stalled",
     client_on: "stalled",
     hello: "stalled",
+    abort: "stalled",
+    wake_word: "stalled",
   },
   shutdown: {},
 };
@@ -133,6 +158,10 @@ export type InternalEvent =
   | "rerecord"
   | "intervention"
   | "image_received"
+  /** The VAD's speech was too short to be a turn: the recording is dropped without a word to the device. */
+  | "speech_discarded"
+  /** The user spoke over the reply (barge-in) or the device aborted it. */
+  | "interrupted"
   | "closed";
 
 export type TurnEvent = InputType | InternalEvent;
@@ -154,6 +183,8 @@ const INTERNAL: Record<InternalEvent, Partial<Record<State, State>>> = {
   rerecord: Object.fromEntries(ASKABLE.map((s) => [s, "stalled"])),
   intervention: Object.fromEntries(ASKABLE.map((s) => [s, "idle"])),
   image_received: { camera_uploading: "idle" },
+  speech_discarded: { recording: "idle" },
+  interrupted: { processing: "idle", playing: "idle" },
   closed: Object.fromEntries(STATES.map((s) => [s, "shutdown"])),
 };
 
@@ -165,10 +196,34 @@ export function nextState(state: State, event: TurnEvent): State | undefined {
   return (TRANSITIONS[state] as Partial<Record<TurnEvent, State>>)[event] ?? INTERNAL[event as InternalEvent]?.[state];
 }
 
-/** The device's side of the turn, apart from the agent's (barge-in needs both). */
-export function userState(state: State): "absent" | "silent" | "speaking" {
-  if (state === "connected" || state === "shutdown") return "absent";
-  return state === "recording" ? "speaking" : "silent";
+/**
+ * The user's side of the turn, apart from the agent's (`State`): on an always-listening device the
+ * user may speak while the agent speaks, which one state cannot say.
+ */
+export type UserState = "absent" | "silent" | "speaking";
+export type UserEvent = "identified" | "speech_started" | "speech_ended" | "closed";
+
+const USER: Record<UserEvent, Partial<Record<UserState, UserState>>> = {
+  identified: { absent: "silent" },
+  speech_started: { silent: "speaking" },
+  speech_ended: { speaking: "silent" },
+  closed: { absent: "absent", silent: "absent", speaking: "absent" },
+};
+
+/** The user state an event leads to; an event that does not apply leaves it as it is. */
+export function nextUserState(user: UserState, event: UserEvent): UserState {
+  return USER[event][user] ?? user;
+}
+
+/**
+ * What the user starting to speak means, given the agent's state: a new turn, an interruption
+ * of the reply being prepared or spoken (only where barge-in is on), or nothing (a turn is under
+ * way, or the device would be answering its own echo).
+ */
+export function onUserSpeech(agent: State, bargeIn: boolean): "start_turn" | "interrupt" | "ignore" {
+  if (agent === "idle" || agent === "stalled" || agent === "camera_uploading") return "start_turn";
+  if (agent === "processing" || agent === "playing") return bargeIn ? "interrupt" : "ignore";
+  return "ignore";
 }
 
 /** The server's side of the turn. */

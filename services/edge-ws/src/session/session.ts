@@ -11,6 +11,7 @@ import {
   recordFailure,
   tracer,
 } from "@hotpin/runtime";
+import { type ListenerEvent, listenerOptions } from "@hotpin/vad";
 import { context, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
@@ -30,14 +31,20 @@ import {
   type ErrorCode,
   type Input,
   nextState,
+  nextUserState,
   type Output,
+  onUserSpeech,
   type RerecordReason,
   type State,
   type TurnEvent,
+  type UserEvent,
+  type UserState,
 } from "./model";
 import { Outbox } from "./outbox";
+import { InputResampler } from "./rates";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
 import { QuietTimer } from "./turn-detectors";
+import { VadTurns } from "./vad-turns";
 
 export interface SessionDeps {
   cfg: EdgeConfig;
@@ -63,6 +70,8 @@ export class CommandError extends Error {
 }
 
 const PARTIAL_INTERVAL_MS = 250;
+/** Longest wake word kept in an event, in UTF-8 bytes. */
+const MAX_WAKE_WORD_BYTES = 64;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
 
 /**
@@ -74,6 +83,8 @@ const BUSY: readonly State[] = ["recording", "processing", "playing"];
 export class Session implements Claimant {
   readonly id = randomUUID();
   state: State = "connected";
+  /** The user's side of the turn (model.ts): speaking or not, whatever the agent does. */
+  user: UserState = "absent";
   deviceId: string | undefined;
   private utterances = 0;
   private rerecords = 0;
@@ -96,6 +107,10 @@ export class Session implements Claimant {
   private readonly bytesPerSecond: number;
   /** What this session's exchanges may use of it (session/exchange.ts). */
   private readonly host: ExchangeHost;
+  /** The device's audio at its rate → the core's 16 kHz, once. */
+  private readonly upstream: InputResampler;
+  /** The server's end-pointing (the `vad` turn detector only). */
+  private readonly vad: VadTurns | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -107,7 +122,20 @@ export class Session implements Claimant {
     this.tokens = deps.cfg.maxMessagesPerSec;
     this.log = deps.log.child({ session: this.id, dialect: dialect.name });
     this.outbox = new Outbox(dialect, () => this.milestone());
-    this.bytesPerSecond = dialect.capabilities.outputRate * 2;
+    const caps = dialect.capabilities;
+    this.bytesPerSecond = caps.outputRate * 2;
+    this.upstream = new InputResampler(caps.inputRate);
+    if (caps.turn.endpointing === "server") {
+      this.vad = new VadTurns(
+        listenerOptions(deps.cfg, caps.bargeIn),
+        (events) => this.listened(events),
+        (err) => {
+          this.log.error({ err: err.message }, "voice activity detector unavailable");
+          this.transport.close("internal", "voice activity detector unavailable");
+          this.end(CLOSE_CODES.internal, "vad unavailable");
+        },
+      );
+    }
     const session = this;
     this.host = {
       id: this.id,
@@ -117,14 +145,13 @@ export class Session implements Claimant {
       deps,
       log: this.log,
       outbox: this.outbox,
+      outputRate: caps.outputRate,
       bytesPerSecond: this.bytesPerSecond,
       get closed() {
         return session.closed;
       },
-      get signal() {
-        return session.abort.signal;
-      },
       event: (payload) => this.event(payload),
+      playbackStarted: () => this.vad?.playbackStarted(),
       milestone: () => this.milestone(),
       move: (event, message) => this.move(event, message),
       rerecord: (reason) => this.rerecord(reason),
@@ -220,7 +247,13 @@ export class Session implements Claimant {
     }
     if (input.type === "audio") {
       const caps = this.dialect.capabilities;
-      if (caps.turn.startsOnAudio && nextState(this.state, "start_recording")) this.beginRecording();
+      const pcm = this.upstream.push(input.pcm);
+      if (caps.turn.endpointing === "server") {
+        this.listen(pcm, input.seq);
+        return;
+      }
+      input = { ...input, pcm };
+      if (caps.turn.startsOnAudio && nextState(this.state, "start_recording")) this.beginRecording(false);
       else if (caps.lateAudio === "drop" && (this.state === "processing" || this.state === "playing")) return;
     }
     const to = nextState(this.state, input.type);
@@ -239,7 +272,18 @@ export class Session implements Claimant {
         else this.sendState();
         return;
       case "start_recording":
-        this.beginRecording();
+        // On a VAD session the device takes this turn itself (xiaozhi manual mode): until its stop.
+        this.beginRecording(this.vad !== undefined);
+        return;
+      case "abort":
+        this.interrupt("device");
+        return;
+      case "wake_word":
+        // The device's own detection carries no score: confidence 1 (events.proto). Its text is cleaned and bounded.
+        this.event({
+          $case: "wakeWord",
+          value: { word: cleanText(input.word, MAX_WAKE_WORD_BYTES), confidence: 1, source: "device" },
+        });
         return;
       case "audio":
         this.addAudio(input.pcm, input.seq);
@@ -304,16 +348,83 @@ export class Session implements Claimant {
       this.deps.cfg.storageTimeoutMs,
     ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
     this.state = this.next("identified"); // announced by `connected` and the state below
+    this.userMoves("identified");
     void this.sendConfirmed({ type: "connected", deviceId, sessionId: this.id });
     this.sendState();
     if (this.deps.devices.takeInterrupted(deviceId)) this.rerecord("disconnected");
   }
 
-  private beginRecording(): void {
+  /** Audio of a session whose turns the server decides: the VAD's, or a manual turn's as it is. */
+  private listen(pcm: Buffer, seq: number | undefined): void {
+    if (this.state === "connected" || pcm.length === 0) return;
+    if (this.rec?.manual) this.addAudio(pcm, seq);
+    else this.vad?.push(pcm);
+  }
+
+  /** The listener's turn events (packages/vad README), in order. */
+  private listened(events: ListenerEvent[]): void {
+    for (const e of events) {
+      if (this.closed) return;
+      const vadTurn = this.rec !== undefined && !this.rec.manual;
+      switch (e.type) {
+        case "barge-in":
+          this.interrupt("barge_in");
+          break;
+        case "start": {
+          this.userMoves("speech_started");
+          const action = onUserSpeech(this.state, this.dialect.capabilities.bargeIn);
+          if (action === "interrupt") this.interrupt("barge_in");
+          if (action === "ignore" || !nextState(this.state, "start_recording")) break;
+          // The pre-roll and the frames that decided the start: the first syllable is kept.
+          if (this.beginRecording(false)) this.addAudio(e.audio, undefined);
+          break;
+        }
+        case "audio":
+          if (vadTurn) this.addAudio(e.audio, undefined);
+          break;
+        case "end":
+          this.userMoves("speech_ended");
+          if (vadTurn && this.state === "recording") {
+            this.log.debug({ reason: e.reason, speechMs: e.speechMs }, "end of speech");
+            this.stopRecording();
+          }
+          break;
+        case "discard":
+          this.userMoves("speech_ended");
+          if (vadTurn) {
+            this.dropRecording();
+            this.move("speech_discarded", "Listening");
+          }
+          break;
+      }
+    }
+  }
+
+  private userMoves(event: UserEvent): void {
+    this.user = nextUserState(this.user, event);
+  }
+
+  /**
+   * The reply being prepared or spoken is cut off (barge-in, or the device's abort): its LLM and
+   * TTS calls and its paced audio stop on the exchange's signal, the device is told at once, and
+   * the exchange stores the turn as interrupted. The user's new turn, if any, starts right after.
+   */
+  private interrupt(by: "barge_in" | "device"): void {
+    if (this.state !== "processing" && this.state !== "playing") return;
+    this.abort.abort();
+    this.deps.metrics.interruptions.inc({ by });
+    this.log.info({ by }, "reply interrupted");
+    this.send({ type: "interrupted", by });
+    this.move("interrupted", "Listening");
+  }
+
+  /** Starts a recording; false when the server refuses one now (draining). */
+  private beginRecording(manual: boolean): boolean {
     if (this.draining) {
       this.protocolError("shutting_down", "the server is restarting; reconnect");
-      return;
+      return false;
     }
+    if (manual) this.vad?.reset();
     const deviceId = this.deviceId ?? "";
     const utterance = ++this.utterances;
     const span = tracer().startSpan("edge.utterance", {
@@ -348,10 +459,23 @@ export class Session implements Claimant {
           onRetry: (call) => metrics.serviceRetries.inc({ service: "stt", call }),
         }),
     );
-    this.rec = { utterance, buffer, stt, chunks: 0, bytes: 0, lastSeq: undefined, span, ctx, stoppedAt: 0 };
+    this.rec = {
+      utterance,
+      buffer,
+      stt,
+      chunks: 0,
+      bytes: 0,
+      lastSeq: undefined,
+      span,
+      ctx,
+      stoppedAt: 0,
+      signal: this.abort.signal,
+      manual,
+    };
     this.move("start_recording", "Recording");
     this.event({ $case: "recordingStarted", value: { utterance } });
     this.quiet = this.watchQuiet();
+    return true;
   }
 
   private addAudio(pcm: Buffer, seq: number | undefined): void {
@@ -507,6 +631,8 @@ export class Session implements Claimant {
     this.event({ $case: "stateChanged", value: { from, to } });
     if (this.dialect.capabilities.announcesState) this.send({ type: "state", state: to, message });
     if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
+    // Last: an utterance the listener held back during the reply may start a turn now.
+    if (from === "playing") this.vad?.playbackEnded();
   }
 
   private sendState(): void {
@@ -591,16 +717,18 @@ export class Session implements Claimant {
       text,
       ttsTimeoutMs: cfg.ttsTimeoutMs,
       maxBytes: (cfg.maxReplyMs * this.bytesPerSecond) / 1000,
+      sampleRateHz: this.dialect.capabilities.outputRate,
     });
     const abort = () => reply.cancel();
-    this.abort.signal.addEventListener("abort", abort, { once: true });
+    const signal = this.abort.signal;
+    signal.addEventListener("abort", abort, { once: true });
     this.ready = false;
     const span = tracer().startSpan("edge.say", { attributes: { [Attr.sessionId]: this.id } });
     this.move("reply_started", "Speaking");
     this.send({ type: "answer", text });
     try {
       // An exchange that starts at the reply: the same path as an answer's.
-      const result = await speakReply(this.host, reply, { utterance, span, stoppedAt: Date.now() }, () => {});
+      const result = await speakReply(this.host, reply, { utterance, span, stoppedAt: Date.now(), signal }, () => {});
       if (!result || result.outcome === "aborted") throw new CommandError("failed", "playback was cut off");
     } catch (err) {
       reply.cancel();
@@ -610,8 +738,9 @@ export class Session implements Claimant {
       throw new CommandError("failed", (err as Error).message);
     } finally {
       span.end();
-      this.abort.signal.removeEventListener("abort", abort);
-      this.move("reply_done", "Ready");
+      signal.removeEventListener("abort", abort);
+      // An interrupted `say` has left the state to the turn that interrupted it.
+      if (!signal.aborted) this.move("reply_done", "Ready");
     }
   }
 
@@ -669,6 +798,8 @@ export class Session implements Claimant {
       value: { closeCode: code, reason: cleanText(reason, MAX_CLOSE_REASON_BYTES), clean },
     });
     this.closed = true;
+    this.user = nextUserState(this.user, "closed");
+    this.vad?.free();
     this.outbox.close();
     this.dialect.dispose?.();
     this.state = nextState(this.state, "closed") ?? "shutdown";

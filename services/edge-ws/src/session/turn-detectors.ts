@@ -11,6 +11,11 @@ export interface TurnDetector {
   readonly name: string;
   /** Audio while idle starts a recording (the wire has no start message). */
   readonly startsOnAudio: boolean;
+  /**
+   * Who decides where speech starts and ends: the device (its messages, or its stream stopping)
+   * or the server, with a voice-activity listener on the audio (session/vad-turns.ts).
+   */
+  readonly endpointing: "device" | "server";
   quiet(cfg: EdgeConfig): { ms: number; decision: QuietDecision };
 }
 
@@ -18,6 +23,7 @@ export interface TurnDetector {
 export const explicitStop: TurnDetector = {
   name: "explicit-stop",
   startsOnAudio: false,
+  endpointing: "device",
   quiet: (cfg) => ({ ms: cfg.chunkTimeoutMs, decision: "stall" }),
 };
 
@@ -28,6 +34,7 @@ export const explicitStop: TurnDetector = {
 export const stopOrSilence: TurnDetector = {
   name: "stop-or-silence",
   startsOnAudio: true,
+  endpointing: "device",
   quiet: (cfg) => ({ ms: cfg.firmwareSilenceMs, decision: "process" }),
 };
 
@@ -38,7 +45,23 @@ export const stopOrSilence: TurnDetector = {
 export const oneShot: TurnDetector = {
   name: "one-shot",
   startsOnAudio: true,
+  endpointing: "device",
   quiet: (cfg) => ({ ms: cfg.dap1TransferTimeoutMs, decision: "close" }),
+};
+
+/**
+ * Always-listening devices (Sesame-style, xiaozhi auto/realtime): the device streams without
+ * pause and the server's VAD decides where speech starts (with its pre-roll) and ends (after
+ * HOTPIN_VAD_END_SILENCE_MS), dropping bursts under the minimum speech and cutting at the maximum
+ * utterance. Audio before speech is never a recording. A dialect may still send `start_recording`
+ * (the VAD is then ignored until its `stop_recording`: xiaozhi manual mode) and `stop_recording`
+ * to end a VAD turn at once. A stream that stops mid-turn is processed as it is.
+ */
+export const vad: TurnDetector = {
+  name: "vad",
+  startsOnAudio: true,
+  endpointing: "server",
+  quiet: (cfg) => ({ ms: cfg.chunkTimeoutMs, decision: "process" }),
 };
 
 /** The detector's quiet timer for one recording: re-armed by every chunk, decided once. */

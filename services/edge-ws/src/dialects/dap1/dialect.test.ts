@@ -6,6 +6,7 @@ import { readEdgeConfig } from "../../config";
 import type { ApologyKind } from "../../pipeline/apologies";
 import { RecordingTransport } from "../../recording-transport.test-util";
 import type { PlaybackControl, Reply } from "../dialect";
+import { replyOf } from "../reply.test-util";
 import { DAP1_MAX_REPLY_BYTES, Dap1Dialect } from "./dialect";
 
 const cfg = readEdgeConfig({ HOTPIN_EDGE_DAP1_FIRST_REPLY_MS: "25000" });
@@ -46,13 +47,7 @@ function setup() {
 }
 
 const ctl = { firstAudio: () => {}, beforeDone: async () => {} } as unknown as PlaybackControl;
-const reply = (...segments: Buffer[]): Reply => ({
-  segments: (async function* () {
-    yield* segments;
-  })(),
-  text: () => "",
-  apology: false,
-});
+const reply = (...segments: Buffer[]): Reply => replyOf("", ...segments);
 
 function upload(d: Dap1Dialect, wav: Buffer) {
   const inputs = [];

@@ -34,7 +34,9 @@ const MAX_NACKS = 20;
 
 export const DAP1_CAPABILITIES: Capabilities = {
   turn: oneShot,
+  inputRate: 16_000,
   outputRate: 16_000,
+  bargeIn: false,
   announcesState: false,
   partials: false,
   lateAudio: "drop",
@@ -243,7 +245,7 @@ export class Dap1Dialect implements Dialect {
     const cap = DAP1_MAX_REPLY_BYTES - WAV_HEADER_BYTES;
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const pcm of reply.segments) {
+    for await (const { pcm } of reply.segments) {
       if (size + pcm.length <= cap) {
         parts.push(pcm);
         size += pcm.length;

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { parseWav } from "@hotpin/audio";
 import { RecordingTransport } from "../../recording-transport.test-util";
 import type { PlaybackControl } from "../dialect";
+import { replyOf } from "../reply.test-util";
 import { FIRMWARE_FRAME_BYTES, FirmwareDialect, NOT_UNDERSTOOD } from "./dialect";
 
 const ctl = (): PlaybackControl & { first: number } => ({
@@ -65,16 +66,7 @@ test("firmware dialect - reply is the tts stage, one WAV in 4096-byte frames, th
   const d = new FirmwareDialect(t);
   const pcm = [Buffer.alloc(5000, 1), Buffer.alloc(7000, 2)];
   const c = ctl();
-  const result = await d.play(
-    {
-      segments: (async function* () {
-        yield* pcm;
-      })(),
-      text: () => "Hello there.",
-      apology: false,
-    },
-    c,
-  );
+  const result = await d.play(replyOf("Hello there.", ...pcm), c);
   assert.equal(result.outcome, "played");
   assert.deepEqual(t.texts(), [{ status: "processing", stage: "tts", response: "Hello there." }]);
   const bins = t.binaries();

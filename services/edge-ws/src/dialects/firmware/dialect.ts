@@ -23,7 +23,9 @@ export const NOT_UNDERSTOOD = "Could not understand audio. Please try again.";
 
 export const FIRMWARE_CAPABILITIES: Capabilities = {
   turn: stopOrSilence,
+  inputRate: 16_000,
   outputRate: 16_000,
+  bargeIn: false,
   announcesState: false,
   partials: false,
   lateAudio: "drop",
@@ -94,6 +96,7 @@ export class FirmwareDialect implements Dialect {
       case "state":
       case "pong":
       case "image_received":
+      case "interrupted": // push-to-talk: never interrupted
         return undefined;
     }
   }
@@ -105,7 +108,7 @@ export class FirmwareDialect implements Dialect {
    */
   async play(reply: Reply, ctl: PlaybackControl): Promise<PlaybackResult> {
     const parts: Buffer[] = [];
-    for await (const pcm of reply.segments) parts.push(pcm);
+    for await (const { pcm } of reply.segments) parts.push(pcm);
     const wav = toWav(Buffer.concat(parts));
     this.transport.sendText(JSON.stringify({ status: "processing", stage: "tts", response: reply.text() }));
     const sent = await sendPaced(this.transport, frames(wav, FIRMWARE_FRAME_BYTES), {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RecordingTransport } from "../../recording-transport.test-util";
 import type { Parsed, PlaybackControl } from "../dialect";
+import { replyOf } from "../reply.test-util";
 import { SPEC_TTS_CHUNK_BYTES, SpecDialect } from "./dialect";
 
 const code = (p: Parsed) => ("error" in p ? p.error.code : undefined);
@@ -27,13 +28,7 @@ function control(ready: boolean): PlaybackControl & { offered: Buffer[] } {
   };
 }
 
-const reply = (...pcm: Buffer[]) => ({
-  segments: (async function* () {
-    yield* pcm;
-  })(),
-  text: () => "answer",
-  apology: false,
-});
+const reply = (...pcm: Buffer[]) => replyOf("answer", ...pcm);
 
 test("spec dialect - every client message type is understood", () => {
   const { d } = dialect();

@@ -34,7 +34,9 @@ const REASONS: Record<RerecordReason, string> = {
 
 export const SPEC_CAPABILITIES: Capabilities = {
   turn: explicitStop,
+  inputRate: 16_000,
   outputRate: 16_000,
+  bargeIn: false,
   announcesState: true,
   partials: true,
   lateAudio: "refuse",
@@ -177,6 +179,7 @@ export class SpecDialect implements Dialect {
       // The state_sync that follows covers these.
       case "processing":
       case "complete":
+      case "interrupted": // push-to-talk: never interrupted
         return undefined;
     }
   }
@@ -184,14 +187,14 @@ export class SpecDialect implements Dialect {
   async play(reply: Reply, ctl: PlaybackControl): Promise<PlaybackResult> {
     if (this.segmented) return this.playSegments(reply, ctl);
     const parts: Buffer[] = [];
-    for await (const pcm of reply.segments) parts.push(pcm);
+    for await (const { pcm } of reply.segments) parts.push(pcm);
     return this.playWav(toWav(Buffer.concat(parts)), ctl, reply.apology, true);
   }
 
   private async playSegments(reply: Reply, ctl: PlaybackControl): Promise<PlaybackResult> {
     let bytes = 0;
     let index = 0;
-    for await (const pcm of reply.segments) {
+    for await (const { pcm } of reply.segments) {
       const r = await this.playWav(toWav(pcm), ctl, reply.apology, false, index++);
       bytes += r.bytes;
       if (r.outcome !== "played") return { outcome: r.outcome, bytes };
