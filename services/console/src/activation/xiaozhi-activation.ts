@@ -1,0 +1,217 @@
+// The xiaozhi activation codes waiting for an operator and the devices bound so far, followed
+// from the NATS KV buckets the edge keeps (services/edge-ws/src/xiaozhi-ota/bindings.ts), and the
+// operator's acts on them: bind a code, pre-register a device id, unbind.
+import {
+  ActivationError,
+  activateCode,
+  BINDINGS_BUCKET,
+  type Binding,
+  CODES_BUCKET,
+  getBinding,
+  type PendingCode,
+  putBinding,
+  removeBinding,
+} from "@hotpin/edge-ws/dist/xiaozhi-ota/bindings";
+import { isValidDeviceId, type Logger } from "@hotpin/runtime";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { BoundDeviceView, PendingCodeView } from "../api-types";
+import { openExistingBucket } from "../fleet/buckets";
+
+/** The edge's code format (bindings.ts): six digits. */
+export const ACTIVATION_CODE = /^[0-9]{6}$/;
+const CODE_PREFIX = "code.";
+
+export interface XiaozhiActivationOptions {
+  /** Codes kept in memory (newest expiry first); older ones are not listed. */
+  maxCodes: number;
+  /** Bindings kept in memory (newest first); older ones are not listed but can still be unbound. */
+  maxBindings: number;
+  log: Logger;
+  /** Something changed: the page refreshes. */
+  onChange: () => void;
+  now?: () => number;
+}
+
+/** Unknown or expired code (404), already bound (409), the buckets not reachable (503). */
+export class ActivationUnavailable extends Error {
+  override name = "ActivationUnavailable";
+}
+export class UnknownCode extends Error {
+  override name = "UnknownCode";
+}
+export class AlreadyBound extends Error {
+  override name = "AlreadyBound";
+}
+
+function parse<T>(text: string): T | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === "object" ? (v as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class XiaozhiActivation {
+  private codesKv: KV | undefined;
+  private bindingsKv: KV | undefined;
+  /** KV key → value; keys of bindings are hashes for long ids, so the value names the device. */
+  private readonly codes = new Map<string, PendingCode>();
+  private readonly bindings = new Map<string, Binding>();
+  private truncated = false;
+  private readonly abort = new AbortController();
+  private readonly watchers: { stop(): void }[] = [];
+  private readonly now: () => number;
+
+  constructor(private readonly opts: XiaozhiActivationOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Follows both buckets once the edge has created them (the console never creates them). */
+  attach(nc: NatsConnection): void {
+    const ended = (bucket: string) => (err: unknown) =>
+      this.opts.log.warn({ err: (err as Error).message, bucket }, "bucket watch ended");
+    void openExistingBucket(nc, CODES_BUCKET, this.abort.signal)
+      .then((kv) => kv && this.watchCodes(kv))
+      .catch(ended(CODES_BUCKET));
+    void openExistingBucket(nc, BINDINGS_BUCKET, this.abort.signal)
+      .then((kv) => kv && this.watchBindings(kv))
+      .catch(ended(BINDINGS_BUCKET));
+  }
+
+  stop(): void {
+    this.abort.abort();
+    for (const w of this.watchers) w.stop();
+  }
+
+  /** Undefined until the edge has created the buckets. */
+  view(
+    connected: (deviceId: string) => { connected: boolean; lastActivity?: number },
+  ): { pendingCodes: PendingCodeView[]; bound: BoundDeviceView[]; truncated: boolean } | undefined {
+    if (!this.codesKv || !this.bindingsKv) return undefined;
+    this.dropExpired();
+    const pendingCodes = [...this.codes.values()]
+      .sort((a, b) => b.expiresAt - a.expiresAt)
+      .map(({ code, deviceId, expiresAt }) => ({ code, deviceId, expiresAt }));
+    const bound = [...this.bindings.values()]
+      .sort((a, b) => b.boundAt - a.boundAt)
+      .map((b) => ({
+        deviceId: b.deviceId,
+        boundAt: b.boundAt,
+        by: b.by,
+        pinned: b.clientId !== undefined,
+        ...connected(b.deviceId),
+      }));
+    return { pendingCodes, bound, truncated: this.truncated };
+  }
+
+  /** Binds the device that was shown this code (as `hotpin activate <code>` does). */
+  async bind(code: string): Promise<Binding> {
+    const { codes, bindings } = this.buckets();
+    let binding: Binding;
+    try {
+      binding = await activateCode(codes, bindings, code, this.now());
+    } catch (err) {
+      if (err instanceof ActivationError) throw new UnknownCode("no such activation code (it may have expired)");
+      throw this.unavailable(err);
+    }
+    this.codes.delete(CODE_PREFIX + code);
+    this.opts.onChange();
+    return binding;
+  }
+
+  /** Pre-registers a device id (no code needed); refused when it is bound already. */
+  async register(deviceId: string): Promise<Binding> {
+    const { bindings } = this.buckets();
+    const binding: Binding = { deviceId, boundAt: this.now(), by: "register" };
+    try {
+      if (await getBinding(bindings, deviceId)) throw new AlreadyBound();
+      await putBinding(bindings, binding);
+    } catch (err) {
+      if (err instanceof AlreadyBound) throw new AlreadyBound(`${deviceId} is bound already; unbind it first`);
+      throw this.unavailable(err);
+    }
+    this.opts.onChange();
+    return binding;
+  }
+
+  /** Forgets a binding (the device gets a code again); false when it was not bound. */
+  async unbind(deviceId: string): Promise<boolean> {
+    const { bindings } = this.buckets();
+    try {
+      const had = await removeBinding(bindings, deviceId);
+      for (const [k, b] of this.bindings) if (b.deviceId === deviceId) this.bindings.delete(k);
+      this.opts.onChange();
+      return had;
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  private buckets(): { codes: KV; bindings: KV } {
+    if (!this.codesKv || !this.bindingsKv) {
+      throw new ActivationUnavailable("the edge has not created the xiaozhi activation buckets yet");
+    }
+    return { codes: this.codesKv, bindings: this.bindingsKv };
+  }
+
+  private unavailable(err: unknown): ActivationUnavailable {
+    this.opts.log.warn({ err: (err as Error).message }, "xiaozhi activation store not reachable");
+    return new ActivationUnavailable("NATS could not be reached; retry");
+  }
+
+  private dropExpired(): void {
+    const now = this.now();
+    for (const [k, p] of this.codes) if (p.expiresAt <= now) this.codes.delete(k);
+  }
+
+  /** Keeps the map within `max`, dropping the entries `older` ranks first. */
+  private bound<T>(map: Map<string, T>, max: number, rank: (v: T) => number): void {
+    if (map.size <= max) return;
+    this.truncated = true;
+    const oldest = [...map.entries()].sort((a, b) => rank(a[1]) - rank(b[1]));
+    for (const [k] of oldest.slice(0, map.size - max)) map.delete(k);
+  }
+
+  private async watchCodes(kv: KV): Promise<void> {
+    const watch = await kv.watch({ key: `${CODE_PREFIX}>` });
+    this.watchers.push(watch);
+    this.codesKv = kv;
+    this.opts.onChange();
+    for await (const e of watch) {
+      if (e.operation === "PUT") {
+        const p = parse<PendingCode>(e.string());
+        // Entries expire by the bucket's TTL without a delete marker: expiresAt is checked on read.
+        if (!p || typeof p.code !== "string" || e.key !== CODE_PREFIX + p.code || !isValidDeviceId(p.deviceId)) {
+          continue;
+        }
+        if (typeof p.expiresAt !== "number" || p.expiresAt <= this.now()) continue;
+        this.codes.set(e.key, p);
+        this.dropExpired();
+        this.bound(this.codes, this.opts.maxCodes, (v) => v.expiresAt);
+      } else {
+        this.codes.delete(e.key);
+      }
+      this.opts.onChange();
+    }
+  }
+
+  private async watchBindings(kv: KV): Promise<void> {
+    const watch = await kv.watch();
+    this.watchers.push(watch);
+    this.bindingsKv = kv;
+    this.opts.onChange();
+    for await (const e of watch) {
+      if (e.operation === "PUT") {
+        const b = parse<Binding>(e.string());
+        if (!b || !isValidDeviceId(b.deviceId) || typeof b.boundAt !== "number") continue;
+        this.bindings.set(e.key, b);
+        this.bound(this.bindings, this.opts.maxBindings, (v) => v.boundAt);
+      } else {
+        this.bindings.delete(e.key);
+      }
+      this.opts.onChange();
+    }
+  }
+}
