@@ -4,12 +4,16 @@ import { after, before, describe, it } from "node:test";
 import { Authenticator } from "@hotpin/edge-ws/dist/auth";
 import { readEdgeConfig } from "@hotpin/edge-ws/dist/config";
 import { createEdgeMetrics } from "@hotpin/edge-ws/dist/metrics";
+import { openBindings, openCodes } from "@hotpin/edge-ws/dist/xiaozhi-ota/bindings";
 import { XiaozhiOta } from "@hotpin/edge-ws/dist/xiaozhi-ota/ota-handler";
 import { createLogger, createRegistry } from "@hotpin/runtime";
 import { startNats, type TestNats } from "@hotpin/test-support";
+import { connect } from "@nats-io/transport-node";
 import type { ActivationInfo, XiaozhiActivationInfo } from "../api-types";
 import { readConsoleConfig } from "../config";
 import { type ConsoleService, startConsoleService } from "../console-service";
+import { until } from "../testing/until";
+import { ActivationUnavailable, XiaozhiActivation } from "./xiaozhi-activation";
 
 /**
  * The console's xiaozhi activation against a real NATS and the edge's own OTA handler over HTTP:
@@ -25,17 +29,6 @@ const OTA_BODY = JSON.stringify({
 
 type Available = Extract<XiaozhiActivationInfo, { available: true }>;
 type OtaReply = { websocket?: { url: string; token: string }; activation?: { code: string } };
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
 
 describe("console xiaozhi activation (real NATS, the edge's OTA handler)", () => {
   let nats: TestNats;
@@ -191,4 +184,40 @@ describe("console xiaozhi activation (real NATS, the edge's OTA handler)", () =>
     await available((x) => !x.bound.some((b) => b.deviceId === device));
     assert.match((await check(device)).activation?.code ?? "", /^[0-9]{6}$/, "unbound: a code again");
   });
+});
+
+it("console - NATS gone: binding, registering and unbinding fail as unavailable (503), not as a crash", async () => {
+  await using server = await startNats();
+  const nc = await connect({ servers: server.url, reconnect: false });
+  try {
+    await openBindings(nc);
+    await openCodes(nc, 600);
+    const store = new XiaozhiActivation({
+      maxCodes: 10,
+      maxBindings: 10,
+      log: createLogger("console", "silent"),
+      onChange: () => {},
+    });
+    store.attach(nc);
+    await until(
+      async () => store.view(() => ({ connected: false })),
+      (v) => v !== undefined,
+    );
+    assert.ok(await store.register("aa:bb:cc:00:00:30"));
+    await server.stop();
+    await until(
+      async () => nc.isClosed(),
+      (closed) => closed,
+    );
+    for (const act of [
+      () => store.bind("123456"),
+      () => store.register("aa:bb:cc:00:00:31"),
+      () => store.unbind("x"),
+    ]) {
+      await assert.rejects(act(), ActivationUnavailable);
+    }
+    store.stop();
+  } finally {
+    await nc.close().catch(() => {});
+  }
 });

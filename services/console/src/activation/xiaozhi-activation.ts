@@ -91,11 +91,14 @@ export class XiaozhiActivation {
   ): { pendingCodes: PendingCodeView[]; bound: BoundDeviceView[]; truncated: boolean } | undefined {
     if (!this.codesKv || !this.bindingsKv) return undefined;
     this.dropExpired();
+    const { maxCodes, maxBindings } = this.opts;
     const pendingCodes = [...this.codes.values()]
       .sort((a, b) => b.expiresAt - a.expiresAt)
+      .slice(0, maxCodes)
       .map(({ code, deviceId, expiresAt }) => ({ code, deviceId, expiresAt }));
     const bound = [...this.bindings.values()]
       .sort((a, b) => b.boundAt - a.boundAt)
+      .slice(0, maxBindings)
       .map((b) => ({
         deviceId: b.deviceId,
         boundAt: b.boundAt,
@@ -103,7 +106,8 @@ export class XiaozhiActivation {
         pinned: b.clientId !== undefined,
         ...connected(b.deviceId),
       }));
-    return { pendingCodes, bound, truncated: this.truncated };
+    const truncated = this.truncated || this.codes.size > maxCodes || this.bindings.size > maxBindings;
+    return { pendingCodes, bound, truncated };
   }
 
   /** Binds the device that was shown this code (as `hotpin activate <code>` does). */
@@ -166,9 +170,12 @@ export class XiaozhiActivation {
     for (const [k, p] of this.codes) if (p.expiresAt <= now) this.codes.delete(k);
   }
 
-  /** Keeps the map within `max`, dropping the entries `older` ranks first. */
+  /**
+   * Keeps the map near `max`, dropping the lowest-ranked entries; trims in batches (a quarter of
+   * `max` of slack) so a large bucket's first read does not sort on every entry.
+   */
   private bound<T>(map: Map<string, T>, max: number, rank: (v: T) => number): void {
-    if (map.size <= max) return;
+    if (map.size <= max + Math.ceil(max / 4)) return;
     this.truncated = true;
     const oldest = [...map.entries()].sort((a, b) => rank(a[1]) - rank(b[1]));
     for (const [k] of oldest.slice(0, map.size - max)) map.delete(k);
