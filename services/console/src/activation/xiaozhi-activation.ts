@@ -16,7 +16,7 @@ import { isValidDeviceId, type Logger } from "@hotpin/runtime";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BoundDeviceView, PendingCodeView } from "../api-types";
-import { openExistingBucket } from "../fleet/buckets";
+import { followBucket } from "../fleet/buckets";
 
 /** The edge's code format (bindings.ts): six digits. */
 export const ACTIVATION_CODE = /^[0-9]{6}$/;
@@ -70,14 +70,15 @@ export class XiaozhiActivation {
 
   /** Follows both buckets once the edge has created them (the console never creates them). */
   attach(nc: NatsConnection): void {
-    const ended = (bucket: string) => (err: unknown) =>
-      this.opts.log.warn({ err: (err as Error).message, bucket }, "bucket watch ended");
-    void openExistingBucket(nc, CODES_BUCKET, this.abort.signal)
-      .then((kv) => kv && this.watchCodes(kv))
-      .catch(ended(CODES_BUCKET));
-    void openExistingBucket(nc, BINDINGS_BUCKET, this.abort.signal)
-      .then((kv) => kv && this.watchBindings(kv))
-      .catch(ended(BINDINGS_BUCKET));
+    const { maxCodes, maxBindings, log } = this.opts;
+    followBucket(nc, CODES_BUCKET, this.abort.signal, log, (kv) => {
+      this.codesKv = kv;
+      return this.follow(kv, this.codes, this.readCode, maxCodes, (v) => v.expiresAt, `${CODE_PREFIX}>`);
+    });
+    followBucket(nc, BINDINGS_BUCKET, this.abort.signal, log, (kv) => {
+      this.bindingsKv = kv;
+      return this.follow(kv, this.bindings, this.readBinding, maxBindings, (v) => v.boundAt);
+    });
   }
 
   stop(): void {
@@ -181,42 +182,38 @@ export class XiaozhiActivation {
     for (const [k] of oldest.slice(0, map.size - max)) map.delete(k);
   }
 
-  private async watchCodes(kv: KV): Promise<void> {
-    const watch = await kv.watch({ key: `${CODE_PREFIX}>` });
-    this.watchers.push(watch);
-    this.codesKv = kv;
-    this.opts.onChange();
-    for await (const e of watch) {
-      if (e.operation === "PUT") {
-        const p = parse<PendingCode>(e.string());
-        // Entries expire by the bucket's TTL without a delete marker: expiresAt is checked on read.
-        if (!p || typeof p.code !== "string" || e.key !== CODE_PREFIX + p.code || !isValidDeviceId(p.deviceId)) {
-          continue;
-        }
-        if (typeof p.expiresAt !== "number" || p.expiresAt <= this.now()) continue;
-        this.codes.set(e.key, p);
-        this.dropExpired();
-        this.bound(this.codes, this.opts.maxCodes, (v) => v.expiresAt);
-      } else {
-        this.codes.delete(e.key);
-      }
-      this.opts.onChange();
-    }
-  }
+  /** A code entry as the edge writes it (bindings.ts), still valid; others are skipped. */
+  private readCode = (key: string, text: string): PendingCode | undefined => {
+    const p = parse<PendingCode>(text);
+    if (!p || typeof p.code !== "string" || key !== CODE_PREFIX + p.code || !isValidDeviceId(p.deviceId)) return;
+    // Entries expire by the bucket's TTL without a delete marker: expiresAt is checked on read too.
+    return typeof p.expiresAt === "number" && p.expiresAt > this.now() ? p : undefined;
+  };
 
-  private async watchBindings(kv: KV): Promise<void> {
-    const watch = await kv.watch();
+  private readBinding = (_key: string, text: string): Binding | undefined => {
+    const b = parse<Binding>(text);
+    return b && isValidDeviceId(b.deviceId) && typeof b.boundAt === "number" ? b : undefined;
+  };
+
+  /** Mirrors the bucket's entries (under `key`) into `into`, kept within `max` by `rank`. */
+  private async follow<T>(
+    kv: KV,
+    into: Map<string, T>,
+    read: (key: string, text: string) => T | undefined,
+    max: number,
+    rank: (v: T) => number,
+    key?: string,
+  ): Promise<void> {
+    const watch = await kv.watch(key ? { key } : {});
+    if (this.abort.signal.aborted) return watch.stop();
     this.watchers.push(watch);
-    this.bindingsKv = kv;
     this.opts.onChange();
     for await (const e of watch) {
-      if (e.operation === "PUT") {
-        const b = parse<Binding>(e.string());
-        if (!b || !isValidDeviceId(b.deviceId) || typeof b.boundAt !== "number") continue;
-        this.bindings.set(e.key, b);
-        this.bound(this.bindings, this.opts.maxBindings, (v) => v.boundAt);
-      } else {
-        this.bindings.delete(e.key);
+      const v = e.operation === "PUT" ? read(e.key, e.string()) : undefined;
+      if (v === undefined) into.delete(e.key);
+      else {
+        into.set(e.key, v);
+        this.bound(into, max, rank);
       }
       this.opts.onChange();
     }
