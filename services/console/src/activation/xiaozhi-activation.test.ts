@@ -181,6 +181,7 @@ describe("console xiaozhi activation (real NATS, the edge's OTA handler)", () =>
     assert.equal((await call("DELETE", path)).status, 200);
     assert.equal((await call("DELETE", path)).status, 404, "not bound any more");
     assert.equal((await call("DELETE", "/api/activation/devices/%20")).status, 400);
+    assert.equal((await call("DELETE", "/api/activation/devices/%E0%A4%A")).status, 400, "a malformed escape");
     await available((x) => !x.bound.some((b) => b.deviceId === device));
     assert.match((await check(device)).activation?.code ?? "", /^[0-9]{6}$/, "unbound: a code again");
   });

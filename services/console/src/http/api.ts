@@ -22,6 +22,15 @@ import { edgeSocketUrl } from "./edge-url";
 const MAX_BODY_BYTES = 16 * 1024;
 /** Device ids the console issues tokens for: what fits a NATS subject token and a KV key unchanged. */
 
+/** A path segment as sent; a malformed %-escape is the client's error, not a 500. */
+function decodeParam(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new HttpError(400, "bad_path", "the path has a malformed %-escape");
+  }
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -109,7 +118,7 @@ export class Api {
       const m = r.path.exec(url.pathname);
       if (m && r.method === req.method) {
         route = r;
-        params = m.slice(1).map((p) => decodeURIComponent(p));
+        params = m.slice(1);
         break;
       }
     }
@@ -120,7 +129,7 @@ export class Api {
         throw new HttpError(401, "unauthorized", "sign in with an operator token");
       }
       if (req.method !== "GET") this.checkOrigin(req);
-      const body = await route.handler(req, res, params, url);
+      const body = await route.handler(req, res, params.map(decodeParam), url);
       if (body !== undefined && !res.headersSent) this.json(res, 200, body);
       this.d.metrics.requests.inc({ route: name, code: String(res.statusCode) });
     } catch (err) {
