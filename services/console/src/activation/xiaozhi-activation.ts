@@ -33,15 +33,16 @@ export interface XiaozhiActivationOptions {
   now?: () => number;
 }
 
-/** Unknown or expired code (404), already bound (409), the buckets not reachable (503). */
-export class ActivationUnavailable extends Error {
-  override name = "ActivationUnavailable";
-}
-export class UnknownCode extends Error {
-  override name = "UnknownCode";
-}
-export class AlreadyBound extends Error {
-  override name = "AlreadyBound";
+/** Why an operator's act was refused; the API answers 404, 409 and 503 for these. */
+export type RefusalKind = "unknown_code" | "already_bound" | "unavailable";
+export class ActivationRefused extends Error {
+  override name = "ActivationRefused";
+  constructor(
+    readonly kind: RefusalKind,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 function parse<T>(text: string): T | undefined {
@@ -118,7 +119,9 @@ export class XiaozhiActivation {
     try {
       binding = await activateCode(codes, bindings, code, this.now());
     } catch (err) {
-      if (err instanceof ActivationError) throw new UnknownCode("no such activation code (it may have expired)");
+      if (err instanceof ActivationError) {
+        throw new ActivationRefused("unknown_code", "no such activation code (it may have expired)");
+      }
       throw this.unavailable(err);
     }
     this.codes.delete(CODE_PREFIX + code);
@@ -131,11 +134,12 @@ export class XiaozhiActivation {
     const { bindings } = this.buckets();
     const binding: Binding = { deviceId, boundAt: this.now(), by: "register" };
     try {
-      if (await getBinding(bindings, deviceId)) throw new AlreadyBound();
+      if (await getBinding(bindings, deviceId)) {
+        throw new ActivationRefused("already_bound", `${deviceId} is bound already; unbind it first`);
+      }
       await putBinding(bindings, binding);
     } catch (err) {
-      if (err instanceof AlreadyBound) throw new AlreadyBound(`${deviceId} is bound already; unbind it first`);
-      throw this.unavailable(err);
+      throw err instanceof ActivationRefused ? err : this.unavailable(err);
     }
     this.opts.onChange();
     return binding;
@@ -156,14 +160,14 @@ export class XiaozhiActivation {
 
   private buckets(): { codes: KV; bindings: KV } {
     if (!this.codesKv || !this.bindingsKv) {
-      throw new ActivationUnavailable("the edge has not created the xiaozhi activation buckets yet");
+      throw new ActivationRefused("unavailable", "the edge has not created the xiaozhi activation buckets yet");
     }
     return { codes: this.codesKv, bindings: this.bindingsKv };
   }
 
-  private unavailable(err: unknown): ActivationUnavailable {
+  private unavailable(err: unknown): ActivationRefused {
     this.opts.log.warn({ err: (err as Error).message }, "xiaozhi activation store not reachable");
-    return new ActivationUnavailable("NATS could not be reached; retry");
+    return new ActivationRefused("unavailable", "NATS could not be reached; retry");
   }
 
   private dropExpired(): void {

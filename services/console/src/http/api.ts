@@ -4,9 +4,8 @@ import { issueToken, weakSecret } from "@hotpin/edge-ws/dist/auth";
 import { DEVICE_ID_RULE, isValidDeviceId, type Logger } from "@hotpin/runtime";
 import {
   ACTIVATION_CODE,
-  ActivationUnavailable,
-  AlreadyBound,
-  UnknownCode,
+  ActivationRefused,
+  type RefusalKind,
   type XiaozhiActivation,
 } from "../activation/xiaozhi-activation";
 import type { ActivationInfo, CommandRequest, ConsoleInfo, IssuedToken, LiveMessage } from "../api-types";
@@ -20,6 +19,11 @@ import { clearedCookie, type OperatorAuth, sessionCookie, sessionFromCookie } fr
 import { edgeSocketUrl } from "./edge-url";
 
 const MAX_BODY_BYTES = 16 * 1024;
+const REFUSALS: Record<RefusalKind, [number, string]> = {
+  unknown_code: [404, "unknown_code"],
+  already_bound: [409, "already_bound"],
+  unavailable: [503, "activation_unavailable"],
+};
 /** Device ids the console issues tokens for: what fits a NATS subject token and a KV key unchanged. */
 
 /** A path segment as sent; a malformed %-escape is the client's error, not a 500. */
@@ -272,14 +276,15 @@ export class Api {
     };
   }
 
-  /** The operator's activation acts, with the activation store's errors as HTTP errors. */
+  /** The operator's activation acts, with the activation store's refusals as HTTP errors. */
   private async activationAct<T>(act: () => Promise<T>): Promise<T> {
     try {
       return await act();
     } catch (err) {
-      if (err instanceof UnknownCode) throw new HttpError(404, "unknown_code", err.message);
-      if (err instanceof AlreadyBound) throw new HttpError(409, "already_bound", err.message);
-      if (err instanceof ActivationUnavailable) throw new HttpError(503, "activation_unavailable", err.message);
+      if (err instanceof ActivationRefused) {
+        const [status, code] = REFUSALS[err.kind];
+        throw new HttpError(status, code, err.message);
+      }
       throw err;
     }
   }
