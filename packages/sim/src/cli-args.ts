@@ -16,6 +16,13 @@ Connection
                             pause at 24 kHz, the server takes the turns (--token must be a device
                             JWT; --utterances, --barge-in-after-ms, --out, --json apply)
   --barge-in-after-ms MS    sesame: start the next utterance this long into each reply
+  --xiaozhi OTA_URL         be a xiaozhi-esp32 device whose OTA URL is this (e.g.
+                            http://127.0.0.1:8000/xiaozhi/ota/): OTA check, activation (prints the
+                            code to bind), hello, Opus turns (--device-id is its MAC; --utterances,
+                            --pacing, --out, --json apply)
+  --xiaozhi-mode MODE       xiaozhi: auto|manual|realtime listen mode (default auto)
+  --client-id UUID          xiaozhi: the board's UUID (default derived from --device-id, stable)
+  --abort-after-ms MS       xiaozhi: send abort this long into each reply
   --device-id ID            session/device id (default esp32-cam-hotpin)
   --token TOKEN             device token (default $HOTPIN_SIM_TOKEN, else the firmware's
                             your_api_token_here)
@@ -71,6 +78,8 @@ export interface CliRun {
   /** The Sesame-style client instead of a HotPin device. */
   sesame: boolean;
   bargeInAfterMs?: number;
+  /** A xiaozhi-esp32 device with this OTA URL instead of a HotPin device. */
+  xiaozhi?: { otaUrl: string; mode: "auto" | "manual" | "realtime"; clientId?: string; abortAfterMs?: number };
   deviceId: string;
   token: string;
   retries: number;
@@ -143,9 +152,22 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     }
     dap1 = { host: v.dap1.slice(0, at), port };
   }
+  let xiaozhi: CliRun["xiaozhi"];
+  if (v.xiaozhi !== undefined) {
+    if (!/^https?:\/\/./.test(v.xiaozhi))
+      throw new UsageError("--xiaozhi must be the OTA URL, http(s)://…/xiaozhi/ota/");
+    const abortAfterMs = int("abort-after-ms", v["abort-after-ms"], 1);
+    xiaozhi = {
+      otaUrl: v.xiaozhi,
+      mode: oneOf("xiaozhi-mode", v["xiaozhi-mode"], ["auto", "manual", "realtime"] as const, "auto"),
+      ...(v["client-id"] ? { clientId: v["client-id"] } : {}),
+      ...(abortAfterMs !== undefined ? { abortAfterMs } : {}),
+    };
+  }
   return {
     help: false,
     input: positionals[0]!,
+    ...(xiaozhi ? { xiaozhi } : {}),
     url: v.url ?? "ws://127.0.0.1:8000",
     dialect,
     ...(dap1 ? { dap1 } : {}),
@@ -188,6 +210,10 @@ function parse(argv: string[]) {
       dap1: { type: "string" },
       sesame: { type: "boolean" },
       "barge-in-after-ms": { type: "string" },
+      xiaozhi: { type: "string" },
+      "xiaozhi-mode": { type: "string" },
+      "client-id": { type: "string" },
+      "abort-after-ms": { type: "string" },
       "device-id": { type: "string" },
       token: { type: "string" },
       retries: { type: "string" },

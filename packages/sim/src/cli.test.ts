@@ -9,6 +9,7 @@ import { parseWav } from "@hotpin/audio";
 import { SESAME_TOKEN, startSesamePeer } from "./testing/sesame-peer";
 import { startSpecPeer } from "./testing/spec-peer";
 import { tonePcm } from "./testing/tone";
+import { startXiaozhiPeer } from "./testing/xiaozhi-peer";
 
 const run = promisify(execFile);
 const cli = join(__dirname, "cli.js");
@@ -70,4 +71,24 @@ test("cli - --sesame streams a call to a Sesame-style server, saves the 24 kHz r
   assert.match(r.stdout, /^sesame: ok; turn 1: first audio \d+ ms after the end of speech/);
   assert.equal(parseWav(await readFile(out)).format.sampleRate, 24_000);
   assert.deepEqual(peer.received, ["client_location_state", "call_connect", "ping", "call_disconnect"]);
+});
+
+test("cli - --xiaozhi: OTA, hello and a manual turn with Opus both ways against a xiaozhi server; the 24 kHz reply saved", async (t) => {
+  const peer = await startXiaozhiPeer({ bound: ["02:00:00:00:00:07"] });
+  const dir = await mkdtemp(join(tmpdir(), "hotpin-sim-"));
+  t.after(async () => {
+    await peer.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const input = join(dir, "speech.raw");
+  await writeFile(input, await readFile("/usr/share/pocketsphinx/test/data/goforward.raw"));
+  const out = join(dir, "reply.wav");
+  const args = ["--xiaozhi", peer.otaUrl, "--xiaozhi-mode", "manual", "--device-id", "02:00:00:00:00:07"];
+  const r = await sim([...args, "--pacing", "fast", "--out", out, "--quiet", input]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^xiaozhi: ok; turn 1: heard "what time is it", first audio \d+ ms/);
+  const wav = parseWav(await readFile(out));
+  assert.equal(wav.format.sampleRate, 24_000);
+  assert.ok(wav.data.length > 24_000, "about a second of decoded reply");
+  assert.deepEqual(peer.received, ["hello", "listen start", "listen stop"]);
 });

@@ -12,6 +12,7 @@ import { loadSpeech } from "./speech-input";
 import { type Percentiles, percentiles } from "./stats";
 import { formatEvent } from "./timeline";
 import type { DeviceOptions, DeviceResult } from "./types";
+import { runXiaozhiDevice } from "./xiaozhi-device";
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -106,10 +107,69 @@ async function runSesame(cmd: CliRun, pcm: Buffer): Promise<number> {
   return r.error ? EXIT_FAILED : r.ok ? EXIT_OK : EXIT_SERVER_REFUSED;
 }
 
+/** One xiaozhi-esp32 device: OTA (and activation, the code printed), hello, the turns on one socket. */
+async function runXiaozhi(cmd: CliRun, x: NonNullable<CliRun["xiaozhi"]>, pcm: Buffer): Promise<number> {
+  // A MAC, as the firmware's Device-Id; the id of HotPin devices is not one.
+  const deviceId = cmd.deviceId === "esp32-cam-hotpin" ? "02:00:00:00:00:01" : cmd.deviceId;
+  const r = await runXiaozhiDevice({
+    otaUrl: x.otaUrl,
+    deviceId,
+    // The board keeps its UUID in flash: the same on every run, so a binding holds.
+    clientId:
+      x.clientId ??
+      `5a1e0000-0000-4000-8000-${deviceId
+        .replace(/[^0-9a-f]/gi, "")
+        .padStart(12, "0")
+        .slice(-12)}`,
+    pcm,
+    turns: Array.from({ length: cmd.utterances }, () => ({
+      mode: x.mode,
+      ...(x.abortAfterMs !== undefined ? { abortAfterMs: x.abortAfterMs } : {}),
+    })),
+    pacing: cmd.pacing,
+    ...(cmd.replyTimeoutMs !== undefined ? { replyTimeoutMs: cmd.replyTimeoutMs } : {}),
+    onActivationCode: (code) => {
+      process.stderr.write(`xiaozhi: activation code ${code}: bind it with \`hotpin activate ${code}\`\n`);
+    },
+    ...(cmd.quiet || cmd.json ? {} : { onEvent: (e) => process.stdout.write(`${formatEvent(e)}\n`) }),
+  });
+  const rate = r.downlink?.sampleRate ?? 24_000;
+  if (cmd.out) {
+    for (const [i, t] of r.turns.entries()) {
+      await writeFile(
+        replyPath(cmd.out, r.turns.length === 1, "xiaozhi", i + 1),
+        toWav(t.replyPcm, { sampleRate: rate, channels: 1, bitsPerSample: 16 }),
+      );
+    }
+  }
+  const turns = r.turns.map((t) => ({
+    transcript: t.transcript,
+    sentences: t.sentences,
+    packets: t.packets,
+    firstAudioMs: t.firstAudioMs,
+    replyMs: (t.replyPcm.length / 2 / rate) * 1000,
+    dropped: t.droppedOverflow + t.droppedOutsideSpeaking,
+    abortToStopMs: t.abortToStopMs,
+  }));
+  const summary = { ok: r.ok, error: r.error, activationCode: r.activationCode, turns, warnings: r.warnings };
+  process.stdout.write(
+    cmd.json
+      ? `${JSON.stringify(summary)}\n`
+      : `xiaozhi: ${r.ok ? "ok" : `FAILED${r.error ? ` (${r.error.kind}): ${r.error.message}` : ""}`}; ${turns
+          .map(
+            (t, i) =>
+              `turn ${i + 1}: heard "${t.transcript ?? ""}", first audio ${t.firstAudioMs?.toFixed(0) ?? "-"} ms after the end of speech, ${t.packets} packets, ${t.replyMs.toFixed(0)} ms of reply${t.dropped ? `, ${t.dropped} dropped` : ""}`,
+          )
+          .join("; ")}\n`,
+  );
+  return r.error ? EXIT_FAILED : r.ok ? EXIT_OK : EXIT_SERVER_REFUSED;
+}
+
 async function run(cmd: CliRun): Promise<number> {
   const pcm = await loadSpeech(cmd.input);
   if (cmd.dap1) return runDap1(cmd, cmd.dap1, pcm);
   if (cmd.sesame) return runSesame(cmd, pcm);
+  if (cmd.xiaozhi) return runXiaozhi(cmd, cmd.xiaozhi, pcm);
   const image = cmd.image ? await readFile(cmd.image) : undefined;
   const device: Omit<DeviceOptions, "deviceId" | "onEvent"> = {
     url: cmd.url,

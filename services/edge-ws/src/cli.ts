@@ -7,6 +7,14 @@ import { type CommandBody, CommandTimeoutError, DeviceNotConnectedError, sendCom
 import { edgeSettings } from "./config";
 import { openRevocations, revokeToken } from "./fleet/revocations";
 import { observerMessage } from "./observers/observer-format";
+import {
+  ActivationError,
+  activateCode,
+  openBindings,
+  openCodes,
+  putBinding,
+  removeBinding,
+} from "./xiaozhi-ota/bindings";
 
 const USAGE = `hotpin — operator commands for HotPin devices, over NATS
 
@@ -18,6 +26,9 @@ usage:
   hotpin reset <device>                start the device's conversation over
   hotpin events [--device <id>]…       print device events as JSON lines until interrupted
   hotpin revoke <token>                refuse this device token on every edge from now on
+  hotpin activate <code>               bind the xiaozhi device reading out this activation code
+  hotpin register <device>             pre-register a xiaozhi device id (its Wi-Fi MAC): no code needed
+  hotpin unregister <device>           forget a xiaozhi device's binding (it gets a code again)
 
 options:
   --nats <url>      NATS server(s), comma separated (default $HOTPIN_NATS_URL or nats://127.0.0.1:4222)
@@ -111,6 +122,34 @@ async function tail(nc: NatsConnection, devices: string[]): Promise<void> {
   );
 }
 
+/** The xiaozhi verbs: activation codes and bindings in the KV buckets every edge reads. */
+const XIAOZHI_VERBS = ["activate", "register", "unregister"];
+
+async function xiaozhi(nc: NatsConnection, verb: string, arg: string): Promise<number> {
+  const { ttl, replicas } = readConfig({
+    ttl: edgeSettings.xiaozhiCodeTtlSec,
+    replicas: edgeSettings.kvReplicas,
+  });
+  const bindings = await openBindings(nc, replicas);
+  try {
+    if (verb === "activate") {
+      const b = await activateCode(await openCodes(nc, ttl, replicas), bindings, arg);
+      process.stdout.write(`${forTerminal(`bound ${b.deviceId}`)}\n`);
+    } else if (verb === "register") {
+      await putBinding(bindings, { deviceId: arg, boundAt: Date.now(), by: "register" });
+      process.stdout.write(`${forTerminal(`registered ${arg}`)}\n`);
+    } else {
+      const had = await removeBinding(bindings, arg);
+      process.stdout.write(`${forTerminal(had ? `unregistered ${arg}` : `${arg} was not bound`)}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ActivationError)) throw err;
+    process.stderr.write(`hotpin: ${err.message}\n`);
+    return 1;
+  }
+}
+
 /** Puts a device token's id on the deny list every edge watches, until the token's expiry. */
 async function revoke(nc: NatsConnection, token: string): Promise<number> {
   let claims: { jti?: unknown; exp?: unknown; sub?: unknown };
@@ -139,8 +178,16 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return args.verb ? 0 : 64;
     }
-    if (args.verb !== "events" && args.verb !== "revoke") cmd = commandFor(args.verb, args.positional);
+    const local = args.verb === "events" || args.verb === "revoke" || XIAOZHI_VERBS.includes(args.verb);
+    if (!local) cmd = commandFor(args.verb, args.positional);
     if (args.verb === "revoke" && args.positional.length !== 1) throw new UsageError("revoke needs one token");
+    if (XIAOZHI_VERBS.includes(args.verb)) {
+      if (args.positional.length !== 1) throw new UsageError(`${args.verb} needs one argument`);
+      const arg = args.positional[0] as string;
+      if (args.verb !== "activate" && !isValidDeviceId(arg)) {
+        throw new UsageError("a device id is 1-128 printable ASCII characters");
+      }
+    }
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`hotpin: ${err.message}\n\n${USAGE}\n`);
@@ -155,6 +202,7 @@ async function main(argv: string[]): Promise<number> {
   });
   try {
     if (args.verb === "revoke") return await revoke(nc, args.positional[0] as string);
+    if (XIAOZHI_VERBS.includes(args.verb)) return await xiaozhi(nc, args.verb, args.positional[0] as string);
     if (!cmd) {
       process.once("SIGINT", () => void nc.close());
       await tail(nc, args.devices);

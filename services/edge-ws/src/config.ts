@@ -293,6 +293,58 @@ export const edgeSettings = {
     "after the upload, answer a spoken 'taking too long' if no reply started by then (the client waits 30 s)",
     { min: 1_000, max: 29_000 },
   ),
+  // xiaozhi-esp32 (docs/protocols/xiaozhi.md): OTA/activation on /xiaozhi/ota/, sockets on /xiaozhi/v1/
+  xiaozhiWsUrl: str(
+    "HOTPIN_EDGE_XIAOZHI_WS_URL",
+    "",
+    "websocket.url handed to xiaozhi devices in the OTA reply; empty: HOTPIN_EDGE_PUBLIC_URL, else the request's Host, + /xiaozhi/v1/",
+  ),
+  xiaozhiDevices: list(
+    "HOTPIN_EDGE_XIAOZHI_DEVICES",
+    "pre-registered xiaozhi device ids (Wi-Fi MACs, lowercase with colons), bound without an activation code, comma separated",
+  ),
+  xiaozhiCodeTtlSec: int("HOTPIN_EDGE_XIAOZHI_CODE_TTL_SEC", 600, "lifetime of an activation code", {
+    min: 30,
+    max: 86_400,
+  }),
+  xiaozhiCodesPerMinute: int(
+    "HOTPIN_EDGE_XIAOZHI_CODES_PER_MINUTE",
+    6,
+    "new activation codes one address may be given a minute (a device keeps its code while it is valid)",
+    { min: 1 },
+  ),
+  xiaozhiRequestsPerMinute: int(
+    "HOTPIN_EDGE_XIAOZHI_REQUESTS_PER_MINUTE",
+    120,
+    "OTA and activation requests one address may make a minute (a device polls /activate every 3 s)",
+    { min: 1 },
+  ),
+  xiaozhiTimezoneOffsetMin: int(
+    "HOTPIN_EDGE_XIAOZHI_TIMEZONE_OFFSET_MIN",
+    0,
+    "server_time.timezone_offset (minutes east of UTC) for the devices' clocks",
+    { min: -720, max: 840 },
+  ),
+  xiaozhiIdleMs: int(
+    "HOTPIN_EDGE_XIAOZHI_IDLE_MS",
+    120_000,
+    "close a xiaozhi socket after this long without a message either way (the firmware counts 120 s)",
+    { min: 1_000 },
+  ),
+  xiaozhiOpusComplexity: int("HOTPIN_EDGE_XIAOZHI_OPUS_COMPLEXITY", 5, "Opus encoder complexity of replies", {
+    min: 0,
+    max: 10,
+  }),
+  xiaozhiOpusBitrate: int("HOTPIN_EDGE_XIAOZHI_OPUS_BITRATE", 24_000, "Opus bitrate of replies, bit/s", {
+    min: 6_000,
+    max: 128_000,
+  }),
+  xiaozhiBurstFrames: int(
+    "HOTPIN_EDGE_XIAOZHI_BURST_FRAMES",
+    5,
+    "reply packets sent at once before pacing one per frame time (the reference server's 5)",
+    { min: 0, max: 30 },
+  ),
   // Always-listening devices (the `vad` turn detector, barge-in): packages/vad README
   ...listenerSettings,
   wakeWords: oneOf(

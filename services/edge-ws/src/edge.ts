@@ -15,6 +15,7 @@ import type { Services } from "./pipeline/services";
 import { EdgeServer } from "./server";
 import { DeviceRegistry } from "./session/devices";
 import type { Session } from "./session/session";
+import { XiaozhiOta } from "./xiaozhi-ota/ota-handler";
 
 export interface EdgeParts {
   cfg: EdgeConfig;
@@ -26,7 +27,8 @@ export interface EdgeParts {
 
 /**
  * The edge's one composition root, used by main.ts, the tests and the benchmarks: devices,
- * fleet, auth, apologies, the WebSocket server and (when configured) the DAP1 listener.
+ * fleet, auth, apologies, the WebSocket server (with xiaozhi's OTA and activation) and (when
+ * configured) the DAP1 listener.
  * Devices are served before NATS is attached; `attach` adds the fleet features.
  */
 export function createEdge({ cfg, log, metrics, services, events }: EdgeParts) {
@@ -49,7 +51,8 @@ export function createEdge({ cfg, log, metrics, services, events }: EdgeParts) {
   });
   const apologies = new Apologies(services, log);
   const sessionDeps = { cfg, services, apologies, events, metrics, log, devices, images: fleet.images };
-  const server = new EdgeServer({ ...sessionDeps, fleet, auth, dialects: webSocketDialects });
+  const xiaozhiOta = new XiaozhiOta({ cfg, log, metrics, secret });
+  const server = new EdgeServer({ ...sessionDeps, fleet, auth, dialects: webSocketDialects, xiaozhiOta });
   const dap1 =
     cfg.dap1Port > 0 ? new Dap1Listener({ cfg, log, metrics, apologies, sessionDeps, access: dap1Access }) : undefined;
   let dap1Port: number | undefined;
@@ -83,6 +86,7 @@ export function createEdge({ cfg, log, metrics, services, events }: EdgeParts) {
         ["fleet", () => fleet.attach(nc)],
         ["revocations", () => revocations.attach(nc)],
         ["observers", async () => server.observers.attach(nc)],
+        ["xiaozhi activation", () => xiaozhiOta.attach(nc)],
       ];
     },
     /** SIGTERM: devices first (both listeners drain in parallel), then ownership. */

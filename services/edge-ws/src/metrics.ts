@@ -174,6 +174,12 @@ export function createEdgeMetrics(registry: Registry) {
       help: "events waiting for NATS",
       registers,
     }),
+    xiaozhiOta: new Counter({
+      name: "hotpin_edge_xiaozhi_ota_total",
+      help: "xiaozhi OTA and activation answers, by outcome (connection, code, activated, pending, bad_request, rate_limited, unavailable)",
+      labelNames: ["outcome"],
+      registers,
+    }),
   };
   // Exported at 0 from the start: rate() sees no increase in a series whose first sample is 1,
   // so without this the first failed utterance would never reach the error-budget alert.

@@ -1,28 +1,33 @@
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { cleanText, isValidDeviceId, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
+import { type ConnectRequest, parseConnectRequest, XiaozhiProtocolError } from "@hotpin/xiaozhi";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
 import type { DialectModule } from "./dialects/dialect";
 import type { DialectRegistry } from "./dialects/registry";
+import { xiaozhiFor } from "./dialects/xiaozhi";
 import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
 import { DownloadServer } from "./pipeline/downloads";
 import { Session, type SessionDeps } from "./session/session";
 import { CLOSE_CODES, WsTransport } from "./transport";
+import { XIAOZHI_WS_PATH, type XiaozhiOta } from "./xiaozhi-ota/ota-handler";
 
 export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   auth: Authenticator;
   fleet: Fleet;
   dialects: DialectRegistry;
+  xiaozhiOta: XiaozhiOta;
 }
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
  * checked before the upgrade; the dialect is detected per docs/protocols/hotpin-spec.md),
- * `POST /image` for camera images, `/events` for observers, and `GET /download/<token>` for
- * replies a device did not pull in time.
+ * `POST /image` for camera images, `/events` for observers, `GET /download/<token>` for
+ * replies a device did not pull in time, and xiaozhi devices' `/xiaozhi/ota/` (HTTP) and
+ * `/xiaozhi/v1/` (WebSocket, its dialect named by the path and its headers checked before the upgrade).
  */
 export class EdgeServer {
   readonly http: Server;
@@ -73,6 +78,8 @@ export class EdgeServer {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       if (req.method === "GET" && path.startsWith("/download/")) {
         void this.downloads.serve(req, path.slice("/download/".length), res);
+      } else if (deps.xiaozhiOta.handles(req, path, res)) {
+        // answered by the OTA handler
       } else if (path === "/image") {
         const url = new URL(req.url ?? "/", "http://edge");
         void this.uploads.handle(req, res, url, (deviceId) => deps.devices.get(deviceId)?.id ?? "");
@@ -138,7 +145,8 @@ export class EdgeServer {
     // A dialect with a path of its own (the one its clients have built in), or the shared /ws.
     const routed = this.deps.dialects.fromPath(url.pathname);
     const route = routed?.detect.route;
-    if (url.pathname !== "/ws" && !route) {
+    const xiaozhi = url.pathname === XIAOZHI_WS_PATH || url.pathname === XIAOZHI_WS_PATH.slice(0, -1);
+    if (url.pathname !== "/ws" && !route && !xiaozhi) {
       this.refuse(socket, 404, "not_found");
       return;
     }
@@ -150,7 +158,18 @@ export class EdgeServer {
       this.refuse(socket, 503, "too_many_connections");
       return;
     }
-    let deviceId = route ? undefined : (url.searchParams.get("session") ?? undefined);
+    // xiaozhi names its device in headers (docs/protocols/xiaozhi.md §2): checked before the upgrade.
+    let connect: ConnectRequest | undefined;
+    if (xiaozhi) {
+      try {
+        connect = parseConnectRequest(req.headers);
+      } catch (err) {
+        if (!(err instanceof XiaozhiProtocolError)) throw err;
+        this.refuse(socket, 400, "bad_handshake");
+        return;
+      }
+    }
+    let deviceId = connect?.deviceId ?? (route ? undefined : (url.searchParams.get("session") ?? undefined));
     if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
       this.refuse(socket, 400, "bad_device_id");
       return;
@@ -196,9 +215,11 @@ export class EdgeServer {
     }
     const grant = result.grant;
     const wss = route?.perMessageDeflate ? this.wssDeflate : this.wss;
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      this.connected(ws, remote, tokenKey, url, grant, { routed, deviceId }),
-    );
+    // xiaozhi identifies on its hello (the server hello answers it), not at the upgrade.
+    const known = connect
+      ? { routed: xiaozhiFor(connect), deviceId: undefined, hangupIsNormal: true }
+      : { routed, deviceId, hangupIsNormal: false };
+    wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, remote, tokenKey, url, grant, known));
   }
 
   private connected(
@@ -207,7 +228,8 @@ export class EdgeServer {
     tokenKey: string,
     url: URL,
     grant: Grant,
-    known: { routed: DialectModule | undefined; deviceId: string | undefined },
+    /** The dialect a path names and the device it already knows; whether a close without a frame (1006) is the device's normal hang-up. */
+    known: { routed: DialectModule | undefined; deviceId: string | undefined; hangupIsNormal: boolean },
   ): void {
     const transport = new WsTransport(ws, remote);
     this.sockets.set(ws, undefined);
@@ -288,7 +310,9 @@ export class EdgeServer {
       if (session) {
         this.deps.metrics.connections.dec({ dialect: session.dialect.name });
         // The device chose this text: cleaned and bounded before it goes into an event.
-        session.end(code, cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES));
+        // A xiaozhi device hangs up by closing TCP without a close frame (1006): its normal end.
+        if (known.hangupIsNormal && code === 1006) session.end(1000, "device hung up");
+        else session.end(code, cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES));
       }
     });
   }

@@ -22,6 +22,7 @@ const PROTOCOL_CODES = new Set([
   "tts_failed",
   "storage_failed",
   "shutting_down",
+  "bad_audio",
 ]);
 /** Close codes a refusal may end with: normal, going away, policy, too big, replaced, wrong device, no handshake. */
 const CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1008, 1009, 4001, 4003, 4008]);
@@ -38,8 +39,10 @@ export interface FuzzOptions {
   httpRequests?: number;
 }
 
+type FuzzDialect = "firmware" | "spec" | "xiaozhi";
+
 export interface FuzzFigures {
-  frames: { firmware: number; spec: number };
+  frames: Record<FuzzDialect, number>;
   httpRequests: number;
   connections: number;
   refusals: Record<string, number>;
@@ -64,13 +67,46 @@ function rng(seed: number): () => number {
 
 type Frame = string | Buffer;
 
-/** Well-formed traffic of each dialect (docs/protocols/hotpin-firmware.md, hotpin-spec.md), the base to mutate. */
-function recording(dialect: "firmware" | "spec", id: string, r: () => number): Frame[] {
+/**
+ * Opus packets as the xiaozhi firmware sends them (16 kHz mono 60 ms, docs/protocols/xiaozhi.md §4):
+ * a DTX packet of silence and a voiced one's TOC byte with a random body (most do not decode).
+ */
+function opusLike(r: () => number): Buffer {
+  if (r() < 0.3) return Buffer.from([0x40 | Math.floor(r() * 4)]);
+  const b = Buffer.alloc(1 + Math.floor(r() * 120));
+  for (let i = 0; i < b.length; i++) b[i] = Math.floor(r() * 256);
+  b[0] = 0x78; // SILK wideband 60 ms, mono, one frame
+  return b;
+}
+
+/** Well-formed traffic of each dialect (docs/protocols/hotpin-firmware.md, hotpin-spec.md, xiaozhi.md), the base to mutate. */
+function recording(dialect: FuzzDialect, id: string, r: () => number): Frame[] {
   const pcm = () => {
     const b = Buffer.alloc(2 * (1 + Math.floor(r() * 2048)));
     for (let i = 0; i < b.length; i += 2) b.writeInt16LE(Math.round(3000 * Math.sin(i / 9)), i);
     return b;
   };
+  if (dialect === "xiaozhi") {
+    const mode = pickOne(r, ["auto", "manual", "realtime"]);
+    return [
+      JSON.stringify({
+        type: "hello",
+        version: 1,
+        features: { mcp: true, aec: r() < 0.5 },
+        transport: "websocket",
+        audio_params: { format: "opus", sample_rate: 16_000, channels: 1, frame_duration: 60 },
+      }),
+      JSON.stringify({ session_id: "", type: "listen", state: "detect", text: "hey hotpin" }),
+      JSON.stringify({ session_id: "", type: "listen", state: "start", mode }),
+      opusLike(r),
+      opusLike(r),
+      opusLike(r),
+      JSON.stringify({ session_id: "", type: "listen", state: "stop" }),
+      JSON.stringify({ session_id: "", type: "abort", reason: "wake_word_detected" }),
+      JSON.stringify({ session_id: "", type: "mcp", payload: { jsonrpc: "2.0", id: 1, result: { tools: [] } } }),
+      JSON.stringify({ session_id: "", type: "iot", descriptors: [] }),
+    ];
+  }
   if (dialect === "firmware") {
     return [
       JSON.stringify({ session_id: id }),
@@ -166,7 +202,7 @@ export async function fuzzEdge(opts: FuzzOptions): Promise<FuzzFigures> {
   const started = Date.now();
   const r = rng(opts.seed);
   const figures: FuzzFigures = {
-    frames: { firmware: 0, spec: 0 },
+    frames: { firmware: 0, spec: 0, xiaozhi: 0 },
     httpRequests: 0,
     connections: 0,
     refusals: {},
@@ -180,16 +216,32 @@ export async function fuzzEdge(opts: FuzzOptions): Promise<FuzzFigures> {
   };
   const concurrency = opts.concurrency ?? 8;
 
-  const socketRun = (dialect: "firmware" | "spec", n: number) =>
+  const socketRun = (dialect: FuzzDialect, n: number) =>
     new Promise<void>((resolve) => {
       const id = r() < 0.1 ? pickNasty(r) : `fz-${dialect}-${n}`;
+      const xiaozhi = dialect === "xiaozhi";
       const query =
         dialect === "spec" && r() < 0.3
           ? `?session=${Buffer.from(id)
               .toString("latin1")
               .replace(/[^A-Za-z0-9_-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`
           : "";
-      const ws = new WebSocket(`${opts.url}/ws${query}`, { headers: { authorization: `Bearer ${opts.token}` } });
+      // xiaozhi names itself in headers (docs/protocols/xiaozhi.md §2): sometimes wrong ones.
+      const headers: Record<string, string> = { authorization: `Bearer ${opts.token}` };
+      if (xiaozhi) {
+        const hex = (x: number) => (x & 0xff).toString(16).padStart(2, "0");
+        headers["device-id"] = r() < 0.9 ? `02:00:00:00:${hex(n >> 8)}:${hex(n)}` : "";
+        headers["client-id"] = r() < 0.95 ? `fz-client-${n}` : "a b";
+        headers["protocol-version"] = pickOne(r, ["1", "1", "2", "3", "0", "x"]);
+      }
+      const path = xiaozhi ? "/xiaozhi/v1/" : `/ws${query}`;
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(`${opts.url}${path}`, { headers });
+      } catch {
+        resolve(); // a header the client library itself refuses to send
+        return;
+      }
       figures.connections++;
       const base = recording(dialect, id, r);
       const frames = base.flatMap((f) => mutate(f, r, base));
@@ -204,6 +256,7 @@ export async function fuzzEdge(opts: FuzzOptions): Promise<FuzzFigures> {
           return;
         }
         const isError = m.type === "error" || m.status === "error";
+        if (m.type === "alert" && !(m.status && m.message && m.emotion)) finding(`alert without its three fields`);
         if (!isError) return;
         const code = String(
           m.code ??
@@ -244,7 +297,7 @@ export async function fuzzEdge(opts: FuzzOptions): Promise<FuzzFigures> {
       });
     });
 
-  const dialectLoop = async (dialect: "firmware" | "spec") => {
+  const dialectLoop = async (dialect: FuzzDialect) => {
     let n = 0;
     const worker = async () => {
       while (figures.frames[dialect] < opts.framesPerDialect) await socketRun(dialect, n++);
@@ -275,7 +328,7 @@ export async function fuzzEdge(opts: FuzzOptions): Promise<FuzzFigures> {
     }
   };
 
-  await Promise.all([dialectLoop("firmware"), dialectLoop("spec"), httpLoop()]);
+  await Promise.all([dialectLoop("firmware"), dialectLoop("spec"), dialectLoop("xiaozhi"), httpLoop()]);
   figures.seconds = (Date.now() - started) / 1000;
   return figures;
 }
@@ -301,6 +354,19 @@ function malformedHttp(r: () => number, token: string): string {
   const body = bodies[Math.floor(r() * bodies.length)] as string;
   const declared = r() < 0.3 ? body.length + Math.floor(r() * 1000) : r() < 0.1 ? 999_999_999 : body.length;
   const k = r();
+  if (k < 0.1) {
+    // xiaozhi's OTA check and activation poll (docs/protocols/xiaozhi.md §1)
+    const ota = pickOne(r, [
+      JSON.stringify({ application: { version: "2.0.4" } }),
+      JSON.stringify({ application: { version: "x".repeat(100) } }),
+      JSON.stringify({ application: "2.0.4" }),
+      "{",
+      "",
+      JSON.stringify({ application: { version: "2.0.4" }, board: { type: "\u0000" } }),
+    ]);
+    const id = pickOne(r, ["02:00:00:00:99:01", "", "a b", "x".repeat(300)]);
+    return `POST /xiaozhi/ota/${r() < 0.3 ? "activate" : ""} HTTP/1.1\r\nHost: ${pickOne(r, ["e", "e:1", "bad host/x"])}\r\nDevice-Id: ${id}\r\nClient-Id: fz\r\nContent-Type: application/json\r\nContent-Length: ${r() < 0.2 ? ota.length + 9 : ota.length}\r\n\r\n${ota}`;
+  }
   if (k < 0.45) {
     const type =
       r() < 0.8 ? "multipart/form-data; boundary=B" : pickOne(r, ["multipart/form-data", "image/jpeg", "x/\u0000"]);

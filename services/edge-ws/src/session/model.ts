@@ -28,7 +28,9 @@ export type Input =
   | { type: "reset_conversation" }
   | { type: "ping" }
   /** The device stops the reply (xiaozhi `abort`): the same cancel path as a barge-in, without a new turn. */
-  | { type: "abort" };
+  | { type: "abort" }
+  /** A wake word the device spotted itself (xiaozhi `listen detect`): an event, no move. */
+  | { type: "wake_word"; word: string };
 
 export type InputType = Input["type"];
 
@@ -106,6 +108,7 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     // Re-sent after a reply by clients that finish playback late.
     playback_complete: "idle",
     abort: "idle",
+    wake_word: "idle",
   },
   camera_uploading: {
     start_recording: "recording",
@@ -114,15 +117,24 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     reset_conversation: "camera_uploading",
     ping: "camera_uploading",
     abort: "camera_uploading",
+    wake_word: "camera_uploading",
   },
   // An abort while the user speaks has no reply to stop (xiaozhi sends it whenever its button is pressed).
-  recording: { audio: "recording", stop_recording: "processing", reset: "idle", ping: "recording", abort: "recording" },
-  processing: { ping: "processing", ready_for_playback: "processing", abort: "idle" },
+  recording: {
+    audio: "recording",
+    stop_recording: "processing",
+    reset: "idle",
+    ping: "recording",
+    abort: "recording",
+    wake_word: "recording",
+  },
+  processing: { ping: "processing", ready_for_playback: "processing", abort: "idle", wake_word: "processing" },
   playing: {
     ready_for_playback: "playing",
     playback_complete: "playing",
     ping: "playing",
     abort: "idle",
+    wake_word: "playing",
   },
   stalled: {
     start_recording: "recording",
@@ -132,6 +144,7 @@ const TRANSITIONS: Record<State, Partial<Record<InputType, State>>> = {
     client_on: "stalled",
     hello: "stalled",
     abort: "stalled",
+    wake_word: "stalled",
   },
   shutdown: {},
 };

@@ -71,6 +71,8 @@ export class CommandError extends Error {
 }
 
 const PARTIAL_INTERVAL_MS = 250;
+/** Longest wake word kept in an event, in UTF-8 bytes. */
+const MAX_WAKE_WORD_BYTES = 64;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
 
 /**
@@ -278,6 +280,13 @@ export class Session implements Claimant {
         return;
       case "abort":
         this.interrupt("device");
+        return;
+      case "wake_word":
+        // The device's own detection carries no score: confidence 1 (events.proto). Its text is cleaned and bounded.
+        this.event({
+          $case: "wakeWord",
+          value: { word: cleanText(input.word, MAX_WAKE_WORD_BYTES), confidence: 1, source: "device" },
+        });
         return;
       case "audio":
         this.addAudio(input.pcm, input.seq);
