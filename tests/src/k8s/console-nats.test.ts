@@ -8,7 +8,17 @@ import { readConsoleConfig } from "@hotpin/console/dist/config";
 import { startConsoleService } from "@hotpin/console/dist/console-service";
 import { edge } from "@hotpin/contracts";
 import { sendCommand } from "@hotpin/edge-ws/dist/commands/send-command";
-import { CODES_BUCKET, createCode, openBindings, openCodes } from "@hotpin/edge-ws/dist/xiaozhi-ota/bindings";
+import { openRevocations, revokeToken } from "@hotpin/edge-ws/dist/fleet/revocations";
+import {
+  activateCode,
+  CODES_BUCKET,
+  createCode,
+  getBinding,
+  openBindings,
+  openCodes,
+  putBinding,
+  removeBinding,
+} from "@hotpin/edge-ws/dist/xiaozhi-ota/bindings";
 import { createLogger, createRegistry, EVENT_SUBJECTS } from "@hotpin/runtime";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -196,6 +206,52 @@ test("k8s - the console's NATS user: events, the edge's buckets read and watched
     })();
     nc.publish("hotpin.events.dev1.session_started", new Uint8Array([1]));
     assert.equal(await within(denied, 5000, "publish refusal"), true, "console may not publish events");
+  } finally {
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    server.child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("k8s - the edge's and the operator's NATS users: xiaozhi codes and bindings, `hotpin activate`, `hotpin revoke`", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hotpin-operator-nats-"));
+  const server = await startServer(dir);
+  const conns: NatsConnection[] = [];
+  try {
+    const as = async (user: keyof typeof PASSWORDS) => {
+      const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user] });
+      conns.push(nc);
+      return nc;
+    };
+    // The edge makes the buckets at start-up, shows an unknown device a code and binds pre-registered ones.
+    const edgeNc = await as("edge");
+    await openRevocations(edgeNc, 3600);
+    const edgeCodes = await openCodes(edgeNc, 600);
+    const edgeBindings = await openBindings(edgeNc);
+    await createCode(edgeCodes, {
+      code: "135790",
+      deviceId: "aa:bb:cc:00:00:09",
+      clientId: "board-9",
+      challenge: "c",
+      expiresAt: Date.now() + 60_000,
+    });
+    await putBinding(edgeBindings, { deviceId: "aa:bb:cc:00:00:08", boundAt: Date.now(), by: "register" });
+    // The operator, as the CLI does it (services/edge-ws/src/cli.ts): open the edge's buckets, act.
+    const op = await as("operator");
+    const bound = await activateCode(await openCodes(op, 600), await openBindings(op), "135790");
+    assert.equal(bound.deviceId, "aa:bb:cc:00:00:09");
+    assert.equal(
+      (await getBinding(edgeBindings, "aa:bb:cc:00:00:09"))?.clientId,
+      "board-9",
+      "the edge sees the binding",
+    );
+    assert.equal(await removeBinding(await openBindings(op), "aa:bb:cc:00:00:08"), true, "hotpin unregister");
+    const jti = "AbCdEfGhIjKlMnOpQrStUv";
+    await revokeToken(await openRevocations(op, 3600), jti, Date.now() + 60_000);
+    assert.ok(await (await openRevocations(edgeNc, 3600)).get(jti), "the edge sees the revocation");
+    // Still refused: the operator manages no streams.
+    const jsm = await jetstreamManager(op, { timeout: 2000 });
+    await assert.rejects(jsm.streams.delete("KV_hotpin_xiaozhi_codes"), "the operator may not delete streams");
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => {})));
     server.child.kill("SIGTERM");
