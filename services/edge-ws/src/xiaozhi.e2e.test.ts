@@ -206,3 +206,25 @@ test("xiaozhi mesh - abort while the reply plays: tts stop at once, then the dev
   );
   assert.match(next?.transcript ?? "", /go forward/);
 });
+
+test("xiaozhi mesh - three devices at once: each hears its own reply, none is disturbed by another", {
+  skip,
+}, async () => {
+  const ids = ["a1:b2:c3:d4:e5:11", "a1:b2:c3:d4:e5:12", "a1:b2:c3:d4:e5:13"];
+  const results = await Promise.all(
+    ids.map((id) =>
+      device(id, [{ mode: "manual" }], async (code) => {
+        await hotpin("activate", code);
+      }),
+    ),
+  );
+  for (const r of results) {
+    assert.equal(r.error, undefined, `${r.deviceId}: ${JSON.stringify(r.error)} ${r.warnings.join("; ")}`);
+    const turn = r.turns[0];
+    assert.match(turn?.transcript ?? "", /go forward/);
+    assert.deepEqual(turn?.sentences, [ANSWER]);
+    assert.equal(turn?.droppedOverflow, 0);
+    assert.equal(turn?.droppedOutsideSpeaking, 0);
+  }
+  assert.equal(new Set(results.map((r) => r.sessionId)).size, 3, "a session each");
+});
