@@ -40,9 +40,16 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "--enable-source-maps", "--require", "@hotpin/runtime/register", "dist/main.js"]
 
 FROM runtime AS edge
+# libopus for the xiaozhi dialect's Opus (packages/audio loads it through koffi).
+USER 0:0
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends libopus0 \
+  && rm -rf /var/lib/apt/lists/*
+USER 1000:1000
 COPY --from=build /app/services/edge-ws services/edge-ws
 WORKDIR /app/services/edge-ws
-EXPOSE 8000 9464
+# 5000: DAWN DAP1 over TCP, when HOTPIN_EDGE_DAP1_PORT sets it (deploy/k8s/components/dap1).
+EXPOSE 8000 9464 5000
 
 FROM runtime AS stt
 USER 0:0

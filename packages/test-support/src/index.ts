@@ -3,4 +3,5 @@ export * from "./fake-groq";
 export * from "./mesh";
 export * from "./nats";
 export * from "./otlp-collector";
+export * from "./speech";
 export * from "./stats";

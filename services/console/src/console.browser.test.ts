@@ -3,6 +3,8 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { events } from "@hotpin/contracts";
+import { eventSubject, newEventId } from "@hotpin/runtime";
 import { loadSpeech, runFleet } from "@hotpin/sim";
 import {
   type FakeGroq,
@@ -13,6 +15,7 @@ import {
   TEST_OPERATOR_TOKEN,
   type TestMesh,
 } from "@hotpin/test-support";
+import { connect } from "@nats-io/transport-node";
 import axe from "axe-core";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
@@ -225,6 +228,24 @@ describe("console in a real Chromium", { skip }, () => {
     await timeline.getByText(ANSWER).first().waitFor();
     await page.getByTestId("turn-latency").getByText("replied").first().waitFor();
     await page.getByTestId("stored-turns").getByText(ANSWER).first().waitFor({ timeout: 15_000 });
+
+    // A wake word, as the edge publishes one on NATS, is on the timeline with its source and score.
+    const nc = await connect({ servers: mesh.nats.url });
+    try {
+      const wake = events.Event.fromPartial({
+        id: newEventId(),
+        deviceId: virtualId,
+        sessionId: "wake-session",
+        edgeInstance: "edge-test",
+        time: new Date(),
+        payload: { $case: "wakeWord", value: { word: "hey hotpin", confidence: 0.87, source: "server" } },
+      });
+      nc.publish(eventSubject(virtualId, "wakeWord"), events.Event.encode(wake).finish());
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    await timeline.getByText("“hey hotpin” (server, 87 %)").waitFor({ timeout: 15_000 });
 
     await page.getByLabel("Say on the device").fill("Hello from the operator.");
     await page.getByRole("button", { name: "Say", exact: true }).click();

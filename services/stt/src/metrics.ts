@@ -16,8 +16,21 @@ export class SttMetrics {
   readonly finalSources: Counter<"source" | "reason">;
   readonly recognizers: Gauge<"state">;
   readonly workerHeap: Gauge;
+  readonly wakeActiveStreams: Gauge;
+  readonly wakeStreams: Counter<"outcome">;
+  readonly wakeRefused: Counter;
+  readonly wakeDetections: Counter;
+  readonly wakeConfidence: Histogram;
+  readonly wakeRealTimeFactor: Histogram;
+  readonly wakeAudioSeconds: Counter;
+  readonly wakeSlots: Gauge;
 
-  constructor(registry: Registry, capacity: () => number, counts: () => Promise<WorkerCounts>) {
+  constructor(
+    registry: Registry,
+    capacity: () => number,
+    counts: () => Promise<WorkerCounts>,
+    wakeCapacity: () => number,
+  ) {
     const registers = [registry];
     this.activeStreams = new Gauge({
       name: "hotpin_stt_active_streams",
@@ -92,6 +105,52 @@ export class SttMetrics {
         this.set({ state: "live" }, c.live);
         this.set({ state: "idle" }, c.idle);
         this.set({ state: "building" }, c.building);
+      },
+    });
+    this.wakeActiveStreams = new Gauge({
+      name: "hotpin_stt_wake_active_streams",
+      help: "Wake-word spotting streams open now",
+      registers,
+    });
+    this.wakeStreams = new Counter({
+      name: "hotpin_stt_wake_streams_total",
+      help: "Spotting streams ended, by outcome (final = the client ended it, cancelled, error)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.wakeRefused = new Counter({
+      name: "hotpin_stt_wake_refused_total",
+      help: "Spotting streams refused with RESOURCE_EXHAUSTED because every spotting slot was taken",
+      registers,
+    });
+    this.wakeDetections = new Counter({
+      name: "hotpin_stt_wake_detections_total",
+      help: "Wake phrases detected (the phrase is not a label: one series whatever is configured)",
+      registers,
+    });
+    this.wakeConfidence = new Histogram({
+      name: "hotpin_stt_wake_confidence",
+      help: "Confidence of wake-word detections, 0..1",
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1],
+      registers,
+    });
+    this.wakeRealTimeFactor = new Histogram({
+      name: "hotpin_stt_wake_real_time_factor",
+      help: "Engine time divided by audio duration per spotting stream: the share of a core one always-listening stream takes",
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1],
+      registers,
+    });
+    this.wakeAudioSeconds = new Counter({
+      name: "hotpin_stt_wake_audio_seconds_total",
+      help: "Audio of ended spotting streams, in seconds",
+      registers,
+    });
+    this.wakeSlots = new Gauge({
+      name: "hotpin_stt_wake_pool_slots",
+      help: "Spotting streams the worker pool can hold at once (0: spotting off)",
+      registers,
+      collect() {
+        this.set(wakeCapacity());
       },
     });
     this.workerHeap = new Gauge({

@@ -2,14 +2,20 @@ import type { stt } from "@hotpin/contracts";
 import { Attr, grpc, grpcError, recordFailure, tracer } from "@hotpin/runtime";
 import type { Span } from "@opentelemetry/api";
 import type { AudioQualityFigures } from "./audio/quality";
-import type { Transcript } from "./engines/engine";
+import type { Transcript, WakeHit } from "./engines/engine";
 import type { SttMetrics } from "./metrics";
-import type { PooledStream, WorkerPool } from "./pool/worker-pool";
+import type { PooledStream, SlotKind, WorkerPool } from "./pool/worker-pool";
 import type { EngineName, SttConfig } from "./settings";
 
 export type SessionLimits = Pick<
   SttConfig,
-  "maxUtteranceMs" | "idleTimeoutMs" | "maxChunkBytes" | "maxInflightBytes" | "minSampleRateHz" | "maxSampleRateHz"
+  | "maxUtteranceMs"
+  | "idleTimeoutMs"
+  | "maxChunkBytes"
+  | "maxInflightBytes"
+  | "minSampleRateHz"
+  | "maxSampleRateHz"
+  | "wakeMaxStreamMs"
 >;
 
 export interface SessionDeps {
@@ -20,12 +26,16 @@ export interface SessionDeps {
   preferred: EngineName | undefined;
   /** Why engines that cannot run cannot, for the caller's error message. */
   unavailable: Partial<Record<EngineName, string>>;
+  /** Why wake-word spotting is off on this replica; undefined when it is on. */
+  wakeOff?: string;
 }
 
 /** How a session talks back: a bidi stream writes partials, a unary call only wants the final. */
 export interface SessionOutput {
   partial(result: stt.PartialResult): void;
   final(result: stt.FinalResult): void;
+  /** A spotting stream's detection. */
+  detection?(result: stt.WakeDetection): void;
   fail(err: grpc.ServiceError): void;
   /** Stop/start reading input: backpressure when the worker falls behind. */
   pause(): void;
@@ -35,12 +45,14 @@ export interface SessionOutput {
 const statusName = (code: number) => grpc.status[code] ?? String(code);
 
 /**
- * One utterance from config to final: validation and limits, its worker slot, metrics and
- * span. Whatever way it ends (final, error, cancel, idle), the slot and recognizer are freed.
+ * One utterance from config to final, or one spotting stream from config to its end:
+ * validation and limits, its worker slot, metrics and span. Whatever way it ends (final,
+ * error, cancel, idle), the slot and recognizer are freed.
  */
 export class RecognizeSession {
   private readonly slot: PooledStream | undefined;
-  private engine: EngineName | undefined;
+  /** The engine of a recognition stream, or "wake" for spotting, once configured. */
+  private engine: EngineName | "wake" | undefined;
   private span: Span | undefined;
   private sampleRate = 16_000;
   private inputBytes = 0;
@@ -53,16 +65,26 @@ export class RecognizeSession {
   constructor(
     private readonly deps: SessionDeps,
     private readonly out: SessionOutput,
+    private readonly kind: SlotKind = "recognize",
   ) {
-    this.slot = deps.pool.acquire({
-      onAck: (bytes, waitMs) => this.onAck(bytes, waitMs),
-      onPartial: (text, audioMs, sentAt) => this.onPartial(text, audioMs, sentAt),
-      onFinal: (t, q, ms) => this.onFinal(t, q, ms),
-      onError: (code, message) => this.fail(code, message),
-    });
+    if (kind === "spot" && deps.pool.wakeCapacity === 0) {
+      this.fail(grpc.status.FAILED_PRECONDITION, `wake-word spotting is off on this replica: ${deps.wakeOff}`);
+      return;
+    }
+    this.slot = deps.pool.acquire(
+      {
+        onAck: (bytes, waitMs) => this.onAck(bytes, waitMs),
+        onPartial: (text, audioMs, sentAt) => this.onPartial(text, audioMs, sentAt),
+        onFinal: (t, q, ms) => this.onFinal(t, q, ms),
+        onError: (code, message) => this.fail(code, message),
+        onWake: (hit) => this.onWake(hit),
+      },
+      kind,
+    );
     if (!this.slot) {
-      deps.metrics.refused.inc();
-      this.fail(grpc.status.RESOURCE_EXHAUSTED, "every STT worker is busy; try another replica");
+      (kind === "spot" ? deps.metrics.wakeRefused : deps.metrics.refused).inc();
+      const what = kind === "spot" ? "wake-word spotting slot is taken" : "STT worker is busy";
+      this.fail(grpc.status.RESOURCE_EXHAUSTED, `every ${what}; try another replica`);
       return;
     }
     this.touch();
@@ -73,20 +95,13 @@ export class RecognizeSession {
   }
 
   configure(config: stt.RecognitionConfig): void {
-    if (this.closed) return;
-    if (this.engine) {
-      this.fail(grpc.status.INVALID_ARGUMENT, "config sent twice");
+    const rate = this.checkConfig(config.sampleRateHz);
+    if (rate === undefined) return;
+    if (this.kind === "spot") {
+      this.fail(grpc.status.INVALID_ARGUMENT, "a spotting stream takes a SpotConfig");
       return;
     }
-    const { limits, pool } = this.deps;
-    const rate = config.sampleRateHz || 16_000;
-    if (rate < limits.minSampleRateHz || rate > limits.maxSampleRateHz) {
-      this.fail(
-        grpc.status.INVALID_ARGUMENT,
-        `sample_rate_hz ${rate} outside ${limits.minSampleRateHz}..${limits.maxSampleRateHz}`,
-      );
-      return;
-    }
+    const { pool } = this.deps;
     const requested = (config.engine || this.deps.preferred) as EngineName | undefined;
     if (!requested) {
       this.fail(grpc.status.FAILED_PRECONDITION, "no STT engine can run on this replica");
@@ -111,6 +126,43 @@ export class RecognizeSession {
     this.touch();
   }
 
+  /** The config of a spotting stream: the phrases are the service's own. */
+  configureSpot(config: stt.SpotConfig): void {
+    const rate = this.checkConfig(config.sampleRateHz);
+    if (rate === undefined) return;
+    if (this.kind !== "spot") {
+      this.fail(grpc.status.INVALID_ARGUMENT, "a recognition stream takes a RecognitionConfig");
+      return;
+    }
+    this.engine = "wake";
+    this.sampleRate = rate;
+    this.span = tracer().startSpan("stt.spot", {
+      attributes: { [Attr.deviceId]: config.deviceId, [Attr.sessionId]: config.sessionId },
+    });
+    this.deps.metrics.wakeActiveStreams.inc();
+    this.slot?.spot(rate);
+    this.touch();
+  }
+
+  /** The sample rate of a first, valid config; undefined (and the session failed) otherwise. */
+  private checkConfig(sampleRateHz: number): number | undefined {
+    if (this.closed) return undefined;
+    if (this.engine) {
+      this.fail(grpc.status.INVALID_ARGUMENT, "config sent twice");
+      return undefined;
+    }
+    const { limits } = this.deps;
+    const rate = sampleRateHz || 16_000;
+    if (rate < limits.minSampleRateHz || rate > limits.maxSampleRateHz) {
+      this.fail(
+        grpc.status.INVALID_ARGUMENT,
+        `sample_rate_hz ${rate} outside ${limits.minSampleRateHz}..${limits.maxSampleRateHz}`,
+      );
+      return undefined;
+    }
+    return rate;
+  }
+
   audio(chunk: Buffer): void {
     if (this.closed) return;
     const { limits } = this.deps;
@@ -128,8 +180,12 @@ export class RecognizeSession {
       return;
     }
     this.inputBytes += chunk.length;
-    if (this.inputMs() > limits.maxUtteranceMs) {
-      this.fail(grpc.status.OUT_OF_RANGE, `utterance longer than ${limits.maxUtteranceMs} ms`);
+    const maxMs = this.kind === "spot" ? limits.wakeMaxStreamMs : limits.maxUtteranceMs;
+    if (this.inputMs() > maxMs) {
+      this.fail(
+        grpc.status.OUT_OF_RANGE,
+        `${this.kind === "spot" ? "spotting stream" : "utterance"} longer than ${maxMs} ms`,
+      );
       return;
     }
     if (chunk.length === 0) {
@@ -197,10 +253,27 @@ export class RecognizeSession {
     this.out.partial({ text, audioMs });
   }
 
+  private onWake(hit: WakeHit): void {
+    if (this.closed) return;
+    this.deps.metrics.wakeDetections.inc();
+    this.deps.metrics.wakeConfidence.observe(hit.confidence);
+    this.span?.addEvent("wake_word", { "hotpin.stt.wake.confidence": hit.confidence });
+    this.out.detection?.(hit);
+  }
+
   private onFinal(transcript: Transcript, quality: AudioQualityFigures, engineMs: number): void {
     if (this.closed) return;
-    const engine = this.engine as EngineName;
     const { metrics } = this.deps;
+    if (this.engine === "wake") {
+      // A spotting stream's end: its engine time per second of audio is its CPU share.
+      if (quality.durationMs > 0) metrics.wakeRealTimeFactor.observe(engineMs / quality.durationMs);
+      metrics.wakeAudioSeconds.inc(quality.durationMs / 1000);
+      this.span?.setAttribute(Attr.audioMs, quality.durationMs);
+      this.out.final({ text: "", words: [], confidence: 0, quality, engine: "wake", processingMs: engineMs });
+      this.close("final");
+      return;
+    }
+    const engine = this.engine as EngineName;
     if (quality.durationMs > 0) {
       metrics.realTimeFactor.observe({ engine }, engineMs / quality.durationMs);
       metrics.audioSeconds.inc({ engine }, quality.durationMs / 1000);
@@ -238,7 +311,10 @@ export class RecognizeSession {
     this.closed = true;
     clearTimeout(this.idleTimer);
     this.slot?.cancel();
-    if (this.engine) {
+    if (this.engine === "wake") {
+      this.deps.metrics.wakeActiveStreams.dec();
+      this.deps.metrics.wakeStreams.inc({ outcome });
+    } else if (this.engine) {
       this.deps.metrics.activeStreams.dec({ engine: this.engine });
       this.deps.metrics.streams.inc({ engine: this.engine, outcome });
     }

@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { int, num, oneOf, runtimeSettings, secret, str } from "@hotpin/runtime";
+import { int, list, num, oneOf, runtimeSettings, secret, str } from "@hotpin/runtime";
 
 /** "pocketsphinx+groq": PocketSphinx partials, the final from Groq Whisper (local final as fallback). */
 export const ENGINE_NAMES = ["vosk", "pocketsphinx", "groq", "pocketsphinx+groq"] as const;
@@ -79,6 +79,39 @@ export const sttSettings = {
     min: 1_000,
     max: 300_000,
   }),
+  wakePhrases: list(
+    "HOTPIN_STT_WAKE_PHRASES",
+    "wake phrases the Spot RPC listens for, comma-separated; off: spotting off. Each word needs a pronunciation: the model dictionary's, one made of dictionary words (hotpin = hot + pin) or HOTPIN_STT_WAKE_PRONUNCIATIONS",
+    ["hey hotpin"],
+  ),
+  wakeThreshold: num(
+    "HOTPIN_STT_WAKE_THRESHOLD",
+    1e-5,
+    "keyphrase detection threshold (PocketSphinx kws): lower detects more, and more falsely (measured in the README)",
+    { min: 1e-100, max: 1 },
+  ),
+  wakePhoneLoopProb: num(
+    "HOTPIN_STT_WAKE_PHONE_LOOP_PROB",
+    1e-10,
+    "phone-loop probability of the keyphrase search (kws_plp): lower detects more, and more falsely",
+    { min: 1e-100, max: 1 },
+  ),
+  wakePronunciations: list(
+    "HOTPIN_STT_WAKE_PRONUNCIATIONS",
+    'extra pronunciations for wake words, comma-separated "word=PHONES" in the model\'s phone set, e.g. "hotpin=HH AA T P IH N"',
+  ),
+  wakeStreamsPerWorker: int(
+    "HOTPIN_STT_WAKE_STREAMS_PER_WORKER",
+    16,
+    "spotting streams one worker serves at once, apart from its recognition slots; more are refused",
+    { min: 1, max: 256 },
+  ),
+  wakeMaxStreamMs: int(
+    "HOTPIN_STT_WAKE_MAX_STREAM_MS",
+    30 * 60_000,
+    "longest spotting stream, in ms of audio; then it ends with OUT_OF_RANGE and the client reopens",
+    { min: 10_000, max: 24 * 3_600_000 },
+  ),
 };
 
 export type SttConfig = {

@@ -20,20 +20,23 @@ export function speechToText(deps: SessionDeps): stt.SpeechToTextServer {
         pause: () => call.pause(),
         resume: () => call.resume(),
       });
-      if (session.isClosed) return;
-      // Headers now tell the client its stream holds a worker slot (a refusal has none).
-      call.sendMetadata(new grpc.Metadata());
-      call.on("data", (req: stt.RecognizeRequest) => {
-        const r = req.request;
-        if (r?.$case === "config") session.configure(r.value);
-        else if (r?.$case === "audio") session.audio(r.value);
-        else session.invalid("request has neither config nor audio");
-      });
-      call.on("end", () => session.end());
-      call.on("cancelled", () => session.cancel());
-      call.on("error", () => session.cancel());
-      // A client may cancel before this handler ran; that event is already gone.
-      if (call.cancelled) session.cancel();
+      serve(call, session, (config) => session.configure(config));
+    },
+
+    spot(call) {
+      const session = new RecognizeSession(
+        deps,
+        {
+          partial: () => {},
+          detection: (detection) => call.write({ detection }),
+          final: () => call.end(),
+          fail: (err) => call.emit("error", err),
+          pause: () => call.pause(),
+          resume: () => call.resume(),
+        },
+        "spot",
+      );
+      serve(call, session, (config) => session.configureSpot(config));
     },
 
     recognizeFile(call, callback) {
@@ -75,6 +78,31 @@ export function speechToText(deps: SessionDeps): stt.SpeechToTextServer {
       session.end();
     },
   };
+}
+
+/** A streaming call's requests into its session: config first, then audio, half-close, cancel. */
+function serve<C>(
+  call: grpc.ServerDuplexStream<
+    { request?: { $case: "config"; value: C } | { $case: "audio"; value: Buffer } },
+    unknown
+  >,
+  session: RecognizeSession,
+  configure: (config: C) => void,
+): void {
+  if (session.isClosed) return;
+  // Headers now tell the client its stream holds a worker slot (a refusal has none).
+  call.sendMetadata(new grpc.Metadata());
+  call.on("data", (req: { request?: { $case: "config"; value: C } | { $case: "audio"; value: Buffer } }) => {
+    const r = req.request;
+    if (r?.$case === "config") configure(r.value);
+    else if (r?.$case === "audio") session.audio(r.value);
+    else session.invalid("request has neither config nor audio");
+  });
+  call.on("end", () => session.end());
+  call.on("cancelled", () => session.cancel());
+  call.on("error", () => session.cancel());
+  // A client may cancel before this handler ran; that event is already gone.
+  if (call.cancelled) session.cancel();
 }
 
 function emptyConfig(): stt.RecognitionConfig {

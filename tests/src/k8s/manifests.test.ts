@@ -16,6 +16,7 @@ const TARGETS: { name: string; dir: string; overlay: boolean; base?: boolean }[]
   { name: "tests/nats-cluster-cpu", dir: "tests/nats-cluster-cpu", overlay: false },
   { name: "tests/postgres-cpu", dir: "tests/postgres-cpu", overlay: false },
   { name: "tests/console-only", dir: "tests/console-only", overlay: false },
+  { name: "tests/dap1-policies", dir: "tests/dap1-policies", overlay: true },
 ];
 
 const cache = new Map<string, Rendering>();
@@ -123,6 +124,35 @@ test("k8s - production: 3 NATS servers, CloudNativePG, KEDA on every service, Po
   assert.ok(byKind(r.objects, "NetworkPolicy").length >= 7);
   assert.equal(byKind(r.objects, "HTTPRoute").length, 1);
   assert.equal(find(r.objects, "PersistentVolumeClaim", "storage-data"), undefined, "no SQLite claim");
+});
+
+test("k8s - DAWN DAP1: off unless its component is added; then port 5000, an allow-list, client addresses kept", () => {
+  for (const name of ["overlays/dev", "overlays/production"]) {
+    const objects = rendering(name).objects;
+    assert.equal(find(objects, "Service", "edge-dap1"), undefined, `${name}: no DAP1 Service`);
+    assert.ok(!container(objects, "edge").env?.some((e) => e.name === "HOTPIN_EDGE_DAP1_PORT"), `${name}: DAP1 off`);
+  }
+  const { objects } = rendering("tests/dap1-policies");
+  const edge = container(objects, "edge");
+  assert.ok(edge.ports?.some((p) => p.name === "dap1" && p.containerPort === 5000));
+  const env = new Map((edge.env ?? []).map((e) => [e.name, e]));
+  assert.equal(env.get("HOTPIN_EDGE_DAP1_PORT")?.value, "5000");
+  const ref = env.get("HOTPIN_EDGE_DAP1_ALLOWED_NETWORKS")?.valueFrom?.configMapKeyRef;
+  assert.ok(ref?.name, "the allow-list comes from a ConfigMap");
+  const cm = find(objects, "ConfigMap", ref.name) as { data?: Record<string, string> } | undefined;
+  assert.ok(cm?.data?.["allowed-networks"], "the referenced ConfigMap exists with an allow-list");
+  const svc = specOf(objects, "Service", "edge-dap1") as { type: string; externalTrafficPolicy: string };
+  assert.equal(svc.type, "LoadBalancer");
+  assert.equal(svc.externalTrafficPolicy, "Local", "the client address is the device id: no SNAT");
+  const policy = specOf(objects, "NetworkPolicy", "edge") as { ingress: { ports?: { port: number }[] }[] };
+  assert.ok(
+    policy.ingress.some((r) => r.ports?.some((p) => p.port === 5000)),
+    "the edge's policy admits DAP1",
+  );
+  assert.ok(
+    policy.ingress.some((r) => r.ports?.some((p) => p.port === 8000)),
+    "and still WebSocket devices",
+  );
 });
 
 test("k8s - the console: in production, not in dev; one replica, ClusterIP, no autoscaler or PDB, its own NATS user", () => {

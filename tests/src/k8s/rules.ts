@@ -535,8 +535,11 @@ export const RULES: Rule[] = [
     check: (r) => {
       const out: string[] = [];
       for (const s of byKind(r.objects, "Service")) {
-        const type = (s.spec as { type?: string }).type ?? "ClusterIP";
-        if (type !== "ClusterIP" && s.metadata.name !== "edge") out.push(`${ref(s)} is ${type}`);
+        const spec = s.spec as { type?: string; selector?: Record<string, string> };
+        const type = spec.type ?? "ClusterIP";
+        // The edge's own Services (`edge`, and `edge-dap1` for raw TCP) may face devices.
+        const edgePods = spec.selector?.["app.kubernetes.io/name"] === "edge";
+        if (type !== "ClusterIP" && !edgePods) out.push(`${ref(s)} is ${type}`);
       }
       for (const i of byKind(r.objects, "Ingress")) {
         const names = JSON.stringify(i.spec).match(/"service":\{"name":"([^"]+)"/g) ?? [];

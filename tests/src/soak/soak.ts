@@ -2,7 +2,7 @@
 // Groq, TTS, storage, NATS) for a while; the script prints, per process, the median resident memory
 // of the first and second half after the warm-up, the devices' errors, and the events the devices saw against the events
 // storage stored. A script, not a CI test:
-//   node --enable-source-maps tests/dist/soak/soak.js [--devices 100] [--minutes 10] [--warmup-s 240] [--short] [--json]
+//   node --enable-source-maps tests/dist/soak/soak.js [--devices 100] [--minutes 10] [--rest-s 240] [--warmup-s 240] [--short] [--json]
 // `--short`: 10 devices for 1 minute (a quick check that the script and the mesh work).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -40,8 +40,13 @@ const MINUTES = num("--minutes", short ? 1 : 10);
  * garbage collections does not move a median the way it moves a single sample.
  */
 const WARMUP_MS = num("--warmup-s", MINUTES * 60 * 0.4) * 1000;
-/** Each device rests between conversations (connected devices cost little; speech costs the STT). */
-const REST_MS = num("--rest-s", 10) * 1000;
+/**
+ * Each device rests between conversations (two utterances each). Speech is what costs: 2 cores run
+ * about 4 real-time PocketSphinx streams, and the default, one conversation per device every ~4
+ * minutes, keeps 100 devices inside that, so an error means a fault rather than an overload (a
+ * smaller rest is a capacity test: the STT's refusals turn into spoken apologies).
+ */
+const REST_MS = num("--rest-s", short ? 10 : 240) * 1000;
 const json = argv.includes("--json");
 const progress = (line: string) => process.stderr.write(`# ${line}\n`);
 
@@ -125,7 +130,8 @@ async function main(): Promise<void> {
         });
         results.push(r);
         if (!r.ok) progress(`${deviceId}: ${r.error?.message ?? "utterance not complete"}`);
-        await sleep(REST_MS);
+        // The rest ends at the deadline: the run lasts the minutes asked, plus one conversation.
+        await sleep(Math.max(0, Math.min(REST_MS, deadline - performance.now())));
       }
     }),
   );

@@ -131,7 +131,7 @@ export function stepPasses(s: IngestStep, p99LimitMs: number): boolean {
 /**
  * Steps N up through `counts` (bounded) for every target, interleaved — at each N the targets
  * run one after the other — so that a noisy moment of the machine hits both. A target stops
- * stepping after its first failing step.
+ * stepping after a step fails twice in a row.
  */
 export async function ingestSweeps(
   targets: readonly IngestTarget[],
@@ -145,13 +145,18 @@ export async function ingestSweeps(
     for (const [i, target] of targets.entries()) {
       const sweep = sweeps[i] as IngestSweep;
       if (!sweep.capped) continue;
-      const step = await ingestStep(target, n, opts);
-      sweep.steps.push(step);
-      const ok = stepPasses(step, p99LimitMs);
-      progress(
-        `${target.name} N=${n}: ACK p50 ${step.ackP50Ms.toFixed(1)} ms p99 ${step.ackP99Ms.toFixed(1)} ms` +
-          ` (${step.acks} ACKs, ${step.aborted} aborted, ${step.failed} failed) ${ok ? "ok" : "over the limit"}`,
-      );
+      // A failing step runs once more before it counts: one noisy moment of a shared machine
+      // must not end a sweep that the server would pass.
+      let ok = false;
+      for (let attempt = 1; attempt <= 2 && !ok; attempt++) {
+        const step = await ingestStep(target, n, opts);
+        sweep.steps.push(step);
+        ok = stepPasses(step, p99LimitMs);
+        progress(
+          `${target.name} N=${n}: ACK p50 ${step.ackP50Ms.toFixed(1)} ms p99 ${step.ackP99Ms.toFixed(1)} ms` +
+            ` (${step.acks} ACKs, ${step.aborted} aborted, ${step.failed} failed) ${ok ? "ok" : `over the limit (attempt ${attempt})`}`,
+        );
+      }
       if (ok) sweep.maxDevices = n;
       else sweep.capped = false;
     }

@@ -17,7 +17,8 @@ export interface EdgeReportInput {
 
 /** The step whose per-device figures are reported: the largest passing one, else the first. */
 function referenceStep(s: IngestSweep): IngestStep | undefined {
-  return s.steps.find((x) => x.devices === s.maxDevices) ?? s.steps[0];
+  // The last run at that N is the passing one (a failing step is run once more).
+  return s.steps.filter((x) => x.devices === s.maxDevices).at(-1) ?? s.steps[0];
 }
 
 const num = (x: number, d = 1) => (Number.isFinite(x) ? round(x, d) : null);
@@ -77,6 +78,10 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
     out.streaming_kb_per_device = e ? num(e.streamingKbPerDevice) : null;
     out.bare_idle_kb_per_device = b ? num(b.idleKbPerDevice) : null;
     out.bare_streaming_kb_per_device = b ? num(b.streamingKbPerDevice) : null;
+    // One core's worth of streaming devices at the reference step: the ingest cost on a per-core basis.
+    const perCore = (x: IngestStep | undefined) =>
+      x && x.streamingCpuPerDevice > 0 ? Math.round(1 / x.streamingCpuPerDevice) : null;
+    out.devices_per_core = { edge: perCore(e), bare: perCore(b) };
     out.per_device_figures_at = { edge: e?.devices ?? null, bare: b?.devices ?? null };
     out.ingest_steps = Object.fromEntries(
       [edge, bare].map((s) => [
@@ -195,6 +200,7 @@ export function printEdgeReport(r: EdgeReportInput): void {
     const capped = (c: boolean) => (c ? " (every step passed: the limit is higher)" : "");
     lines.push(
       `largest N under the limit: edge ${r.ingest.edge.maxDevices}${capped(r.ingest.edge.capped)}, bare ws ${r.ingest.bare.maxDevices}${capped(r.ingest.bare.capped)}; ratio ${j.ingest_ratio ?? "-"}`,
+      `streaming devices per core at that N: edge ${(j.devices_per_core as { edge: number | null }).edge ?? "-"}, bare ws ${(j.devices_per_core as { bare: number | null }).bare ?? "-"}`,
     );
   }
   if (r.listening) {

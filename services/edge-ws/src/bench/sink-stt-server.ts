@@ -3,7 +3,8 @@ import { health, stt } from "@hotpin/contracts";
 
 /**
  * The ingest benchmark's STT: a real gRPC server (its own process, started by the harness) that
- * takes a recognition stream, discards the audio and answers an empty final. It also says
+ * takes a recognition stream, discards the audio and answers an empty final (a spotting stream:
+ * discards the audio, detects nothing). It also says
  * SERVING to grpc.health.v1 for every name, so the edge's readiness holds. Prints
  * "listening <port>" once bound.
  */
@@ -27,6 +28,11 @@ server.addService(stt.SpeechToTextService, {
       call.write({ result: { $case: "final", value: emptyFinal(bytes) } });
       call.end();
     });
+    call.on("error", () => undefined);
+  },
+  spot(call: grpc.ServerDuplexStream<stt.SpotRequest, stt.SpotResponse>) {
+    call.on("data", () => undefined);
+    call.on("end", () => call.end());
     call.on("error", () => undefined);
   },
   recognizeFile(call: grpc.ServerUnaryCall<stt.RecognizeFileRequest, stt.RecognizeFileResponse>, cb) {

@@ -1,12 +1,13 @@
 // `npm run bench:stt [-- --json] [-- --workers N] [-- --lockstep]`: the STT service against pocketsphinx_continuous
-// on the real speech of pocketsphinx-testdata — accuracy, speed, and streams held at real-time pacing.
+// on the real speech of pocketsphinx-testdata — accuracy, speed, streams held at real-time pacing, and
+// the cost of wake-word spotting.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { stt } from "@hotpin/contracts";
 import { percentile } from "@hotpin/test-support";
-import { baseConfig, recognize, startTestStt, type TestStt } from "../testing/harness";
+import { baseConfig, recognize, spot, startTestStt, type TestStt } from "../testing/harness";
 import { corpus, type Utterance } from "./corpus";
 import { wordErrorRate } from "./wer";
 
@@ -185,6 +186,20 @@ async function main(): Promise<void> {
     const rtfService = serviceBest / seconds;
     const bound = Math.floor(cores / rtfService);
 
+    // Wake-word spotting: the corpus through Spot as one stream. It never says the phrase, so
+    // every detection is a false one; the time per audio second is one always-listening device's
+    // share of a core.
+    let wakeBest = Number.POSITIVE_INFINITY;
+    let wakeFalse = 0;
+    for (let i = 0; i < 2; i++) {
+      const began = performance.now();
+      const out = await spot(s.client, all);
+      if (out.error) throw new Error(`spotting failed: ${out.error.message}`);
+      wakeBest = Math.min(wakeBest, (performance.now() - began) / 1000);
+      wakeFalse = Math.max(wakeFalse, out.detections.length);
+    }
+    const rtfWake = wakeBest / seconds;
+
     // Capacity: streams at real-time pacing until the p99 lag of partials passes the limit. One
     // stream first (the floor: what the decoder itself costs, with nothing to share the cores
     // with), then steps of about a seventh of the bound, so the ratio resolves to ~0.15 or better.
@@ -213,6 +228,9 @@ async function main(): Promise<void> {
       rtf_service: round(rtfService, 3),
       rtf_cli: round(rtfCli, 3),
       rtf_ratio: round(rtfService / rtfCli, 3),
+      rtf_wake: round(rtfWake, 4),
+      wake_streams_per_core: Math.floor(1 / rtfWake),
+      wake_false_detections: wakeFalse,
       realtime_streams: held,
       realtime_streams_bound: bound,
       realtime_ratio: bound > 0 ? round(held / bound) : 0,
@@ -232,6 +250,9 @@ async function main(): Promise<void> {
     say(`WER: service ${result.wer_service}% vs pocketsphinx_continuous ${result.wer_cli}%`);
     say(
       `RTF: service ${result.rtf_service} vs CLI ${result.rtf_cli} (ratio ${result.rtf_ratio}) over ${result.audio_seconds} s of audio`,
+    );
+    say(
+      `Wake spotting: RTF ${result.rtf_wake} (~${result.wake_streams_per_core} always-listening streams per core), ${wakeFalse} false detections in ${result.audio_seconds} s without the phrase`,
     );
     say(
       `Real-time streams held (p99 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF = ${bound}; ratio ${result.realtime_ratio}`,

@@ -40,6 +40,17 @@ export interface Recognizer {
    * promise then settles soon, so a cancelled stream does not hold its slot until a deadline.
    */
   interrupt?(): void;
+  /** A keyphrase spotter's detections since the last call (spotters only; they have no transcript). */
+  detections?(): WakeHit[];
+}
+
+/** A keyphrase a spotter heard. */
+export interface WakeHit {
+  phrase: string;
+  /** 0..1 */
+  confidence: number;
+  /** Audio of the stream fed when it was detected, at the engine's rate. */
+  audioMs: number;
 }
 
 /** An engine inside one worker thread. */

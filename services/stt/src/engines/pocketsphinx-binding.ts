@@ -90,6 +90,14 @@ export function pocketSphinxApi(): PocketSphinxApi {
   return api;
 }
 
+/** A decoder configuration from command-line style arguments (freed by ps_init's caller with cmdLnFree). */
+export function decoderConfig(api: PocketSphinxApi, argv: string[]): unknown {
+  const cfg = api.cmdLnParse(null, api.psArgs(), argv.length, argv, 1);
+  if (!cfg) throw new EngineUnavailableError("pocketsphinx rejected its configuration");
+  api.psDefaultSearchArgs(cfg);
+  return cfg;
+}
+
 /** A one-argument native call run on libuv's thread pool (koffi's async calls), as a promise. */
 function offThread<R>(fn: koffi.KoffiFunction): (arg: unknown) => Promise<R> {
   return (arg) =>

@@ -8,7 +8,7 @@ import {
   type Recognizer,
   transcriptOf,
 } from "./engine";
-import { type PocketSphinxApi, pocketSphinxApi } from "./pocketsphinx-binding";
+import { decoderConfig, type PocketSphinxApi, pocketSphinxApi } from "./pocketsphinx-binding";
 import { CmnAccess, type CmnState } from "./pocketsphinx-cmn";
 import { PieceTiming } from "./pocketsphinx-timing";
 
@@ -128,11 +128,7 @@ export class PocketSphinxEngine implements Engine {
   }
 
   private config(): unknown {
-    const api = this.api;
-    const cfg = api.cmdLnParse(null, api.psArgs(), this.argv.length, this.argv, 1);
-    if (!cfg) throw new EngineUnavailableError("pocketsphinx rejected its configuration");
-    api.psDefaultSearchArgs(cfg);
-    return cfg;
+    return decoderConfig(this.api, this.argv);
   }
 
   /** A decoder from ps_init(cfg), with its CMN access; `cfg` is let go of (the decoder holds its own reference). */

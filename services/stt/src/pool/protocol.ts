@@ -1,11 +1,15 @@
 import type { AudioQualityFigures } from "../audio/quality";
-import type { Transcript } from "../engines/engine";
+import type { Transcript, WakeHit } from "../engines/engine";
 import type { EngineName } from "../settings";
 
 /** What a worker needs to build its engines; sent once as workerData. */
 export interface WorkerSetup {
   engines: EngineName[];
   streamsPerWorker: number;
+  /** Spotting streams per worker, on slots of their own after the recognition slots. */
+  wakeStreamsPerWorker: number;
+  /** Decoder arguments of the wake-word search (wake-phrases.ts); absent: spotting is off. */
+  wake?: { args: string[] };
   warmRecognizers: number;
   speechRmsThreshold: number;
   maxUtteranceMs: number;
@@ -23,6 +27,8 @@ export interface WorkerSetup {
 
 export type ToWorker =
   | { t: "open"; id: number; slot: number; engine: EngineName; sampleRate: number; language: string; partials: boolean }
+  /** A wake-word spotting stream: detections instead of partials, an empty final at its end. */
+  | { t: "spot"; id: number; slot: number; sampleRate: number }
   | { t: "audio"; id: number; pcm: ArrayBuffer; sentAt: number }
   | { t: "end"; id: number }
   | { t: "cancel"; id: number }
@@ -42,6 +48,7 @@ export type FromWorker =
       quality: AudioQualityFigures;
       engineMs: number;
     }
+  | ({ t: "wake"; id: number } & WakeHit)
   | { t: "error"; id: number; code: number; message: string }
   /** The worker has let go of a cancelled stream; only now may its slot take another. */
   | { t: "released"; id: number }

@@ -122,3 +122,26 @@ test("stt pool - a stream whose decoder must be built does not hold up the worke
   const after = await stt.service.pool.counts();
   assert.deepEqual([after.live, after.idle, after.building], [0, 2, 0]);
 });
+
+test("stt pool - spotting and recognition hold slots of their own: either full, the other still gets one", async () => {
+  await using stt = await startTestStt({
+    HOTPIN_STT_WORKERS: "1",
+    HOTPIN_STT_STREAMS_PER_WORKER: "1",
+    HOTPIN_STT_WAKE_STREAMS_PER_WORKER: "2",
+    HOTPIN_STT_WARM_RECOGNIZERS: "0",
+  });
+  const pool = stt.service.pool;
+  assert.equal(pool.capacity, 1);
+  assert.equal(pool.wakeCapacity, 2);
+  const spots = [pool.acquire(ignore, "spot"), pool.acquire(ignore, "spot")];
+  assert.ok(spots.every(Boolean));
+  assert.equal(pool.acquire(ignore, "spot"), undefined, "spotting slots are full");
+  const recognition = pool.acquire(ignore);
+  assert.ok(recognition, "a recognition slot is still free");
+  assert.equal(pool.acquire(ignore), undefined, "recognition slots are full");
+  spots[0]?.cancel();
+  // A cancelled slot comes back once the worker confirms the release.
+  const again = await waitFor(async () => pool.acquire(ignore, "spot"));
+  assert.equal(pool.acquire(ignore), undefined, "a freed spotting slot is not a recognition slot");
+  for (const s of [again, recognition, spots[1]]) s?.cancel();
+});

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "@hotpin/runtime";
 import type { AudioQualityFigures } from "../audio/quality";
-import type { Transcript } from "../engines/engine";
+import type { Transcript, WakeHit } from "../engines/engine";
 import type { EngineName } from "../settings";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol";
 
@@ -12,12 +12,19 @@ export interface StreamEvents {
   onPartial(text: string, audioMs: number, sentAt: number): void;
   onFinal(transcript: Transcript, quality: AudioQualityFigures, engineMs: number): void;
   onError(code: number, message: string): void;
+  /** A spotting stream heard a wake phrase. */
+  onWake?(hit: WakeHit): void;
 }
+
+/** Recognition streams and spotting streams hold slots of their own on each worker. */
+export type SlotKind = "recognize" | "spot";
 
 /** A stream's place on one worker; every call after open goes to that same worker. */
 export interface PooledStream {
   readonly id: number;
   open(engine: EngineName, sampleRate: number, language: string, partials: boolean): void;
+  /** Starts a spotting stream (on a "spot" slot). */
+  spot(sampleRate: number): void;
   /** Copies the chunk and hands it to the worker. */
   audio(chunk: Uint8Array): void;
   end(): void;
@@ -84,6 +91,11 @@ export class WorkerPool {
     return this.members.length * this.setup.streamsPerWorker;
   }
 
+  /** Spotting streams the pool can hold at once; 0 when spotting is off. */
+  get wakeCapacity(): number {
+    return this.setup.wake ? this.members.length * this.setup.wakeStreamsPerWorker : 0;
+  }
+
   /** Streams holding a slot, including cancelled ones the worker has not let go of yet. */
   get active(): number {
     return this.streams.size + this.releasing.size;
@@ -95,24 +107,34 @@ export class WorkerPool {
   }
 
   /** A slot for a new stream, or undefined when the pool is full (or shutting down). */
-  acquire(events: StreamEvents): PooledStream | undefined {
+  acquire(events: StreamEvents, kind: SlotKind = "recognize"): PooledStream | undefined {
     if (this.closing) return undefined;
+    const [from, to] = this.slotRange(kind);
     let best: Member | undefined;
     let bestFree = 0;
     for (const m of this.members) {
       if (!m.ready) continue;
-      const free = m.slots.filter((s) => s === undefined).length;
+      let free = 0;
+      for (let i = from; i < to; i++) if (m.slots[i] === undefined) free++;
       if (free > bestFree) {
         best = m;
         bestFree = free;
       }
     }
     if (!best) return undefined;
-    const slot = best.slots.indexOf(undefined);
+    let slot = from;
+    while (best.slots[slot] !== undefined) slot++;
     const stream = new PooledStreamImpl(this.nextId++, best, slot, events, (s, c) => this.forget(s, c));
     best.slots[slot] = stream;
     this.streams.set(stream.id, stream);
     return stream;
+  }
+
+  /** The slot indexes of one kind on every worker: recognition first, then spotting. */
+  private slotRange(kind: SlotKind): [number, number] {
+    const recognize = this.setup.streamsPerWorker;
+    if (kind === "recognize") return [0, recognize];
+    return [recognize, this.setup.wake ? recognize + this.setup.wakeStreamsPerWorker : recognize];
   }
 
   /** Problems that make the pool unable to serve: workers down or never ready. */
@@ -183,7 +205,8 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Promise<void> {
-    const cancelled = new SharedArrayBuffer(4 * this.setup.streamsPerWorker);
+    const slotCount = this.setup.streamsPerWorker + (this.setup.wake ? this.setup.wakeStreamsPerWorker : 0);
+    const cancelled = new SharedArrayBuffer(4 * slotCount);
     const worker = new Worker(join(__dirname, "worker.js"), {
       workerData: { ...this.setup, cancelled } satisfies WorkerSetup,
     });
@@ -191,7 +214,7 @@ export class WorkerPool {
       worker,
       ready: false,
       engines: [],
-      slots: new Array(this.setup.streamsPerWorker).fill(undefined),
+      slots: new Array(slotCount).fill(undefined),
       cancelled: new Int32Array(cancelled),
       exited: false,
     };
@@ -271,6 +294,10 @@ class PooledStreamImpl implements PooledStream {
     this.send({ t: "open", id: this.id, slot: this.slot, engine, sampleRate, language, partials });
   }
 
+  spot(sampleRate: number): void {
+    this.send({ t: "spot", id: this.id, slot: this.slot, sampleRate });
+  }
+
   audio(chunk: Uint8Array): void {
     if (this.done) return;
     // A copy the worker can own: gRPC's Buffers may be views into a shared pool.
@@ -309,6 +336,9 @@ class PooledStreamImpl implements PooledStream {
         break;
       case "partial":
         this.events.onPartial(msg.text, msg.audioMs, msg.sentAt);
+        break;
+      case "wake":
+        this.events.onWake?.({ phrase: msg.phrase, confidence: msg.confidence, audioMs: msg.audioMs });
         break;
       case "final":
         this.finishWith();

@@ -8,6 +8,7 @@ import { EngineCallError } from "../engines/errors";
 import { GroqEngine } from "../engines/groq";
 import { LocalThenGroqEngine } from "../engines/local-then-groq";
 import { PocketSphinxEngine } from "../engines/pocketsphinx";
+import { PocketSphinxWakeEngine } from "../engines/pocketsphinx-wake";
 import { VoskEngine } from "../engines/vosk";
 import type { EngineName } from "../settings";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol";
@@ -50,6 +51,7 @@ const port = parentPort;
 if (!port) throw new Error("worker.js runs only as a worker thread");
 const cancelled = new Int32Array(setup.cancelled);
 const engines = new Map<EngineName, Engine>();
+let wake: PocketSphinxWakeEngine | undefined;
 const streams = new Map<number, Stream>();
 /** Streams ended while an engine call of theirs still runs; released when it settles. */
 const dropped = new Map<number, Stream>();
@@ -250,6 +252,7 @@ function turn(stream: Stream): void {
     stream,
     () => stream.recognizer.accept(pcm),
     () => {
+      postDetections(stream);
       if (stream.partials) {
         const began = performance.now();
         const text = stream.recognizer.partial();
@@ -262,6 +265,11 @@ function turn(stream: Stream): void {
       ack();
     },
   );
+}
+
+/** A spotter's detections, each posted once (other recognizers have none). */
+function postDetections(stream: Stream): void {
+  for (const hit of stream.recognizer.detections?.() ?? []) post({ t: "wake", id: stream.id, ...hit });
 }
 
 function finish(stream: Stream): void {
@@ -285,6 +293,7 @@ function finish(stream: Stream): void {
       transcript = out;
     },
     () => {
+      postDetections(stream);
       const quality = stream.meter.figures();
       close(id);
       post({ t: "final", id, transcript: transcript as Transcript, quality, engineMs: Math.round(stream.engineMs) });
@@ -292,20 +301,28 @@ function finish(stream: Stream): void {
   );
 }
 
-function open(msg: Extract<ToWorker, { t: "open" }>): void {
-  const engine = engines.get(msg.engine);
+function open(msg: Extract<ToWorker, { t: "open" | "spot" }>): void {
   // Cancelled before it reached us: never build a recognizer for it.
   if (Atomics.load(cancelled, msg.slot) === msg.id) return;
   try {
-    if (!engine) throw new EngineCallError(9, `engine ${msg.engine} is not available`);
-    const opened = engine.open(msg.language);
+    let opened: Recognizer | Promise<Recognizer>;
+    let partials = false;
+    if (msg.t === "spot") {
+      if (!wake) throw new EngineCallError(9, "wake-word spotting is off on this replica");
+      opened = wake.open();
+    } else {
+      const engine = engines.get(msg.engine);
+      if (!engine) throw new EngineCallError(9, `engine ${msg.engine} is not available`);
+      opened = engine.open(msg.language);
+      partials = msg.partials && engine.partials;
+    }
     const stream: Stream = {
       id: msg.id,
       slot: msg.slot,
       recognizer: opened instanceof Promise ? UNBUILT : opened,
       resampler: new StreamingResampler(msg.sampleRate, ENGINE_SAMPLE_RATE),
       meter: new AudioQualityMeter(ENGINE_SAMPLE_RATE, setup.speechRmsThreshold),
-      partials: msg.partials && engine.partials,
+      partials,
       lastPartial: "",
       engineMs: 0,
       queue: [],
@@ -349,7 +366,7 @@ function handle(msg: ToWorker): void {
       let live = 0;
       let idle = 0;
       let building = 0;
-      for (const engine of engines.values()) {
+      for (const engine of [...engines.values(), ...(wake ? [wake] : [])]) {
         const c = engine.counts();
         live += c.live;
         idle += c.idle;
@@ -367,6 +384,7 @@ function handle(msg: ToWorker): void {
       return;
     }
     case "open":
+    case "spot":
       open(msg);
       return;
     case "cancel":
@@ -394,6 +412,7 @@ function handle(msg: ToWorker): void {
 
 try {
   for (const name of setup.engines) engines.set(name, buildEngine(name));
+  if (setup.wake) wake = new PocketSphinxWakeEngine(setup.wake.args);
   port.on("message", handle);
   post({ t: "ready", engines: [...engines.keys()] });
 } catch (err) {

@@ -78,6 +78,28 @@ export function collect(call: grpc.ClientDuplexStream<stt.RecognizeRequest, stt.
   });
 }
 
+export interface SpotOutcome {
+  detections: stt.WakeDetection[];
+  error?: grpc.ServiceError;
+}
+
+/** Streams audio into a Spot call in 100 ms chunks, half-closes, and collects what comes back. */
+export function spot(client: stt.SpeechToTextClient, pcm: Buffer, rate = 16_000): Promise<SpotOutcome> {
+  const call = client.spot();
+  const outcome = new Promise<SpotOutcome>((resolve) => {
+    const out: SpotOutcome = { detections: [] };
+    call.on("data", (res: stt.SpotResponse) => res.detection && out.detections.push(res.detection));
+    call.on("error", (err: grpc.ServiceError) => resolve({ ...out, error: err }));
+    call.on("end", () => resolve(out));
+  });
+  call.write({ request: { $case: "config", value: { sampleRateHz: rate, deviceId: "d1", sessionId: "s1" } } });
+  const chunk = Math.max(2, Math.round(rate / 10) * 2);
+  for (let at = 0; at < pcm.length; at += chunk)
+    call.write({ request: { $case: "audio", value: pcm.subarray(at, at + chunk) } });
+  call.end();
+  return outcome;
+}
+
 export function baseConfig(): stt.RecognitionConfig {
   return { sampleRateHz: 16_000, language: "", partialResults: false, engine: "", deviceId: "d1", sessionId: "s1" };
 }

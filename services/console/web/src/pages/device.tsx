@@ -23,6 +23,7 @@ const LABELS: Record<string, string> = {
   image_received: "Image received",
   state_changed: "State",
   log: "Log",
+  wake_word: "Wake word",
 };
 
 function describe(e: TimelineEntry): { label: string; text: string; kind: string } {
@@ -61,6 +62,11 @@ function describe(e: TimelineEntry): { label: string; text: string; kind: string
       return { label: "Image received", text: `${s("width")}×${s("height")}`, kind: "image" };
     case "log":
       return { label: `Log (${s("level")})`, text: s("message"), kind: "state" };
+    case "wake_word": {
+      // source: "server" (the STT spotter, with its score) or "device" (the device's own, no score).
+      const score = f.source === "server" ? `, ${Math.round(Number(f.confidence) * 100)} %` : "";
+      return { label: "Wake word", text: `“${s("word")}” (${s("source")}${score})`, kind: "state" };
+    }
     default:
       return {
         label: LABELS[e.event] ?? e.event,

@@ -91,6 +91,31 @@ export interface RecognizeFileResponse {
   result: FinalResult | undefined;
 }
 
+export interface SpotConfig {
+  /** 0 means 16000; other rates are resampled as for Recognize. */
+  sampleRateHz: number;
+  /** Correlation for logs and metrics; never used for routing. */
+  deviceId: string;
+  sessionId: string;
+}
+
+export interface SpotRequest {
+  request: { $case: "config"; value: SpotConfig } | { $case: "audio"; value: Buffer } | undefined;
+}
+
+export interface WakeDetection {
+  /** The keyphrase as configured, lower case. */
+  phrase: string;
+  /** 0..1: the keyphrase search's score for the detection, exp of its log likelihood ratio. */
+  confidence: number;
+  /** Audio of this stream heard when the phrase was detected (it ends up to ~100 ms before). */
+  audioMs: number;
+}
+
+export interface SpotResponse {
+  detection: WakeDetection | undefined;
+}
+
 function createBaseRecognitionConfig(): RecognitionConfig {
   return { sampleRateHz: 0, language: "", partialResults: false, engine: "", deviceId: "", sessionId: "" };
 }
@@ -1128,6 +1153,394 @@ export const RecognizeFileResponse: MessageFns<RecognizeFileResponse> = {
   },
 };
 
+function createBaseSpotConfig(): SpotConfig {
+  return { sampleRateHz: 0, deviceId: "", sessionId: "" };
+}
+
+export const SpotConfig: MessageFns<SpotConfig> = {
+  encode(message: SpotConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sampleRateHz !== 0) {
+      writer.uint32(8).uint32(message.sampleRateHz);
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(18).string(message.deviceId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpotConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpotConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sampleRateHz = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpotConfig {
+    return {
+      sampleRateHz: isSet(object.sampleRateHz)
+        ? globalThis.Number(object.sampleRateHz)
+        : isSet(object.sample_rate_hz)
+        ? globalThis.Number(object.sample_rate_hz)
+        : 0,
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SpotConfig): unknown {
+    const obj: any = {};
+    if (message.sampleRateHz !== 0) {
+      obj.sampleRateHz = Math.round(message.sampleRateHz);
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpotConfig>, I>>(base?: I): SpotConfig {
+    return SpotConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpotConfig>, I>>(object: I): SpotConfig {
+    const message = createBaseSpotConfig();
+    message.sampleRateHz = object.sampleRateHz ?? 0;
+    message.deviceId = object.deviceId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseSpotRequest(): SpotRequest {
+  return { request: undefined };
+}
+
+export const SpotRequest: MessageFns<SpotRequest> = {
+  encode(message: SpotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.request?.$case) {
+      case "config":
+        SpotConfig.encode(message.request.value, writer.uint32(10).fork()).join();
+        break;
+      case "audio":
+        writer.uint32(18).bytes(message.request.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = { $case: "config", value: SpotConfig.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = { $case: "audio", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpotRequest {
+    return {
+      request: isSet(object.config)
+        ? { $case: "config", value: SpotConfig.fromJSON(object.config) }
+        : isSet(object.audio)
+        ? { $case: "audio", value: Buffer.from(bytesFromBase64(object.audio)) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: SpotRequest): unknown {
+    const obj: any = {};
+    if (message.request?.$case === "config") {
+      obj.config = SpotConfig.toJSON(message.request.value);
+    } else if (message.request?.$case === "audio") {
+      obj.audio = base64FromBytes(message.request.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpotRequest>, I>>(base?: I): SpotRequest {
+    return SpotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpotRequest>, I>>(object: I): SpotRequest {
+    const message = createBaseSpotRequest();
+    switch (object.request?.$case) {
+      case "config": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "config", value: SpotConfig.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "audio": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "audio", value: object.request.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseWakeDetection(): WakeDetection {
+  return { phrase: "", confidence: 0, audioMs: 0 };
+}
+
+export const WakeDetection: MessageFns<WakeDetection> = {
+  encode(message: WakeDetection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phrase !== "") {
+      writer.uint32(10).string(message.phrase);
+    }
+    if (message.confidence !== 0) {
+      writer.uint32(21).float(message.confidence);
+    }
+    if (message.audioMs !== 0) {
+      writer.uint32(24).uint32(message.audioMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WakeDetection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWakeDetection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phrase = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.confidence = reader.float();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.audioMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WakeDetection {
+    return {
+      phrase: isSet(object.phrase) ? globalThis.String(object.phrase) : "",
+      confidence: isSet(object.confidence) ? globalThis.Number(object.confidence) : 0,
+      audioMs: isSet(object.audioMs)
+        ? globalThis.Number(object.audioMs)
+        : isSet(object.audio_ms)
+        ? globalThis.Number(object.audio_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: WakeDetection): unknown {
+    const obj: any = {};
+    if (message.phrase !== "") {
+      obj.phrase = message.phrase;
+    }
+    if (message.confidence !== 0) {
+      obj.confidence = floatToJson(message.confidence);
+    }
+    if (message.audioMs !== 0) {
+      obj.audioMs = Math.round(message.audioMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WakeDetection>, I>>(base?: I): WakeDetection {
+    return WakeDetection.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WakeDetection>, I>>(object: I): WakeDetection {
+    const message = createBaseWakeDetection();
+    message.phrase = object.phrase ?? "";
+    message.confidence = object.confidence ?? 0;
+    message.audioMs = object.audioMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseSpotResponse(): SpotResponse {
+  return { detection: undefined };
+}
+
+export const SpotResponse: MessageFns<SpotResponse> = {
+  encode(message: SpotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.detection !== undefined) {
+      WakeDetection.encode(message.detection, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.detection = WakeDetection.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpotResponse {
+    return { detection: isSet(object.detection) ? WakeDetection.fromJSON(object.detection) : undefined };
+  },
+
+  toJSON(message: SpotResponse): unknown {
+    const obj: any = {};
+    if (message.detection !== undefined) {
+      obj.detection = WakeDetection.toJSON(message.detection);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpotResponse>, I>>(base?: I): SpotResponse {
+    return SpotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpotResponse>, I>>(object: I): SpotResponse {
+    const message = createBaseSpotResponse();
+    message.detection = (object.detection !== undefined && object.detection !== null)
+      ? WakeDetection.fromPartial(object.detection)
+      : undefined;
+    return message;
+  },
+};
+
 export type SpeechToTextService = typeof SpeechToTextService;
 export const SpeechToTextService = {
   /**
@@ -1154,6 +1567,22 @@ export const SpeechToTextService = {
       Buffer.from(RecognizeFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RecognizeFileResponse => RecognizeFileResponse.decode(value),
   },
+  /**
+   * Wake-word spotting on a continuous stream: config first, then audio chunks; one
+   * WakeDetection per keyphrase heard (the phrases and threshold are the service's
+   * HOTPIN_STT_WAKE_* settings). Half-close ends the stream with OK after the last detection.
+   * Refused with RESOURCE_EXHAUSTED when every spotting slot is taken, FAILED_PRECONDITION when
+   * spotting is off; OUT_OF_RANGE once the stream is longer than the service allows (reopen).
+   */
+  spot: {
+    path: "/hotpin.stt.v1.SpeechToText/Spot" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: SpotRequest): Buffer => Buffer.from(SpotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SpotRequest => SpotRequest.decode(value),
+    responseSerialize: (value: SpotResponse): Buffer => Buffer.from(SpotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SpotResponse => SpotResponse.decode(value),
+  },
 } as const;
 
 export interface SpeechToTextServer extends UntypedServiceImplementation {
@@ -1164,6 +1593,14 @@ export interface SpeechToTextServer extends UntypedServiceImplementation {
   recognize: handleBidiStreamingCall<RecognizeRequest, RecognizeResponse>;
   /** A whole utterance at once: raw PCM at config.sample_rate_hz, or a WAV file (RIFF header). */
   recognizeFile: handleUnaryCall<RecognizeFileRequest, RecognizeFileResponse>;
+  /**
+   * Wake-word spotting on a continuous stream: config first, then audio chunks; one
+   * WakeDetection per keyphrase heard (the phrases and threshold are the service's
+   * HOTPIN_STT_WAKE_* settings). Half-close ends the stream with OK after the last detection.
+   * Refused with RESOURCE_EXHAUSTED when every spotting slot is taken, FAILED_PRECONDITION when
+   * spotting is off; OUT_OF_RANGE once the stream is longer than the service allows (reopen).
+   */
+  spot: handleBidiStreamingCall<SpotRequest, SpotResponse>;
 }
 
 export interface SpeechToTextClient extends Client {
@@ -1193,6 +1630,16 @@ export interface SpeechToTextClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RecognizeFileResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Wake-word spotting on a continuous stream: config first, then audio chunks; one
+   * WakeDetection per keyphrase heard (the phrases and threshold are the service's
+   * HOTPIN_STT_WAKE_* settings). Half-close ends the stream with OK after the last detection.
+   * Refused with RESOURCE_EXHAUSTED when every spotting slot is taken, FAILED_PRECONDITION when
+   * spotting is off; OUT_OF_RANGE once the stream is longer than the service allows (reopen).
+   */
+  spot(): ClientDuplexStream<SpotRequest, SpotResponse>;
+  spot(options: Partial<CallOptions>): ClientDuplexStream<SpotRequest, SpotResponse>;
+  spot(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<SpotRequest, SpotResponse>;
 }
 
 export const SpeechToTextClient = makeGenericClientConstructor(
