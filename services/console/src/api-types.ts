@@ -132,10 +132,32 @@ export interface IssuedToken {
   wsUrl: string;
 }
 
+/** A code a xiaozhi device reads out, waiting for an operator (the challenge stays with the edge). */
+export interface PendingCodeView {
+  code: string;
+  deviceId: string;
+  expiresAt: number;
+}
+
+/** A xiaozhi device an operator bound: by its code, or pre-registered by id. */
+export interface BoundDeviceView {
+  deviceId: string;
+  boundAt: number;
+  by: "code" | "register";
+  /** Tied to one board's client id (a pre-registered device is pinned at its first OTA check). */
+  pinned: boolean;
+  connected: boolean;
+  lastActivity?: number;
+}
+
+export type XiaozhiActivationInfo =
+  | { available: true; pendingCodes: PendingCodeView[]; bound: BoundDeviceView[]; truncated: boolean }
+  | { available: false; reason: string };
+
 export interface ActivationInfo {
   preregistered: { deviceId: string; connected: boolean; lastActivity?: number }[];
-  /** Activation codes from the xiaozhi OTA flow: not built yet. */
-  pendingCodes: { available: false; reason: string };
+  /** The xiaozhi OTA flow's codes and bindings (NATS KV kept by the edge). */
+  xiaozhi: XiaozhiActivationInfo;
   canIssue: boolean;
   tokenTtlSec: number;
 }
@@ -151,4 +173,6 @@ export type LiveMessage =
   | { type: "counts"; counts: FleetCounts }
   | { type: "timeline"; deviceId: string; entry: TimelineEntry }
   | { type: "turn"; deviceId: string; turn: TurnLatency }
-  | { type: "latency"; point: LatencyPoint; unreachable: string[] };
+  | { type: "latency"; point: LatencyPoint; unreachable: string[] }
+  /** The xiaozhi codes or bindings changed: GET /api/activation again. */
+  | { type: "activation" };

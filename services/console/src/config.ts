@@ -54,6 +54,16 @@ export const consoleSettings = {
     min: 60,
   }),
   devices: list("HOTPIN_CONSOLE_DEVICES", "pre-registered device ids, shown on the activation page"),
+  maxPendingCodes: int(
+    "HOTPIN_CONSOLE_MAX_PENDING_CODES",
+    200,
+    "xiaozhi activation codes listed (newest first); older waiting codes can still be bound by typing them",
+    { min: 1, max: 10_000 },
+  ),
+  maxBoundDevices: int("HOTPIN_CONSOLE_MAX_BOUND_DEVICES", 2000, "bound xiaozhi devices listed (newest first)", {
+    min: 1,
+    max: 100_000,
+  }),
   maxDevices: int("HOTPIN_CONSOLE_MAX_DEVICES", 10_000, "devices the fleet view tracks; the longest gone are dropped", {
     min: 1,
   }),

@@ -11,21 +11,10 @@ import type { CommandResult, DeviceDetail, FleetSnapshot, IssuedToken, LatencySe
 import { readConsoleConfig } from "./config";
 import { type ConsoleService, startConsoleService } from "./console-service";
 import { OWNER_BUCKET, PENDING_IMAGE_BUCKET } from "./fleet/fleet";
+import { until } from "./testing/until";
 
 const OPERATOR = "operator-token-for-tests-0123";
 const SECRET = "console-test-secret-0123456789-abcdefgh";
-
-/** Polls `read` until `ok` holds; fails after `timeoutMs` with the last value seen. */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
 
 /** A stand-in for an edge replica's /metrics: the stage histogram with counts the test sets. */
 function metricsText(firstAudioBelow1s: number, below2s: number): string {
@@ -122,6 +111,9 @@ describe("console service (in process, real NATS)", () => {
       ["POST", "/api/devices/dev-1/commands"],
       ["GET", "/api/blobs/some-blob"],
       ["GET", "/api/activation"],
+      ["POST", "/api/activation/codes/123456"],
+      ["POST", "/api/activation/devices"],
+      ["DELETE", "/api/activation/devices/dev-1"],
       ["POST", "/api/tokens"],
       ["POST", "/api/virtual-device"],
       ["GET", "/api/live"],

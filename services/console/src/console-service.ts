@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { connectNats, isConnected, type Logger } from "@hotpin/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
+import { XiaozhiActivation } from "./activation/xiaozhi-activation";
 import { DeviceCommands } from "./commands";
 import type { ConsoleConfig } from "./config";
 import { DeviceHistoryStore } from "./device-history";
@@ -65,13 +66,27 @@ export async function startConsoleService(
     log,
     onPoint: (point, unreachable) => api?.broadcast({ type: "latency", point, unreachable }),
   });
-  api = new Api({ cfg, auth, fleet, latency, history, commands: () => commands, metrics, log });
+  // Watch events come in bursts (a bucket's first read): the page is told at most twice a second.
+  let activationTimer: NodeJS.Timeout | undefined;
+  const xiaozhi = new XiaozhiActivation({
+    maxCodes: cfg.maxPendingCodes,
+    maxBindings: cfg.maxBoundDevices,
+    log,
+    onChange: () => {
+      activationTimer ??= setTimeout(() => {
+        activationTimer = undefined;
+        api?.broadcast({ type: "activation" });
+      }, 500).unref();
+    },
+  });
+  api = new Api({ cfg, auth, fleet, latency, history, commands: () => commands, xiaozhi, metrics, log });
   const liveApi = api;
   fleet.subscribe((m) => {
     if (m.type === "counts") metrics.devices.set(m.counts.connected);
     liveApi.broadcast(m);
   });
   await fleet.attach(nc);
+  xiaozhi.attach(nc);
   latency.start();
 
   const files = new StaticFiles(cfg.webDir || join(__dirname, "web"));
@@ -116,6 +131,8 @@ export async function startConsoleService(
     stopWatching() {
       latency.stop();
       fleet.stop();
+      xiaozhi.stop();
+      clearTimeout(activationTimer);
     },
     drainNats: () => nc.drain(),
     closeStorage: () => history.close(),

@@ -263,12 +263,54 @@ describe("console in a real Chromium", { skip }, () => {
     await timeline.getByText("Re-record asked").first().waitFor({ timeout: 15_000 });
   });
 
-  it("console - activation issues a device token and says activation codes are not available", async () => {
+  it("console - activation binds a xiaozhi device's code from the page, and issues a device token", async () => {
+    // A xiaozhi device checks in with the edge's OTA endpoint and is given a code to read out.
+    const xiaozhiCheck = async (deviceId = "aa:bb:cc:00:00:42") => {
+      const res = await fetch(`${mesh.edgeUrl}/xiaozhi/ota/`, {
+        method: "POST",
+        headers: {
+          "device-id": deviceId,
+          "client-id": `board-${deviceId}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ version: 2, application: { name: "xiaozhi", version: "2.0.4" }, board: { type: "x" } }),
+      });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { websocket?: { token: string }; activation?: { code: string } };
+    };
+    const code = (await xiaozhiCheck()).activation?.code ?? "";
+    assert.match(code, /^[0-9]{6}$/);
     await page.getByRole("link", { name: "Activation" }).click();
     await page.getByRole("heading", { name: "Activation", exact: true }).waitFor();
-    await page.getByTestId("codes-unavailable").getByText("Not available.").waitFor();
+    // Listed live (the edge wrote it to KV before the page was opened, or while it is open).
+    const pending = page.getByTestId("pending-codes").getByRole("listitem").filter({ hasText: code });
+    await pending.getByText("aa:bb:cc:00:00:42").waitFor({ timeout: 15_000 });
+    await screenshots(page, "activation-codes");
+    await page.getByRole("button", { name: `Bind ${code}` }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: `Code ${code} bound.` })
+      .waitFor();
+    await page.getByTestId("bound-devices").getByText("aa:bb:cc:00:00:42").waitFor();
+    await pending.waitFor({ state: "detached" }); // the bound code is gone from the list
+    assert.match((await xiaozhiCheck()).websocket?.token ?? "", /^eyJ/, "the bound device is given its token");
+    // A device checking in while the page is open shows up without a reload; its code typed in binds it.
+    const second = (await xiaozhiCheck("aa:bb:cc:00:00:43")).activation?.code ?? "";
+    await page.getByTestId("pending-codes").getByText("aa:bb:cc:00:00:43").waitFor({ timeout: 15_000 });
+    await page.getByRole("textbox", { name: "Activation code" }).fill(second);
+    await page.getByRole("button", { name: "Bind code" }).click();
+    await page.getByTestId("bound-devices").getByText("aa:bb:cc:00:00:43").waitFor();
+    // Pre-register by id, then unbind the first device: it is given a code again.
+    await page.getByRole("textbox", { name: "Pre-register a device id" }).fill("aa:bb:cc:00:00:44");
+    await page.getByRole("button", { name: "Pre-register" }).click();
+    await page.getByTestId("bound-devices").getByText("aa:bb:cc:00:00:44").waitFor();
+    await page.getByRole("button", { name: "Unbind aa:bb:cc:00:00:42" }).click();
+    await page.getByRole("status").filter({ hasText: "aa:bb:cc:00:00:42 unbound." }).waitFor();
+    await page.getByTestId("bound-devices").getByText("aa:bb:cc:00:00:42").waitFor({ state: "detached" });
+    assert.match((await xiaozhiCheck()).activation?.code ?? "", /^[0-9]{6}$/, "unbound: a code again");
+    await screenshots(page, "activation-bound");
     await page.getByText("hotpin-kitchen").waitFor();
-    await page.getByLabel("Device id").fill("hotpin-test-01");
+    await page.getByLabel("Device id", { exact: true }).fill("hotpin-test-01");
     await page.getByRole("button", { name: "Issue token" }).click();
     const token = await page.getByTestId("issued-token").locator("textarea").first().inputValue();
     assert.match(token, /^eyJ/);

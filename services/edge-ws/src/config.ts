@@ -1,6 +1,6 @@
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { bool, int, list, num, readConfig, runtimeSettings, secret, str } from "@hotpin/runtime";
+import { bool, int, list, num, oneOf, readConfig, runtimeSettings, secret, str } from "@hotpin/runtime";
 import { listenerSettings } from "@hotpin/vad";
 
 /** Every setting of the edge; the README lists them with these doc strings. */
@@ -347,6 +347,24 @@ export const edgeSettings = {
   ),
   // Always-listening devices (the `vad` turn detector, barge-in): packages/vad README
   ...listenerSettings,
+  wakeWords: oneOf(
+    "HOTPIN_EDGE_WAKE_WORDS",
+    ["off", "events", "required"],
+    "off",
+    "wake words on always-listening sessions (STT keyphrase spotting): off; events (each detection a wake_word event); required (also: a turn is answered only after one)",
+  ),
+  wakeWindowMs: int(
+    "HOTPIN_EDGE_WAKE_WINDOW_MS",
+    10_000,
+    "with wake words required: a turn is answered if its end of speech is this soon after a wake word",
+    { min: 1_000, max: 120_000 },
+  ),
+  wakeGraceMs: int(
+    "HOTPIN_EDGE_WAKE_GRACE_MS",
+    500,
+    "with wake words required: how long a turn waits after its end of speech for a late detection",
+    { min: 0, max: 5_000 },
+  ),
   sesameLeadMs: int(
     "HOTPIN_EDGE_SESAME_LEAD_MS",
     120,

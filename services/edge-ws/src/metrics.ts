@@ -41,6 +41,12 @@ export function createEdgeMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
+    wakeWords: new Counter({
+      name: "hotpin_edge_wake_words_total",
+      help: "wake words heard on always-listening sessions, by who detected them: server (STT spotting) or device",
+      labelNames: ["source"],
+      registers,
+    }),
     interruptions: new Counter({
       name: "hotpin_edge_interruptions_total",
       help: "replies cut off, by who: barge_in (the user spoke over it) or device (it aborted)",

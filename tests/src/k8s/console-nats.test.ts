@@ -8,6 +8,7 @@ import { readConsoleConfig } from "@hotpin/console/dist/config";
 import { startConsoleService } from "@hotpin/console/dist/console-service";
 import { edge } from "@hotpin/contracts";
 import { sendCommand } from "@hotpin/edge-ws/dist/commands/send-command";
+import { CODES_BUCKET, createCode, openBindings, openCodes } from "@hotpin/edge-ws/dist/xiaozhi-ota/bindings";
 import { createLogger, createRegistry, EVENT_SUBJECTS } from "@hotpin/runtime";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -36,7 +37,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-test("k8s - the console's NATS user: events, both buckets read and watched, device commands; nothing else", async () => {
+test("k8s - the console's NATS user: events, the edge's buckets read and watched, xiaozhi activation, device commands; nothing else", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hotpin-console-nats-"));
   const server = await startServer(dir);
   const conns: NatsConnection[] = [];
@@ -52,6 +53,8 @@ test("k8s - the console's NATS user: events, both buckets read and watched, devi
     const owners = await edgeKvm.create("hotpin_device_owners", { history: 1, ttl: 60_000, maxValueSize: 1024 });
     await edgeKvm.create("hotpin_pending_images", { history: 1 });
     await owners.put("dev1", JSON.stringify({ deviceId: "dev1", instance: "edge-0" }));
+    await openBindings(edgeNc);
+    await openCodes(edgeNc, 600);
     const cmdSub = edgeNc.subscribe("hotpin.cmd.>");
     void (async () => {
       for await (const m of cmdSub)
@@ -145,6 +148,37 @@ test("k8s - the console's NATS user: events, both buckets read and watched, devi
         if (!ids.includes("dev3")) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(ids.includes("dev3"), `the fleet view follows the ownership KV: ${ids.join(",")}`);
+
+      // xiaozhi activation: the console reads both buckets, binds a code (deleting it), registers, unbinds.
+      await createCode(await new Kvm(nc).open(CODES_BUCKET), {
+        code: "424242",
+        deviceId: "aa:bb:cc:00:00:01",
+        clientId: "board-1",
+        challenge: "c",
+        expiresAt: Date.now() + 60_000,
+      });
+      const call = (method: string, path: string, body?: unknown) =>
+        fetch(`${base}${path}`, {
+          method,
+          headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      type Xz = { available: boolean; pendingCodes?: { code: string }[]; bound?: { deviceId: string }[] };
+      let xz: Xz = { available: false };
+      while (Date.now() < deadline + 10_000 && !xz.pendingCodes?.some((p) => p.code === "424242")) {
+        xz = ((await (await call("GET", "/api/activation")).json()) as { xiaozhi: Xz }).xiaozhi;
+        if (!xz.pendingCodes?.some((p) => p.code === "424242")) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(
+        xz.pendingCodes?.some((p) => p.code === "424242"),
+        `the code is listed: ${JSON.stringify(xz)}`,
+      );
+      assert.equal((await call("POST", "/api/activation/codes/424242", {})).status, 200, "bind a code");
+      assert.equal((await call("POST", "/api/activation/codes/424242", {})).status, 404, "the code was retired");
+      assert.equal((await call("POST", "/api/activation/devices", { deviceId: "aa:bb:cc:00:00:02" })).status, 200);
+      for (const id of ["aa:bb:cc:00:00:01", "aa:bb:cc:00:00:02"]) {
+        assert.equal((await call("DELETE", `/api/activation/devices/${encodeURIComponent(id)}`)).status, 200);
+      }
     } finally {
       await svc.closeHttp(1000);
       svc.stopWatching();

@@ -1,3 +1,4 @@
+import type { Logger } from "@hotpin/runtime";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 
@@ -23,4 +24,20 @@ export async function openExistingBucket(
     }
   }
   return undefined;
+}
+
+/**
+ * Follows a bucket the edge owns once it exists (the console may start before the first edge):
+ * `watch` runs until its watch ends, which is logged, not thrown.
+ */
+export function followBucket(
+  nc: NatsConnection,
+  name: string,
+  signal: AbortSignal,
+  log: Logger,
+  watch: (kv: KV) => Promise<void>,
+): void {
+  void openExistingBucket(nc, name, signal)
+    .then((kv) => kv && watch(kv))
+    .catch((err) => log.warn({ err: (err as Error).message, bucket: name }, "bucket watch ended"));
 }

@@ -12,7 +12,7 @@ import type {
   TimelineEntry,
   TurnLatency,
 } from "../api-types";
-import { openExistingBucket } from "./buckets";
+import { followBucket } from "./buckets";
 
 /** The edge's buckets (services/edge-ws/src/fleet/ownership.ts, images/pending-images.ts). */
 export const OWNER_BUCKET = "hotpin_device_owners";
@@ -80,14 +80,8 @@ export class Fleet {
       }
     })().catch((err) => this.opts.log.warn({ err: (err as Error).message }, "event subscription ended"));
     // The buckets appear when the first edge starts; the console may start before it.
-    const ended = (what: string) => (err: unknown) =>
-      this.opts.log.warn({ err: (err as Error).message, bucket: what }, "bucket watch ended");
-    void openExistingBucket(nc, OWNER_BUCKET, this.abort.signal)
-      .then((kv) => kv && this.watchOwners(kv))
-      .catch(ended(OWNER_BUCKET));
-    void openExistingBucket(nc, PENDING_IMAGE_BUCKET, this.abort.signal)
-      .then((kv) => kv && this.watchImages(kv))
-      .catch(ended(PENDING_IMAGE_BUCKET));
+    followBucket(nc, OWNER_BUCKET, this.abort.signal, this.opts.log, (kv) => this.watchOwners(kv));
+    followBucket(nc, PENDING_IMAGE_BUCKET, this.abort.signal, this.opts.log, (kv) => this.watchImages(kv));
   }
 
   stop(): void {

@@ -2,6 +2,12 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { issueToken, weakSecret } from "@hotpin/edge-ws/dist/auth";
 import { DEVICE_ID_RULE, isValidDeviceId, type Logger } from "@hotpin/runtime";
+import {
+  ACTIVATION_CODE,
+  ActivationRefused,
+  type RefusalKind,
+  type XiaozhiActivation,
+} from "../activation/xiaozhi-activation";
 import type { ActivationInfo, CommandRequest, ConsoleInfo, IssuedToken, LiveMessage } from "../api-types";
 import { BadCommandError, commandBody, type DeviceCommands } from "../commands";
 import type { ConsoleConfig } from "../config";
@@ -13,7 +19,21 @@ import { clearedCookie, type OperatorAuth, sessionCookie, sessionFromCookie } fr
 import { edgeSocketUrl } from "./edge-url";
 
 const MAX_BODY_BYTES = 16 * 1024;
+const REFUSALS: Record<RefusalKind, [number, string]> = {
+  unknown_code: [404, "unknown_code"],
+  already_bound: [409, "already_bound"],
+  unavailable: [503, "activation_unavailable"],
+};
 /** Device ids the console issues tokens for: what fits a NATS subject token and a KV key unchanged. */
+
+/** A path segment as sent; a malformed %-escape is the client's error, not a 500. */
+function decodeParam(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new HttpError(400, "bad_path", "the path has a malformed %-escape");
+  }
+}
 
 export class HttpError extends Error {
   constructor(
@@ -32,6 +52,7 @@ export interface ApiDeps {
   latency: LatencyMonitor;
   history: DeviceHistoryStore;
   commands: () => DeviceCommands;
+  xiaozhi: XiaozhiActivation;
   metrics: ConsoleMetrics;
   log: Logger;
 }
@@ -82,6 +103,9 @@ export class Api {
       r("POST", /^\/api\/devices\/([^/]+)\/commands$/, "command", (req, _s, [id]) => this.command(req, id!)),
       r("GET", /^\/api\/blobs\/([^/]+)$/, "thumbnail", (_q, res, [id]) => this.thumbnail(res, id!)),
       r("GET", /^\/api\/activation$/, "activation", async () => this.activation()),
+      r("POST", /^\/api\/activation\/codes\/([^/]+)$/, "bind", async (_q, _s, [code]) => this.bindCode(code!)),
+      r("POST", /^\/api\/activation\/devices$/, "register", async (req) => this.register(req)),
+      r("DELETE", /^\/api\/activation\/devices\/([^/]+)$/, "unbind", async (_q, _s, [id]) => this.unbind(id!)),
       r("POST", /^\/api\/tokens$/, "token", (req) => this.issue(req)),
       r("POST", /^\/api\/virtual-device$/, "virtual", async (req) => this.virtualDevice(req)),
       r("GET", /^\/api\/live$/, "live", (req, res, _p, url) => this.liveStream(req, res, url)),
@@ -98,7 +122,7 @@ export class Api {
       const m = r.path.exec(url.pathname);
       if (m && r.method === req.method) {
         route = r;
-        params = m.slice(1).map((p) => decodeURIComponent(p));
+        params = m.slice(1);
         break;
       }
     }
@@ -109,7 +133,7 @@ export class Api {
         throw new HttpError(401, "unauthorized", "sign in with an operator token");
       }
       if (req.method !== "GET") this.checkOrigin(req);
-      const body = await route.handler(req, res, params, url);
+      const body = await route.handler(req, res, params.map(decodeParam), url);
       if (body !== undefined && !res.headersSent) this.json(res, 200, body);
       this.d.metrics.requests.inc({ route: name, code: String(res.statusCode) });
     } catch (err) {
@@ -234,23 +258,59 @@ export class Api {
   private activation(): ActivationInfo {
     const { devices } = this.d.fleet.snapshot();
     const byId = new Map(devices.map((d) => [d.deviceId, d]));
+    const seen = (id: string) => {
+      const d = byId.get(id);
+      return { connected: d?.connected ?? false, ...(d?.lastActivity ? { lastActivity: d.lastActivity } : {}) };
+    };
+    const xiaozhi = this.d.xiaozhi.view(seen);
     return {
-      preregistered: this.d.cfg.devices.map((id) => {
-        const d = byId.get(id);
-        return {
-          deviceId: id,
-          connected: d?.connected ?? false,
-          ...(d?.lastActivity ? { lastActivity: d.lastActivity } : {}),
-        };
-      }),
-      pendingCodes: {
-        available: false,
-        reason:
-          "Activation codes come from the xiaozhi OTA flow, which the mesh does not implement yet. HotPin devices are bound by issuing them a device token here.",
-      },
+      preregistered: this.d.cfg.devices.map((id) => ({ deviceId: id, ...seen(id) })),
+      xiaozhi: xiaozhi
+        ? { available: true, ...xiaozhi }
+        : {
+            available: false,
+            reason: "Waiting for the edge to create the xiaozhi activation buckets in NATS (it does at start).",
+          },
       canIssue: weakSecret(this.d.cfg.tokenSecret) === undefined,
       tokenTtlSec: this.d.cfg.deviceTokenTtlSec,
     };
+  }
+
+  /** The operator's activation acts, with the activation store's refusals as HTTP errors. */
+  private async activationAct<T>(act: () => Promise<T>): Promise<T> {
+    try {
+      return await act();
+    } catch (err) {
+      if (err instanceof ActivationRefused) {
+        const [status, code] = REFUSALS[err.kind];
+        throw new HttpError(status, code, err.message);
+      }
+      throw err;
+    }
+  }
+
+  private async bindCode(code: string): Promise<unknown> {
+    if (!ACTIVATION_CODE.test(code)) throw new HttpError(400, "bad_code", "an activation code is six digits");
+    const b = await this.activationAct(() => this.d.xiaozhi.bind(code));
+    // The code is a one-time secret between device and operator: not logged.
+    this.d.log.info({ deviceId: b.deviceId }, "xiaozhi device bound by its activation code");
+    return { deviceId: b.deviceId, boundAt: b.boundAt, by: b.by };
+  }
+
+  private async register(req: IncomingMessage): Promise<unknown> {
+    const { deviceId } = await this.body(req);
+    if (!isValidDeviceId(deviceId)) throw new HttpError(400, "bad_device_id", `a device id is ${DEVICE_ID_RULE}`);
+    const b = await this.activationAct(() => this.d.xiaozhi.register(deviceId));
+    this.d.log.info({ deviceId }, "xiaozhi device pre-registered");
+    return { deviceId: b.deviceId, boundAt: b.boundAt, by: b.by };
+  }
+
+  private async unbind(deviceId: string): Promise<unknown> {
+    if (!isValidDeviceId(deviceId)) throw new HttpError(400, "bad_device_id", `a device id is ${DEVICE_ID_RULE}`);
+    const had = await this.activationAct(() => this.d.xiaozhi.unbind(deviceId));
+    if (!had) throw new HttpError(404, "not_bound", `${deviceId} is not bound`);
+    this.d.log.info({ deviceId }, "xiaozhi device unbound");
+    return { ok: true };
   }
 
   private async token(req: IncomingMessage, deviceId: string, ttlSec: number): Promise<IssuedToken> {

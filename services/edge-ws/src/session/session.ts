@@ -46,6 +46,7 @@ import { InputResampler } from "./rates";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
 import { QuietTimer } from "./turn-detectors";
 import { VadTurns } from "./vad-turns";
+import { WakeWords } from "./wake-words";
 
 export interface SessionDeps {
   cfg: EdgeConfig;
@@ -110,6 +111,8 @@ export class Session implements Claimant {
   private readonly upstream: InputResampler;
   /** The server's end-pointing (the `vad` turn detector only). */
   private readonly vad: VadTurns | undefined;
+  /** Wake-word spotting on the continuous stream (HOTPIN_EDGE_WAKE_WORDS), once the device is known. */
+  private wake: WakeWords | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -344,15 +347,35 @@ export class Session implements Claimant {
       this.deps.cfg.storageTimeoutMs,
     ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
     this.state = this.next("identified"); // announced by `connected` and the state below
+    this.startWakeWords(deviceId);
     this.userMoves("identified");
     void this.sendConfirmed({ type: "connected", deviceId, sessionId: this.id });
     this.sendState();
     if (this.deps.devices.takeInterrupted(deviceId)) this.rerecord("disconnected");
   }
 
+  /** Spotting runs where the server takes the turns (a device that detects its own says `detect`). */
+  private startWakeWords(deviceId: string): void {
+    const { cfg, services, events, metrics } = this.deps;
+    if (!this.vad || cfg.wakeWords === "off") return;
+    this.wake = new WakeWords({
+      mode: cfg.wakeWords,
+      windowMs: cfg.wakeWindowMs,
+      graceMs: cfg.wakeGraceMs,
+      stt: services.stt,
+      deviceId,
+      sessionId: this.id,
+      events,
+      retry: retryPolicy(cfg),
+      log: this.log,
+      onHeard: () => metrics.wakeWords.inc({ source: "server" }),
+    });
+  }
+
   /** Audio of a session whose turns the server decides: the VAD's, or a manual turn's as it is. */
   private listen(pcm: Buffer, seq: number | undefined): void {
     if (this.state === "connected" || pcm.length === 0) return;
+    this.wake?.write(pcm);
     if (this.rec?.manual) this.addAudio(pcm, seq);
     else this.vad?.push(pcm);
   }
@@ -382,7 +405,7 @@ export class Session implements Claimant {
           this.userMoves("speech_ended");
           if (vadTurn && this.state === "recording") {
             this.log.debug({ reason: e.reason, speechMs: e.speechMs }, "end of speech");
-            this.stopRecording();
+            this.endVadTurn();
           }
           break;
         case "discard":
@@ -394,6 +417,26 @@ export class Session implements Claimant {
           break;
       }
     }
+  }
+
+  /** The VAD ended the turn: it is answered, unless wake words are required and none was heard. */
+  private endVadTurn(): void {
+    const rec = this.rec;
+    if (!this.wake?.required || this.wake.recent()) {
+      this.stopRecording();
+      return;
+    }
+    void this.wake.late().then((answer) => {
+      if (this.closed || this.rec !== rec || this.state !== "recording") return;
+      if (answer) {
+        this.stopRecording();
+        return;
+      }
+      this.log.debug("turn without a wake word dropped");
+      this.deps.metrics.utterances.inc({ outcome: "no_wake_word" });
+      this.dropRecording();
+      this.move("speech_discarded", "Listening");
+    });
   }
 
   private userMoves(event: UserEvent): void {
@@ -796,6 +839,7 @@ export class Session implements Claimant {
     this.closed = true;
     this.user = nextUserState(this.user, "closed");
     this.vad?.free();
+    this.wake?.stop();
     this.outbox.close();
     this.dialect.dispose?.();
     this.state = nextState(this.state, "closed") ?? "shutdown";

@@ -1,6 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
-import type { ActivationInfo, IssuedToken } from "../../../src/api-types";
-import { ApiError, ago, api } from "../api";
+import { useCallback, useEffect, useState } from "preact/hooks";
+import type { ActivationInfo, IssuedToken, XiaozhiActivationInfo } from "../../../src/api-types";
+import { ApiError, ago, api, useLive } from "../api";
+
+const failed = (err: unknown) => (err instanceof ApiError ? err.message : "The console could not be reached.");
 
 export function Activation() {
   const [info, setInfo] = useState<ActivationInfo | undefined>(undefined);
@@ -8,6 +10,14 @@ export function Activation() {
   const [days, setDays] = useState(30);
   const [issued, setIssued] = useState<IssuedToken | undefined>(undefined);
   const [error, setError] = useState("");
+  const refresh = useCallback(
+    () =>
+      api<ActivationInfo>("GET", "/api/activation").then(
+        (i) => setInfo(i),
+        (err) => setError((err as Error).message),
+      ),
+    [],
+  );
   useEffect(() => {
     api<ActivationInfo>("GET", "/api/activation").then(
       (i) => {
@@ -17,6 +27,17 @@ export function Activation() {
       (err) => setError((err as Error).message),
     );
   }, []);
+  // Codes come and go as devices check in; a bound device's connection shows as it changes.
+  useLive((m) => {
+    if (m.type === "activation") void refresh();
+    else if (
+      m.type === "device" &&
+      info?.xiaozhi.available &&
+      info.xiaozhi.bound.some((b) => b.deviceId === m.device.deviceId)
+    ) {
+      void refresh();
+    }
+  });
   const maxDays = Math.max(1, Math.floor((info?.tokenTtlSec ?? 2592000) / 86400));
   const issue = async (e: Event) => {
     e.preventDefault();
@@ -25,7 +46,7 @@ export function Activation() {
     try {
       setIssued(await api<IssuedToken>("POST", "/api/tokens", { deviceId: deviceId.trim(), ttlSec: days * 86400 }));
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : "The console could not be reached.");
+      setError(failed(err));
     }
   };
   return (
@@ -104,15 +125,10 @@ export function Activation() {
         )}
       </section>
 
-      <section class="card" aria-labelledby="codes-title">
-        <h2 id="codes-title">Pending activation codes</h2>
-        <p class="unavailable" data-testid="codes-unavailable">
-          <strong>Not available.</strong> {info?.pendingCodes.reason}
-        </p>
-      </section>
+      <Xiaozhi info={info?.xiaozhi} refresh={refresh} />
 
       <section class="card" aria-labelledby="pre-title">
-        <h2 id="pre-title">Pre-registered devices</h2>
+        <h2 id="pre-title">Expected HotPin devices</h2>
         {!info || info.preregistered.length === 0 ? (
           <p class="empty">
             None. List device ids in <code>HOTPIN_CONSOLE_DEVICES</code> to see here whether each has come online.
@@ -131,6 +147,150 @@ export function Activation() {
               </li>
             ))}
           </ul>
+        )}
+      </section>
+    </>
+  );
+}
+
+/** The xiaozhi OTA flow: codes devices read out, the devices bound, pre-registration by id. */
+function Xiaozhi({ info, refresh }: { info: XiaozhiActivationInfo | undefined; refresh: () => Promise<void> }) {
+  const [code, setCode] = useState("");
+  const [deviceId, setDeviceId] = useState("");
+  const [status, setStatus] = useState<{ ok: boolean; text: string } | undefined>(undefined);
+  const act = async (what: () => Promise<unknown>, done: string) => {
+    setStatus(undefined);
+    try {
+      await what();
+      setStatus({ ok: true, text: done });
+    } catch (err) {
+      setStatus({ ok: false, text: failed(err) });
+    }
+    await refresh();
+  };
+  const bind = (c: string) =>
+    act(() => api("POST", `/api/activation/codes/${encodeURIComponent(c)}`, {}), `Code ${c} bound.`);
+  const register = (e: Event) => {
+    e.preventDefault();
+    const id = deviceId.trim();
+    void act(() => api("POST", "/api/activation/devices", { deviceId: id }), `${id} pre-registered.`).then(() =>
+      setDeviceId(""),
+    );
+  };
+  const typed = (e: Event) => {
+    e.preventDefault();
+    void bind(code.trim()).then(() => setCode(""));
+  };
+  return (
+    <>
+      <section class="card" aria-labelledby="codes-title">
+        <h2 id="codes-title">Pending activation codes</h2>
+        <p class="hint">
+          A xiaozhi device that is not bound reads out a six-digit code. Bind it here (or with{" "}
+          <code>hotpin activate &lt;code&gt;</code>) and the device gets its token at its next check.
+        </p>
+        {status && (
+          <p class={status.ok ? "hint" : "error"} role={status.ok ? "status" : "alert"}>
+            {status.text}
+          </p>
+        )}
+        {!info ? null : !info.available ? (
+          <p class="unavailable" data-testid="codes-unavailable">
+            <strong>Not available.</strong> {info.reason}
+          </p>
+        ) : (
+          <>
+            {info.pendingCodes.length === 0 ? (
+              <p class="empty">No device is waiting for activation.</p>
+            ) : (
+              <ul class="plain" data-testid="pending-codes">
+                {info.pendingCodes.map((p) => (
+                  <li key={p.code}>
+                    <span class="mono code">{p.code}</span> <span class="mono">{p.deviceId}</span>{" "}
+                    <span class="hint">expires {new Date(p.expiresAt).toLocaleTimeString()}</span>{" "}
+                    <button type="button" aria-label={`Bind ${p.code}`} onClick={() => void bind(p.code)}>
+                      Bind
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+            <form class="issue" onSubmit={typed}>
+              <div class="field narrow">
+                <label for="activation-code">Activation code</label>
+                <input
+                  id="activation-code"
+                  type="text"
+                  inputMode="numeric"
+                  pattern="[0-9]{6}"
+                  title="six digits"
+                  required
+                  value={code}
+                  onInput={(e) => setCode((e.target as HTMLInputElement).value)}
+                />
+              </div>
+              <button type="submit" class="secondary" disabled={!/^[0-9]{6}$/.test(code.trim())}>
+                Bind code
+              </button>
+            </form>
+          </>
+        )}
+      </section>
+
+      <section class="card" aria-labelledby="bound-title">
+        <h2 id="bound-title">Bound xiaozhi devices</h2>
+        {info?.available && (
+          <>
+            {info.bound.length === 0 ? (
+              <p class="empty">None yet.</p>
+            ) : (
+              <ul class="plain" data-testid="bound-devices">
+                {info.bound.map((b) => (
+                  <li key={b.deviceId}>
+                    <span class="mono">{b.deviceId}</span>{" "}
+                    <span class={b.connected ? "badge on" : "badge off"}>
+                      {b.connected ? "connected" : b.lastActivity ? `seen ${ago(b.lastActivity)}` : "not seen"}
+                    </span>{" "}
+                    <span class="hint">
+                      {b.by === "code" ? "by code" : "pre-registered"} {ago(b.boundAt)}
+                      {!b.pinned && " · not pinned to a board yet"}
+                    </span>{" "}
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`Unbind ${b.deviceId}`}
+                      onClick={() =>
+                        void act(
+                          () => api("DELETE", `/api/activation/devices/${encodeURIComponent(b.deviceId)}`),
+                          `${b.deviceId} unbound.`,
+                        )
+                      }
+                    >
+                      Unbind
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {info.truncated && <p class="hint">Only the newest are listed.</p>}
+            <form class="issue" onSubmit={register}>
+              <div class="field">
+                <label for="xiaozhi-device-id">Pre-register a device id (its Wi-Fi MAC)</label>
+                <input
+                  id="xiaozhi-device-id"
+                  type="text"
+                  required
+                  maxLength={128}
+                  placeholder="aa:bb:cc:dd:ee:ff"
+                  value={deviceId}
+                  onInput={(e) => setDeviceId((e.target as HTMLInputElement).value)}
+                />
+              </div>
+              <button type="submit" class="secondary" disabled={!deviceId.trim()}>
+                Pre-register
+              </button>
+            </form>
+          </>
         )}
       </section>
     </>
