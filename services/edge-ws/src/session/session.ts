@@ -283,6 +283,9 @@ export class Session implements Claimant {
       case "wake_word":
         // The device's own detection (xiaozhi `listen detect`): no score, its text cleaned and bounded.
         this.event(wakeWordEvent({ word: input.word }, "device"));
+        this.deps.metrics.wakeWords.inc({ source: "device" });
+        // With HOTPIN_EDGE_WAKE_WORDS=required, the device's own detection answers the turn as the server's would.
+        this.wake?.heard();
         return;
       case "audio":
         this.addAudio(input.pcm, input.seq);
