@@ -20,6 +20,11 @@ export interface XiaozhiTurn {
   mode: "auto" | "manual" | "realtime";
   /** Send `abort` this long after the reply's first audio (the user presses the button). */
   abortAfterMs?: number;
+  /**
+   * Realtime mode (a device with echo cancellation): the microphone stays on while the reply
+   * plays (silence, DTX), and the speech is said again this long after the reply's first audio.
+   */
+  bargeInAfterMs?: number;
 }
 
 export interface XiaozhiDeviceOptions {
@@ -69,6 +74,8 @@ export interface XiaozhiTurnResult {
   droppedOutsideSpeaking: number;
   /** `abort` → `tts stop`, when the turn aborted. */
   abortToStopMs?: number;
+  /** Realtime barge-in: the first frame of the speech said over the reply → `tts stop`. */
+  bargeInToStopMs?: number;
 }
 
 export interface XiaozhiResult {
@@ -327,6 +334,7 @@ class XiaozhiDevice {
     let endOfSpeechAt = 0;
     let firstAudioAt: number | undefined;
     let abortAt: number | undefined;
+    let stopAt: number | undefined;
     // The device plays one packet per frame from the first one on; what exceeds its queue is lost.
     let playStart = 0;
     let played = 0;
@@ -364,6 +372,7 @@ class XiaozhiDevice {
         r.sentences.push(msg.text);
       else if (msg.type === "tts" && msg.state === "stop") {
         stopped = true;
+        stopAt = m.at;
         if (abortAt !== undefined) r.abortToStopMs = m.at - abortAt;
       } else if (msg.type === "mcp") void this.answerMcp(msg.payload as JsonMessage);
       else if (msg.type === "alert") this.warnings.push(`alert: ${String(msg.status)} ${String(msg.message)}`);
@@ -413,8 +422,26 @@ class XiaozhiDevice {
         }
       }
     }
-    // Speaking: auto and manual stop the microphone; wait for the reply to end.
+    // Realtime with barge-in: the microphone stays open over the reply, one frame per 60 ms.
     const timeout = this.o.replyTimeoutMs ?? 30_000;
+    if (turn.mode === "realtime" && turn.bargeInAfterMs !== undefined) {
+      const until = this.timeline.now() + timeout;
+      let speechAt: number | undefined;
+      let at = 0;
+      while (!stopped && this.timeline.now() < until) {
+        const due = firstAudioAt !== undefined && this.timeline.now() >= firstAudioAt + turn.bargeInAfterMs;
+        const frame = new Int16Array(UP_FRAME_SAMPLES);
+        if (due && at < samples.length) {
+          speechAt ??= this.timeline.now();
+          frame.set(samples.subarray(at, at + UP_FRAME_SAMPLES));
+          at += UP_FRAME_SAMPLES;
+        }
+        await send(frame);
+      }
+      if (!stopped) throw new ServerTimeoutError(`the reply did not stop within ${timeout} ms`);
+      if (speechAt !== undefined && stopAt !== undefined) r.bargeInToStopMs = stopAt - speechAt;
+    }
+    // Speaking: auto and manual stop the microphone; wait for the reply to end.
     while (!stopped) {
       const waitFor =
         abortAt === undefined && turn.abortAfterMs !== undefined && firstAudioAt !== undefined

@@ -6,6 +6,7 @@ import type { EdgeConfig } from "./config";
 import { Dap1Access } from "./dialects/dap1/access";
 import { Dap1Listener } from "./dialects/dap1/listener";
 import { webSocketDialects } from "./dialects/registry";
+import { xiaozhiRoute } from "./dialects/xiaozhi";
 import type { EventSink } from "./events";
 import { Fleet } from "./fleet/fleet";
 import { TokenRevocations } from "./fleet/revocations";
@@ -52,7 +53,14 @@ export function createEdge({ cfg, log, metrics, services, events }: EdgeParts) {
   const apologies = new Apologies(services, log);
   const sessionDeps = { cfg, services, apologies, events, metrics, log, devices, images: fleet.images };
   const xiaozhiOta = new XiaozhiOta({ cfg, log, metrics, secret });
-  const server = new EdgeServer({ ...sessionDeps, fleet, auth, dialects: webSocketDialects, xiaozhiOta });
+  const server = new EdgeServer({
+    ...sessionDeps,
+    fleet,
+    auth,
+    dialects: webSocketDialects,
+    headerRoutes: [xiaozhiRoute],
+    httpHandlers: [xiaozhiOta],
+  });
   const dap1 =
     cfg.dap1Port > 0 ? new Dap1Listener({ cfg, log, metrics, apologies, sessionDeps, access: dap1Access }) : undefined;
   let dap1Port: number | undefined;

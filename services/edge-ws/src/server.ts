@@ -1,33 +1,59 @@
-import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
 import type { Duplex } from "node:stream";
 import { cleanText, isValidDeviceId, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
-import { type ConnectRequest, parseConnectRequest, XiaozhiProtocolError } from "@hotpin/xiaozhi";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
 import type { DialectModule } from "./dialects/dialect";
 import type { DialectRegistry } from "./dialects/registry";
-import { xiaozhiFor } from "./dialects/xiaozhi";
 import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
 import { DownloadServer } from "./pipeline/downloads";
 import { Session, type SessionDeps } from "./session/session";
 import { CLOSE_CODES, WsTransport } from "./transport";
-import { XIAOZHI_WS_PATH, type XiaozhiOta } from "./xiaozhi-ota/ota-handler";
 
 export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   auth: Authenticator;
   fleet: Fleet;
   dialects: DialectRegistry;
-  xiaozhiOta: XiaozhiOta;
+  /** WebSocket paths whose dialect names its device in the upgrade's headers (xiaozhi). */
+  headerRoutes: readonly HeaderRoute[];
+  /** HTTP endpoints of a dialect's own (xiaozhi OTA and activation). */
+  httpHandlers: readonly HttpHandler[];
+}
+
+/**
+ * A dialect on a WebSocket path of its own whose device is named by the upgrade's headers
+ * (xiaozhi `Device-Id`): the headers are checked before the upgrade, the token must cover that
+ * device, and the device is identified by its first message (the dialect's hello).
+ */
+export interface HeaderRoute {
+  /** With its trailing slash; the path without it is served too. */
+  readonly path: string;
+  /** A close without a close frame (1006) is the device's normal hang-up, not an abnormal end. */
+  readonly hangupIsNormal: boolean;
+  /** The dialect of this connection and its device, or why the headers are refused (400). */
+  accept(headers: IncomingHttpHeaders): { module: DialectModule; deviceId: string } | { refusal: string };
+}
+
+/** An HTTP endpoint: answers and returns true when the request is its own. */
+export interface HttpHandler {
+  handles(req: IncomingMessage, path: string, res: ServerResponse): boolean;
 }
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
  * checked before the upgrade; the dialect is detected per docs/protocols/hotpin-spec.md),
  * `POST /image` for camera images, `/events` for observers, `GET /download/<token>` for
- * replies a device did not pull in time, and xiaozhi devices' `/xiaozhi/ota/` (HTTP) and
- * `/xiaozhi/v1/` (WebSocket, its dialect named by the path and its headers checked before the upgrade).
+ * replies a device did not pull in time, plus the dialects' own HTTP endpoints and header-named
+ * WebSocket paths (xiaozhi `/xiaozhi/ota/` and `/xiaozhi/v1/`).
  */
 export class EdgeServer {
   readonly http: Server;
@@ -78,8 +104,8 @@ export class EdgeServer {
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       if (req.method === "GET" && path.startsWith("/download/")) {
         void this.downloads.serve(req, path.slice("/download/".length), res);
-      } else if (deps.xiaozhiOta.handles(req, path, res)) {
-        // answered by the OTA handler
+      } else if (deps.httpHandlers.some((h) => h.handles(req, path, res))) {
+        // answered by the dialect's handler
       } else if (path === "/image") {
         const url = new URL(req.url ?? "/", "http://edge");
         void this.uploads.handle(req, res, url, (deviceId) => deps.devices.get(deviceId)?.id ?? "");
@@ -145,8 +171,10 @@ export class EdgeServer {
     // A dialect with a path of its own (the one its clients have built in), or the shared /ws.
     const routed = this.deps.dialects.fromPath(url.pathname);
     const route = routed?.detect.route;
-    const xiaozhi = url.pathname === XIAOZHI_WS_PATH || url.pathname === XIAOZHI_WS_PATH.slice(0, -1);
-    if (url.pathname !== "/ws" && !route && !xiaozhi) {
+    const byHeaders = this.deps.headerRoutes.find(
+      (r) => url.pathname === r.path || url.pathname === r.path.replace(/\/$/, ""),
+    );
+    if (url.pathname !== "/ws" && !route && !byHeaders) {
       this.refuse(socket, 404, "not_found");
       return;
     }
@@ -158,18 +186,12 @@ export class EdgeServer {
       this.refuse(socket, 503, "too_many_connections");
       return;
     }
-    // xiaozhi names its device in headers (docs/protocols/xiaozhi.md §2): checked before the upgrade.
-    let connect: ConnectRequest | undefined;
-    if (xiaozhi) {
-      try {
-        connect = parseConnectRequest(req.headers);
-      } catch (err) {
-        if (!(err instanceof XiaozhiProtocolError)) throw err;
-        this.refuse(socket, 400, "bad_handshake");
-        return;
-      }
+    const headed = byHeaders?.accept(req.headers);
+    if (headed && "refusal" in headed) {
+      this.refuse(socket, 400, headed.refusal);
+      return;
     }
-    let deviceId = connect?.deviceId ?? (route ? undefined : (url.searchParams.get("session") ?? undefined));
+    let deviceId = headed?.deviceId ?? (route ? undefined : (url.searchParams.get("session") ?? undefined));
     if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
       this.refuse(socket, 400, "bad_device_id");
       return;
@@ -215,9 +237,9 @@ export class EdgeServer {
     }
     const grant = result.grant;
     const wss = route?.perMessageDeflate ? this.wssDeflate : this.wss;
-    // xiaozhi identifies on its hello (the server hello answers it), not at the upgrade.
-    const known = connect
-      ? { routed: xiaozhiFor(connect), deviceId: undefined, hangupIsNormal: true }
+    // A header-named device identifies on its first message (xiaozhi's hello is answered), not here.
+    const known = headed
+      ? { routed: headed.module, deviceId: undefined, hangupIsNormal: byHeaders?.hangupIsNormal ?? false }
       : { routed, deviceId, hangupIsNormal: false };
     wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, remote, tokenKey, url, grant, known));
   }
@@ -310,7 +332,7 @@ export class EdgeServer {
       if (session) {
         this.deps.metrics.connections.dec({ dialect: session.dialect.name });
         // The device chose this text: cleaned and bounded before it goes into an event.
-        // A xiaozhi device hangs up by closing TCP without a close frame (1006): its normal end.
+        // Some devices hang up by closing TCP without a close frame (1006, xiaozhi): their normal end.
         if (known.hangupIsNormal && code === 1006) session.end(1000, "device hung up");
         else session.end(code, cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES));
       }

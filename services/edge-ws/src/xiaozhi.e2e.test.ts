@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { events } from "@hotpin/contracts";
 import { connectNats, createLogger, EVENT_SUBJECTS } from "@hotpin/runtime";
 import { runXiaozhiDevice, type XiaozhiTurn } from "@hotpin/sim";
+import { speechSpan } from "@hotpin/vad/dist/testing";
 import { GOFORWARD, meshSkip, useMesh } from "./mesh-fixture.test-util";
 
 /**
@@ -205,4 +206,41 @@ test("xiaozhi mesh - abort while the reply plays: tts stop at once, then the dev
     `abort → tts stop ${aborted?.abortToStopMs} ms`,
   );
   assert.match(next?.transcript ?? "", /go forward/);
+});
+
+test("xiaozhi mesh - three devices at once: each hears its own reply, none is disturbed by another", {
+  skip,
+}, async () => {
+  const ids = ["a1:b2:c3:d4:e5:11", "a1:b2:c3:d4:e5:12", "a1:b2:c3:d4:e5:13"];
+  const results = await Promise.all(
+    ids.map((id) =>
+      device(id, [{ mode: "manual" }], async (code) => {
+        await hotpin("activate", code);
+      }),
+    ),
+  );
+  for (const r of results) {
+    assert.equal(r.error, undefined, `${r.deviceId}: ${JSON.stringify(r.error)} ${r.warnings.join("; ")}`);
+    const turn = r.turns[0];
+    assert.match(turn?.transcript ?? "", /go forward/);
+    assert.deepEqual(turn?.sentences, [ANSWER]);
+    assert.equal(turn?.droppedOverflow, 0);
+    assert.equal(turn?.droppedOutsideSpeaking, 0);
+  }
+  assert.equal(new Set(results.map((r) => r.sessionId)).size, 3, "a session each");
+});
+
+test("xiaozhi mesh - realtime mode: speech over the reply (barge-in) stops it with tts stop within 300 ms of the first word", {
+  skip,
+}, async () => {
+  const { onsetMs } = await speechSpan(readFileSync(GOFORWARD));
+  const r = await device(PRE_REGISTERED, [{ mode: "realtime", bargeInAfterMs: 700 }], undefined, {
+    pacing: "realtime",
+  });
+  assert.equal(r.error, undefined, `${JSON.stringify(r.error)} ${r.warnings.join("; ")}`);
+  const turn = r.turns[0];
+  assert.match(turn?.transcript ?? "", /go forward/);
+  const stopMs = (turn?.bargeInToStopMs ?? Number.NaN) - onsetMs;
+  console.log(`# realtime barge-in: first word → tts stop ${stopMs.toFixed(0)} ms`);
+  assert.ok(stopMs < 300, `first word → tts stop ${stopMs} ms`);
 });

@@ -24,6 +24,7 @@ import { clearConversation, speakText } from "../pipeline/reply";
 import { retryPolicy } from "../pipeline/retry";
 import { type Services, unary } from "../pipeline/services";
 import { SttStream } from "../pipeline/stt-stream";
+import { wakeWordEvent } from "../pipeline/wake-spotter";
 import { CLOSE_CODES, type Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
 import { type ExchangeHost, FAILURE_MESSAGE, type Recording, runExchange, speakReply } from "./exchange";
@@ -71,8 +72,6 @@ export class CommandError extends Error {
 }
 
 const PARTIAL_INTERVAL_MS = 250;
-/** Longest wake word kept in an event, in UTF-8 bytes. */
-const MAX_WAKE_WORD_BYTES = 64;
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
 
 /**
@@ -282,11 +281,11 @@ export class Session implements Claimant {
         this.interrupt("device");
         return;
       case "wake_word":
-        // The device's own detection carries no score: confidence 1 (events.proto). Its text is cleaned and bounded.
-        this.event({
-          $case: "wakeWord",
-          value: { word: cleanText(input.word, MAX_WAKE_WORD_BYTES), confidence: 1, source: "device" },
-        });
+        // The device's own detection (xiaozhi `listen detect`): no score, its text cleaned and bounded.
+        this.event(wakeWordEvent({ word: input.word }, "device"));
+        this.deps.metrics.wakeWords.inc({ source: "device" });
+        // With HOTPIN_EDGE_WAKE_WORDS=required, the device's own detection answers the turn as the server's would.
+        this.wake?.heard();
         return;
       case "audio":
         this.addAudio(input.pcm, input.seq);

@@ -41,13 +41,18 @@ export class WakeWords {
       retry: opts.retry,
       events: opts.events,
       onWake: () => {
-        this.heardAt = performance.now();
         opts.onHeard();
-        for (const w of this.waiters.splice(0)) w(true);
+        this.heard();
       },
       // The session goes on without wake words; with `required`, its turns are then dropped.
       onGiveUp: (err) => opts.log.warn({ err: (err as Error).message }, "wake-word spotting stopped"),
     });
+  }
+
+  /** A wake word was heard, by the spotter or by the device itself (xiaozhi `listen detect`): the window opens. */
+  heard(): void {
+    this.heardAt = performance.now();
+    for (const w of this.waiters.splice(0)) w(true);
   }
 
   /** The session's 16 kHz audio, all of it: a phrase may begin a turn or stand alone. */

@@ -18,6 +18,7 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { issueToken } from "../auth";
 import type { EdgeConfig } from "../config";
+import { XIAOZHI_WS_PATH } from "../dialects/xiaozhi";
 import type { EdgeMetrics } from "../metrics";
 import { PerMinuteLimit } from "../rate-window";
 import {
@@ -32,7 +33,6 @@ import {
 
 export const OTA_PATH = "/xiaozhi/ota/";
 export const ACTIVATE_PATH = "/xiaozhi/ota/activate";
-export const XIAOZHI_WS_PATH = "/xiaozhi/v1/";
 
 /** Host headers we are willing to put into a URL: names, IPv4, [IPv6], an optional port. */
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?$/;

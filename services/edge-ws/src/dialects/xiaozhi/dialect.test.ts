@@ -200,6 +200,22 @@ test("xiaozhi dialect - a reply: tts start, sentence_start per sentence, 60 ms p
   d.dispose();
 });
 
+test("xiaozhi dialect - a device that announced protocol v2 or v3 gets its reply packets with that header", async () => {
+  for (const version of [2, 3] as const) {
+    const { d, t } = dialect(version);
+    await d.play(replyOf("Hi.", tone24(120)), ctl());
+    const packets = t.binaries();
+    assert.equal(packets.length, 2);
+    for (const p of packets) {
+      const header = version === 2 ? 16 : 4;
+      const size = version === 2 ? p.readUInt32BE(12) : p.readUInt16BE(2);
+      assert.equal(size, p.length - header, `v${version}: the header's size is exact`);
+      if (version === 2) assert.equal(p.readUInt16BE(0), 2);
+    }
+    d.dispose();
+  }
+});
+
 test("xiaozhi dialect - packets are paced: a burst of five, then one per 60 ms", async () => {
   const { d, t } = dialect();
   const at: number[] = [];

@@ -82,10 +82,7 @@ const SHOWN: ReadonlySet<ErrorCode> = new Set([
 
 export interface XiaozhiOptions {
   connect: ConnectRequest;
-  cfg: Pick<
-    EdgeConfig,
-    "xiaozhiIdleMs" | "xiaozhiOpusComplexity" | "xiaozhiOpusBitrate" | "xiaozhiBurstFrames" | "sendHighWaterBytes"
-  >;
+  cfg: Pick<EdgeConfig, "xiaozhiIdleMs" | "xiaozhiOpusComplexity" | "xiaozhiOpusBitrate" | "xiaozhiBurstFrames">;
 }
 
 /**
@@ -104,7 +101,7 @@ export class XiaozhiDialect implements Dialect {
   private mode: ListenMode = "auto";
   /** Between `listen start` and `listen stop` or the reply: audio outside is not a turn's. */
   private listening = false;
-  /** A reply played and its `tts stop` waits for the core's next output (complete or error). */
+  /** A reply played: its `tts stop` goes with the core's next output (complete, error or interrupted). */
   private stopPending = false;
   private playing = false;
   private idleTimer: NodeJS.Timeout | undefined;

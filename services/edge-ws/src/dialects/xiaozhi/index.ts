@@ -1,15 +1,14 @@
-import type { ConnectRequest } from "@hotpin/xiaozhi";
+import { type ConnectRequest, parseConnectRequest, XiaozhiProtocolError } from "@hotpin/xiaozhi";
+import type { HeaderRoute } from "../../server";
 import type { DialectModule } from "../dialect";
 import { XIAOZHI_CAPABILITIES, XiaozhiDialect } from "./dialect";
 
 export { XIAOZHI_DOWN_RATE, XIAOZHI_FRAME_MS, XIAOZHI_UP_RATE } from "./dialect";
 
-/**
- * xiaozhi-esp32 (docs/protocols/xiaozhi.md): not detected on `/ws` but named by its own path,
- * `/xiaozhi/v1/`, whose upgrade headers (device, client, protocol version) the server has
- * already checked; one module per connection carries them to the dialect.
- */
-export function xiaozhiFor(connect: ConnectRequest): DialectModule {
+export const XIAOZHI_WS_PATH = "/xiaozhi/v1/";
+
+/** One module per connection: it carries the upgrade's checked headers to the dialect. */
+function xiaozhiFor(connect: ConnectRequest): DialectModule {
   return {
     name: "xiaozhi",
     capabilities: XIAOZHI_CAPABILITIES,
@@ -17,3 +16,22 @@ export function xiaozhiFor(connect: ConnectRequest): DialectModule {
     create: (transport, { cfg }) => new XiaozhiDialect(transport, { connect, cfg }),
   };
 }
+
+/**
+ * xiaozhi-esp32 (docs/protocols/xiaozhi.md §2): not detected on `/ws` but named by its own path,
+ * its device, board and binary protocol version by the upgrade's headers, checked before it. The
+ * device hangs up without a close frame.
+ */
+export const xiaozhiRoute: HeaderRoute = {
+  path: XIAOZHI_WS_PATH,
+  hangupIsNormal: true,
+  accept(headers) {
+    try {
+      const connect = parseConnectRequest(headers);
+      return { module: xiaozhiFor(connect), deviceId: connect.deviceId };
+    } catch (err) {
+      if (err instanceof XiaozhiProtocolError) return { refusal: "bad_handshake" };
+      throw err;
+    }
+  },
+};
