@@ -146,6 +146,9 @@ Point a device at the edge:
   firmware dialect   ws://${lan}:${edge}/ws   with header  Authorization: Bearer ${token}
   spec dialect       ws://${lan}:${edge}/ws?session=<device-id>&token=${token}
   camera upload      POST http://${lan}:${edge}/image  (same token)
+  xiaozhi-esp32      OTA URL http://${lan}:${edge}/xiaozhi/ota/  (the device reads out a code; bind it in the console's
+                     Activation page or with  HOTPIN_NATS_URL=${natsUrl} node services/edge-ws/dist/cli.js activate <code>)
+  Sesame-style       ws://${lan}:${edge}/agent-service-0/v1/connect  with id_token = a device token (console: Activation)
   simulate a device  node packages/sim/dist/cli.js --url ws://127.0.0.1:${edge} --token=${token} --out reply.wav <speech.wav>
 No language model is configured unless GROQ_API_KEY or HOTPIN_LLM_OPENAI_BASE_URL is set; the device then hears that.
 `);
