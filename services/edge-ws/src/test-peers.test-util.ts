@@ -50,6 +50,8 @@ export async function startPeers(behaviour: PeerBehaviour) {
   /** The image each LLM call carried (undefined: none). */
   const images: (llm.Image | undefined)[] = [];
   const sessions = new Set<string>();
+  /** Every EndSession request, in arrival order. */
+  const ended: storage.EndSessionRequest[] = [];
   const blobOwners = new Map<string, string>();
   /** The sample rate each TTS call of a reply's sentences asked for (cached prompts send text instead). */
   const ttsRates: number[] = [];
@@ -166,7 +168,10 @@ export async function startPeers(behaviour: PeerBehaviour) {
     endSession: (
       c: grpc.ServerUnaryCall<storage.EndSessionRequest, storage.Session>,
       cb: grpc.sendUnaryData<storage.Session>,
-    ) => ok(cb, storage.Session.fromPartial({ id: c.request.id })),
+    ) => {
+      ended.push(c.request);
+      ok(cb, storage.Session.fromPartial({ id: c.request.id }));
+    },
     appendTurn: (
       c: grpc.ServerUnaryCall<storage.AppendTurnRequest, storage.AppendTurnResponse>,
       cb: grpc.sendUnaryData<storage.AppendTurnResponse>,
@@ -248,6 +253,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
     ttsRates,
     blobs,
     sessions,
+    ended,
     stop: () => server.forceShutdown(),
   };
 }

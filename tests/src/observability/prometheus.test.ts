@@ -57,7 +57,8 @@ const EXCEPTIONS: QueryException[] = [
   },
   {
     where: '"Barge-ins and wake words"',
-    reason: "the fleet run's devices push to talk: no barge-in, no wake word (sesame, xiaozhi and wake-words e2e tests)",
+    reason:
+      "the fleet run's devices push to talk: no barge-in, no wake word (sesame, xiaozhi and wake-words e2e tests)",
   },
   { where: '"Ready and failing checks" B', reason: "shows only failing checks; every check passes in this run" },
   { where: '"STT refusals" B', reason: "no STT call ends in an error status unless the machine is overloaded" },

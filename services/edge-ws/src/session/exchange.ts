@@ -1,8 +1,7 @@
 import type { llm } from "@hotpin/contracts";
-import { type Logger, observeTraced, recordFailure } from "@hotpin/runtime";
+import type { Logger } from "@hotpin/runtime";
 import type { Context, Span } from "@opentelemetry/api";
 import type { PlaybackControl, PlaybackResult, Reply } from "../dialects/dialect";
-import type { EventPayload } from "../events";
 import type { PendingImage } from "../images/pending-images";
 import { APOLOGY_TEXT, apologyFor } from "../pipeline/apologies";
 import { deleteBlob, getBlob } from "../pipeline/blobs";
@@ -17,6 +16,7 @@ import { rerecordReason } from "./policy";
 import { PROMPT_RATE, resampled } from "./rates";
 import type { RecordingBuffer } from "./recording-buffer";
 import type { SessionDeps } from "./session";
+import type { SessionFact } from "./telemetry";
 
 /**
  * One exchange: an utterance from its stop to the turn stored (STT final → re-record policy →
@@ -67,7 +67,8 @@ export interface ExchangeHost {
   readonly outputRate: number;
   readonly bytesPerSecond: number;
   readonly closed: boolean;
-  event(payload: EventPayload): void;
+  /** Reports what happened (session/telemetry.ts turns it into events, metrics and span marks). */
+  emit(fact: SessionFact): void;
   /** Resolves once the events published so far are stored (bounded). */
   milestone(): Promise<void>;
   move(event: TurnEvent, message: string): void;
@@ -83,17 +84,15 @@ export interface ExchangeHost {
 }
 
 export async function runExchange(host: ExchangeHost, rec: Recording): Promise<void> {
-  const { cfg, services, metrics } = host.deps;
+  const { cfg, services } = host.deps;
   const deviceId = host.deviceId ?? "";
   const { signal } = rec;
   // Interrupted (the session already moved on) or disconnected: this exchange says nothing more.
   const gone = () => host.closed || signal.aborted;
   // Each mark is a metric and an event on the utterance's span (first_audio is added by the
   // playback control, for replies and apologies alike), so one trace reads as a timeline.
-  const since = (stage: string) => {
-    observeTraced(metrics.stage, { stage }, (Date.now() - rec.stoppedAt) / 1000, rec.span);
-    if (stage !== "first_audio") rec.span.addEvent(stage);
-  };
+  const since = (stage: string) =>
+    host.emit({ type: "stage", stage, seconds: (Date.now() - rec.stoppedAt) / 1000, span: rec.span });
   let final: Awaited<ReturnType<SttStream["finish"]>>;
   // Interrupted while STT still decodes (the user went on talking): its stream is not needed.
   const cancelStt = () => rec.stt.cancel();
@@ -110,14 +109,12 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
   if (gone()) return interrupted(host);
   since("stt_final");
   const reason = rerecordReason(final, cfg);
-  host.event({
-    $case: "transcript",
-    value: {
-      utterance: rec.utterance,
-      text: final.text,
-      confidence: final.confidence,
-      durationMs: final.quality?.durationMs ?? 0,
-    },
+  host.emit({
+    type: "transcript",
+    utterance: rec.utterance,
+    text: final.text,
+    confidence: final.confidence,
+    durationMs: final.quality?.durationMs ?? 0,
   });
   if (reason) return host.rerecord(reason);
   // Stored while the image pointer is read, so the milestone costs no extra round trip.
@@ -149,14 +146,14 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     sampleRateHz: host.outputRate,
     ttsRetry: {
       ...retryPolicy(cfg),
-      onRefused: () => metrics.serviceRefusals.inc({ service: "tts", call: "synthesize" }),
-      onRetry: () => metrics.serviceRetries.inc({ service: "tts", call: "synthesize" }),
+      onRefused: () => host.emit({ type: "service_refused", service: "tts", call: "synthesize" }),
+      onRetry: () => host.emit({ type: "service_retried", service: "tts", call: "synthesize" }),
     },
     maxBytes: (cfg.maxReplyMs * host.bytesPerSecond) / 1000,
     onFirstSegment: () => since("llm_first_segment"),
     onFirstAudio: () => since("tts_first_chunk"),
     onAnswer: (text, model) => {
-      host.event({ $case: "llmText", value: { utterance: rec.utterance, text, model, hadImage: hasImage } });
+      host.emit({ type: "answer", utterance: rec.utterance, text, model, hadImage: hasImage });
       return host.outbox.confirmed({ type: "answer", text });
     },
   });
@@ -166,7 +163,7 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     const result = await speakReply(host, reply, rec, since);
     if (!result) return;
     const outcome = result.interrupted ? "interrupted" : result.outcome === "played" ? "replied" : result.outcome;
-    metrics.utterances.inc({ outcome });
+    host.emit({ type: "utterance_ended", outcome });
     // Stored in the background; the next utterance waits for it before reading history. An
     // interrupted reply is stored as the sentences it had begun to say, marked interrupted.
     const assistant = result.interrupted ? result.said : reply.text();
@@ -196,7 +193,7 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
 
 /** An exchange cut off before its reply played: counted, nothing said (a device that left is counted at its end). */
 function interrupted(host: ExchangeHost): void {
-  if (!host.closed) host.deps.metrics.utterances.inc({ outcome: "interrupted" });
+  if (!host.closed) host.emit({ type: "utterance_ended", outcome: "interrupted" });
 }
 
 /**
@@ -211,7 +208,7 @@ export async function speakReply(
   rec: ExchangeTurn,
   since: (stage: string) => void,
 ): Promise<(PlaybackResult & { interrupted: boolean; said: string }) | undefined> {
-  host.event({ $case: "ttsStarted", value: { utterance: rec.utterance } });
+  host.emit({ type: "tts_started", utterance: rec.utterance });
   const done = ttsDone(host, rec.utterance);
   // The sentences the dialect has taken so far: what the user heard, at least in part.
   const said: string[] = [];
@@ -233,7 +230,7 @@ export async function speakReply(
     result = { outcome: "aborted", bytes: 0 };
   }
   if (host.closed) return undefined;
-  host.deps.metrics.audioOutBytes.inc(result.bytes);
+  host.emit({ type: "audio_out", bytes: result.bytes });
   since("reply_sent");
   const interrupted = rec.signal.aborted;
   await done(result.bytes, interrupted); // already stored when the dialect announced the end itself
@@ -264,16 +261,8 @@ function ttsDone(host: ExchangeHost, utterance: number): (bytes: number, interru
   let stored: Promise<void> | undefined;
   return (bytes, interrupted = false) => {
     if (!stored) {
-      host.event({
-        $case: "ttsDone",
-        value: {
-          utterance,
-          durationMs: Math.round((bytes * 1000) / host.bytesPerSecond),
-          bytes,
-          truncated: false,
-          interrupted,
-        },
-      });
+      const durationMs = Math.round((bytes * 1000) / host.bytesPerSecond);
+      host.emit({ type: "tts_done", utterance, durationMs, bytes, interrupted });
       stored = host.milestone();
     }
     return stored;
@@ -307,7 +296,7 @@ function playbackControl(
     playbackReadyTimeoutMs: cfg.playbackReadyTimeoutMs,
     firstAudio: () => {
       since("first_audio");
-      rec.span.addEvent("first_audio");
+      host.emit({ type: "first_audio", span: rec.span });
       host.playbackStarted();
     },
     beforeDone,
@@ -321,11 +310,8 @@ export async function failExchange(
   rec: Pick<Recording, "span" | "signal">,
 ): Promise<void> {
   const { span, signal } = rec;
-  recordFailure(span, err);
-  host.deps.metrics.utterances.inc({ outcome: "failed" });
-  host.deps.metrics.failures.inc({ stage: err.stage, code: err.code });
   host.log.warn({ stage: err.stage, code: err.code, err: err.message }, "utterance failed");
-  host.event({ $case: "error", value: { code: err.code, message: err.message } });
+  host.emit({ type: "failed", error: err, span });
   if (host.closed) return;
   const kind = apologyFor(err.code);
   const prompt = await host.deps.apologies.get(kind);

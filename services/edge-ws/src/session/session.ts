@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { pcmDurationMs } from "@hotpin/audio";
-import { edge, storage } from "@hotpin/contracts";
+import { edge } from "@hotpin/contracts";
 import {
   Attr,
   cleanText,
@@ -16,18 +16,19 @@ import { context, trace } from "@opentelemetry/api";
 import { type Grant, grantCovers } from "../auth";
 import type { EdgeConfig } from "../config";
 import type { Dialect } from "../dialects/dialect";
-import type { EventPayload, EventSink } from "../events";
+import type { EventSink } from "../events";
 import type { PendingImages } from "../images/pending-images";
 import type { EdgeMetrics } from "../metrics";
 import type { Apologies } from "../pipeline/apologies";
 import { clearConversation, speakText } from "../pipeline/reply";
 import { retryPolicy } from "../pipeline/retry";
-import { type Services, unary } from "../pipeline/services";
+import type { Services } from "../pipeline/services";
 import { SttStream } from "../pipeline/stt-stream";
-import { wakeWordEvent } from "../pipeline/wake-spotter";
+import { MAX_WAKE_WORD_BYTES } from "../pipeline/wake-spotter";
 import { CLOSE_CODES, type Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
 import { type ExchangeHost, FAILURE_MESSAGE, type Recording, runExchange, speakReply } from "./exchange";
+import { MessageBudget } from "./message-budget";
 import {
   type ErrorCode,
   type Input,
@@ -42,8 +43,11 @@ import {
   type UserState,
 } from "./model";
 import { Outbox } from "./outbox";
+import { PlaybackReady } from "./playback-ready";
 import { InputResampler } from "./rates";
 import { DiskQuotaError, RecordingBuffer } from "./recording-buffer";
+import { sessionRecord } from "./session-record";
+import { type FactListener, type SessionFact, sessionTelemetry } from "./telemetry";
 import { QuietTimer } from "./turn-detectors";
 import { VadTurns } from "./vad-turns";
 import { WakeWords } from "./wake-words";
@@ -93,14 +97,12 @@ export class Session implements Claimant {
   private work: Promise<void> | undefined;
   private saving: Promise<void> = Promise.resolve();
   private abort = new AbortController();
-  private ready = false;
-  private readyWaiter: (() => void) | undefined;
+  private readonly ready = new PlaybackReady();
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private draining = false;
   private lastPartial = { text: "", at: 0 };
-  private tokens: number;
-  private tokensAt = Date.now();
+  private readonly budget: MessageBudget;
   private readonly outbox: Outbox;
   private readonly log: Logger;
   /** PCM16 mono bytes per second of the dialect's reply audio. */
@@ -113,6 +115,8 @@ export class Session implements Claimant {
   private readonly vad: VadTurns | undefined;
   /** Wake-word spotting on the continuous stream (HOTPIN_EDGE_WAKE_WORDS), once the device is known. */
   private wake: WakeWords | undefined;
+  /** Who hears the session's facts: its telemetry, then its storage record. */
+  private readonly listeners: readonly FactListener[];
 
   constructor(
     private readonly deps: SessionDeps,
@@ -121,9 +125,21 @@ export class Session implements Claimant {
     private readonly grant: Grant,
     private readonly remoteAddress: string,
   ) {
-    this.tokens = deps.cfg.maxMessagesPerSec;
+    this.budget = new MessageBudget(deps.cfg.maxMessagesPerSec);
     this.log = deps.log.child({ session: this.id, dialect: dialect.name });
     this.outbox = new Outbox(dialect, () => this.milestone());
+    const session = this;
+    const ids = {
+      sessionId: this.id,
+      dialect: dialect.name,
+      get deviceId() {
+        return session.deviceId;
+      },
+    };
+    this.listeners = [
+      sessionTelemetry(deps.events, deps.metrics, ids),
+      sessionRecord(deps.services, deps.cfg, ids, this.log),
+    ];
     const caps = dialect.capabilities;
     this.bytesPerSecond = caps.outputRate * 2;
     this.upstream = new InputResampler(caps.inputRate);
@@ -138,7 +154,6 @@ export class Session implements Claimant {
         },
       );
     }
-    const session = this;
     this.host = {
       id: this.id,
       get deviceId() {
@@ -152,38 +167,18 @@ export class Session implements Claimant {
       get closed() {
         return session.closed;
       },
-      event: (payload) => this.event(payload),
+      emit: (fact) => this.emit(fact),
       playbackStarted: () => this.vad?.playbackStarted(),
       milestone: () => this.milestone(),
       move: (event, message) => this.move(event, message),
       rerecord: (reason) => this.rerecord(reason),
-      waitReady: (timeoutMs) => this.waitReady(timeoutMs),
+      waitReady: (timeoutMs) => this.ready.wait(timeoutMs, this.abort.signal),
       previousTurnStored: () => this.saving,
       turnStored: (saving) => {
         this.rerecords = 0;
         this.saving = saving;
       },
     };
-  }
-
-  /** True once the device said ready_for_playback (or had already), false after `timeoutMs`. */
-  private waitReady(timeoutMs: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      if (this.ready) return resolve(true);
-      const signal = this.abort.signal;
-      // Every way out removes what it added: a session waits once per reply, for hours.
-      const done = (ready: boolean) => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        if (this.readyWaiter === onReady) this.readyWaiter = undefined;
-        resolve(ready);
-      };
-      const onReady = () => done(true);
-      const onAbort = () => done(true); // playback sees the abort itself
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.readyWaiter = onReady;
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
   }
 
   get utteranceCount(): number {
@@ -218,18 +213,11 @@ export class Session implements Claimant {
     else for (const input of parsed.inputs) this.input(input);
   }
 
-  /** Token bucket over all messages; a device that floods is told so and disconnected. */
+  /** A device that floods is told so and disconnected. */
   private allowMessage(): boolean {
-    const now = Date.now();
-    const rate = this.deps.cfg.maxMessagesPerSec;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
-    this.tokensAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
+    if (this.budget.take()) return true;
     if (!this.closed) {
-      this.protocolError("rate_limited", `more than ${rate} messages per second`);
+      this.protocolError("rate_limited", `more than ${this.budget.rate} messages per second`);
       this.transport.close("policy", "rate limit");
       this.end();
     }
@@ -282,8 +270,7 @@ export class Session implements Claimant {
         return;
       case "wake_word":
         // The device's own detection (xiaozhi `listen detect`): no score, its text cleaned and bounded.
-        this.event(wakeWordEvent({ word: input.word }, "device"));
-        this.deps.metrics.wakeWords.inc({ source: "device" });
+        this.emit({ type: "device_wake_word", word: cleanText(input.word, MAX_WAKE_WORD_BYTES) });
         // With HOTPIN_EDGE_WAKE_WORDS=required, the device's own detection answers the turn as the server's would.
         this.wake?.heard();
         return;
@@ -297,8 +284,7 @@ export class Session implements Claimant {
         this.move("image_captured", "Waiting for the image upload");
         return;
       case "ready_for_playback":
-        this.ready = true;
-        this.readyWaiter?.();
+        this.ready.set();
         return;
       case "playback_complete":
         return;
@@ -323,32 +309,16 @@ export class Session implements Claimant {
       return;
     }
     if (!grantCovers(this.grant, deviceId)) {
-      this.deps.metrics.refused.inc({ reason: "wrong_device" });
+      this.emit({ type: "refused", reason: "wrong_device" });
       this.protocolError("unauthorized", "the token is not valid for this device");
       this.transport.close("unauthorized", "token not valid for this device");
       this.end();
       return;
     }
     this.deviceId = deviceId;
-    this.deps.metrics.sessions.inc({ dialect: this.dialect.name });
     this.log.info({ device: deviceId }, "device connected");
     this.deps.devices.claim(deviceId, this);
-    this.event({
-      $case: "connected",
-      value: { dialect: this.dialect.name, remoteAddress: this.remoteAddress },
-    });
-    void unary(
-      this.deps.services.storage,
-      this.deps.services.storage.startSession,
-      {
-        id: this.id,
-        deviceId,
-        dialect: this.dialect.name,
-        startedAt: new Date(),
-        edgeInstance: this.deps.cfg.instance,
-      },
-      this.deps.cfg.storageTimeoutMs,
-    ).catch((err) => this.log.warn({ err: (err as Error).message }, "storage session not recorded"));
+    this.emit({ type: "connected", remoteAddress: this.remoteAddress });
     this.state = this.next("identified"); // announced by `connected` and the state below
     this.startWakeWords(deviceId);
     this.userMoves("identified");
@@ -359,7 +329,7 @@ export class Session implements Claimant {
 
   /** Spotting runs where the server takes the turns (a device that detects its own says `detect`). */
   private startWakeWords(deviceId: string): void {
-    const { cfg, services, events, metrics } = this.deps;
+    const { cfg, services, events } = this.deps;
     if (!this.vad || cfg.wakeWords === "off") return;
     this.wake = new WakeWords({
       mode: cfg.wakeWords,
@@ -371,7 +341,7 @@ export class Session implements Claimant {
       events,
       retry: retryPolicy(cfg),
       log: this.log,
-      onHeard: () => metrics.wakeWords.inc({ source: "server" }),
+      onHeard: () => this.emit({ type: "server_wake_word" }),
     });
   }
 
@@ -436,7 +406,7 @@ export class Session implements Claimant {
         return;
       }
       this.log.debug("turn without a wake word dropped");
-      this.deps.metrics.utterances.inc({ outcome: "no_wake_word" });
+      this.emit({ type: "utterance_ended", outcome: "no_wake_word" });
       this.dropRecording();
       this.move("speech_discarded", "Listening");
     });
@@ -454,7 +424,7 @@ export class Session implements Claimant {
   private interrupt(by: "barge_in" | "device"): void {
     if (this.state !== "processing" && this.state !== "playing") return;
     this.abort.abort();
-    this.deps.metrics.interruptions.inc({ by });
+    this.emit({ type: "interrupted", by });
     this.log.info({ by }, "reply interrupted");
     this.send({ type: "interrupted", by });
     this.move("interrupted", "Listening");
@@ -479,14 +449,14 @@ export class Session implements Claimant {
     });
     const ctx = trace.setSpan(context.active(), span);
     this.abort = new AbortController();
-    this.ready = false;
+    this.ready.clear();
     this.lastPartial = { text: "", at: 0 };
     const buffer = new RecordingBuffer({
       memoryBytes: this.deps.cfg.memoryAudioBytes,
       dir: this.deps.cfg.spillDir,
       diskQuotaBytes: this.deps.cfg.sessionDiskBytes,
     });
-    const { cfg, metrics } = this.deps;
+    const { cfg } = this.deps;
     const stt = context.with(
       ctx,
       () =>
@@ -497,8 +467,8 @@ export class Session implements Claimant {
           onPartial: (text) => this.partial(text),
           recording: buffer,
           retry: retryPolicy(cfg),
-          onRefused: (call) => metrics.serviceRefusals.inc({ service: "stt", call }),
-          onRetry: (call) => metrics.serviceRetries.inc({ service: "stt", call }),
+          onRefused: (call) => this.emit({ type: "service_refused", service: "stt", call }),
+          onRetry: (call) => this.emit({ type: "service_retried", service: "stt", call }),
         }),
     );
     this.rec = {
@@ -515,7 +485,7 @@ export class Session implements Claimant {
       manual,
     };
     this.move("start_recording", "Recording");
-    this.event({ $case: "recordingStarted", value: { utterance } });
+    this.emit({ type: "recording_started", utterance });
     this.quiet = this.watchQuiet();
     return true;
   }
@@ -545,10 +515,11 @@ export class Session implements Claimant {
       this.stopRecording();
       return;
     }
+    let spilledBytes = 0;
     try {
       const spilled = rec.buffer.spilledBytes;
       rec.buffer.append(pcm);
-      if (rec.buffer.spilledBytes > spilled) this.deps.metrics.spilledBytes.inc(rec.buffer.spilledBytes - spilled);
+      spilledBytes = rec.buffer.spilledBytes - spilled;
     } catch (err) {
       if (!(err instanceof DiskQuotaError)) throw err;
       this.protocolError("disk_quota", "the recording exceeds this session's disk quota");
@@ -558,7 +529,7 @@ export class Session implements Claimant {
     rec.stt.write(pcm);
     rec.chunks++;
     rec.bytes += pcm.length;
-    this.deps.metrics.audioInBytes.inc(pcm.length);
+    this.emit({ type: "audio_in", bytes: pcm.length, spilledBytes });
     // ACK at once, from the socket's own callback: the firmware gives up after 1000 ms.
     if (rec.chunks % this.deps.cfg.ackEvery === 0) {
       this.send({ type: "ack", chunks: rec.chunks, bytes: rec.bytes, ...(seq !== undefined ? { seq } : {}) });
@@ -572,7 +543,7 @@ export class Session implements Claimant {
     this.lastPartial = { text, at: now };
     if (this.state !== "recording" && this.state !== "processing") return;
     this.send({ type: "partial", text });
-    this.event({ $case: "partial", value: { utterance: this.utterances, text } });
+    this.emit({ type: "partial", utterance: this.utterances, text });
   }
 
   /** The dialect's turn detector decides what a recording that goes quiet means. */
@@ -590,7 +561,7 @@ export class Session implements Claimant {
         this.rerecord("stalled");
       } else {
         this.log.info("transfer stalled, closing");
-        this.deps.metrics.protocolErrors.inc({ code: "transfer_timeout" });
+        this.emit({ type: "transfer_timeout" });
         this.transport.close("policy", "transfer timeout");
         this.end(CLOSE_CODES.policy, "transfer timeout");
       }
@@ -605,11 +576,8 @@ export class Session implements Claimant {
     rec.stoppedAt = Date.now();
     this.move("stop_recording", "Processing your request");
     this.send({ type: "processing" });
-    this.event({
-      $case: "recordingStopped",
-      value: { utterance: rec.utterance, chunks: rec.chunks, bytes: rec.bytes, durationMs: pcmDurationMs(rec.bytes) },
-    });
-    rec.span.setAttribute(Attr.audioBytes, rec.bytes);
+    const { utterance, chunks, bytes, span } = rec;
+    this.emit({ type: "recording_stopped", utterance, chunks, bytes, durationMs: pcmDurationMs(bytes), span });
     const work = context.with(rec.ctx, () => runExchange(this.host, rec));
     this.work = work.finally(() => {
       rec.span.end();
@@ -635,16 +603,12 @@ export class Session implements Claimant {
     const utterance = this.utterances;
     if (this.rerecords > this.deps.cfg.maxRerecords) {
       this.rerecords = 0;
-      this.deps.metrics.utterances.inc({ outcome: "intervention" });
-      this.deps.metrics.interventions.inc({ reason });
-      this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: true } });
+      this.emit({ type: "rerecord", utterance, reason, attempt: this.rerecords, intervention: true });
       void this.sendConfirmed({ type: "intervention", message: "Too many re-recording attempts" });
       this.move("intervention", "Waiting for the user");
       return;
     }
-    this.deps.metrics.utterances.inc({ outcome: "rerecord" });
-    this.deps.metrics.rerecords.inc({ reason });
-    this.event({ $case: "rerecord", value: { utterance, reason, attempt: this.rerecords, intervention: false } });
+    this.emit({ type: "rerecord", utterance, reason, attempt: this.rerecords, intervention: false });
     void this.sendConfirmed({ type: "rerecord", reason, attempt: this.rerecords });
     this.move("rerecord", "Please record again");
   }
@@ -670,7 +634,7 @@ export class Session implements Claimant {
     if (this.closed || to === this.state) return;
     const from = this.state;
     this.state = to;
-    this.event({ $case: "stateChanged", value: { from, to } });
+    this.emit({ type: "state_changed", from, to });
     if (this.dialect.capabilities.announcesState) this.send({ type: "state", state: to, message });
     if (!this.busy) for (const w of this.idleWaiters.splice(0)) w();
     // Last: an utterance the listener held back during the reply may start a turn now.
@@ -682,9 +646,8 @@ export class Session implements Claimant {
   }
 
   private protocolError(code: ErrorCode, message: string): void {
-    this.deps.metrics.protocolErrors.inc({ code });
     this.log.info({ code }, "protocol error");
-    this.event({ $case: "error", value: { code, message } });
+    this.emit({ type: "protocol_error", code, message });
     this.send({ type: "error", code, message });
   }
 
@@ -700,8 +663,7 @@ export class Session implements Claimant {
   private async milestone(): Promise<void> {
     const started = performance.now();
     const ok = await this.deps.events.confirm(this.deps.cfg.eventConfirmTimeoutMs);
-    const outcome = ok ? "acked" : "timeout";
-    this.deps.metrics.eventConfirm.observe({ outcome }, (performance.now() - started) / 1000);
+    this.emit({ type: "events_confirmed", ok, seconds: (performance.now() - started) / 1000 });
   }
 
   /** A message that proves events happened: sent once they are stored (bounded), in order. */
@@ -709,8 +671,8 @@ export class Session implements Claimant {
     return this.outbox.confirmed(out);
   }
 
-  private event(payload: EventPayload): void {
-    if (this.deviceId) this.deps.events.publish(this.deviceId, this.id, payload);
+  private emit(fact: SessionFact): void {
+    for (const listener of this.listeners) listener(fact);
   }
 
   /** An image for this device was stored (here or on another replica). */
@@ -764,7 +726,7 @@ export class Session implements Claimant {
     const abort = () => reply.cancel();
     const signal = this.abort.signal;
     signal.addEventListener("abort", abort, { once: true });
-    this.ready = false;
+    this.ready.clear();
     const span = tracer().startSpan("edge.say", { attributes: { [Attr.sessionId]: this.id } });
     this.move("reply_started", "Speaking");
     this.send({ type: "answer", text });
@@ -792,8 +754,7 @@ export class Session implements Claimant {
       throw new CommandError("busy", `the device is ${this.state}`);
     }
     const utterance = this.utterances;
-    this.deps.metrics.rerecords.inc({ reason: "operator" });
-    this.event({ $case: "rerecord", value: { utterance, reason: "operator", attempt: 1, intervention: false } });
+    this.emit({ type: "rerecord", utterance, reason: "operator", attempt: 1, intervention: false });
     void this.sendConfirmed({ type: "rerecord", reason: "operator", attempt: 1 });
     this.move("rerecord", "Please record again");
   }
@@ -829,16 +790,10 @@ export class Session implements Claimant {
   end(code = 1000, reason = ""): void {
     if (this.closed) return;
     if (this.state === "recording" && this.deviceId) this.deps.devices.markInterrupted(this.deviceId);
-    if (this.state === "recording") this.deps.metrics.utterances.inc({ outcome: "aborted" });
+    const wasRecording = this.state === "recording";
     this.dropRecording();
     this.abort.abort();
-    const clean = code === 1000 || code === 1001 || code === CLOSE_CODES.restart || code === CLOSE_CODES.replaced;
-    const kind = code === CLOSE_CODES.replaced ? "replaced" : clean ? "clean" : "abnormal";
-    if (this.deviceId) this.deps.metrics.disconnections.inc({ kind });
-    this.event({
-      $case: "disconnected",
-      value: { closeCode: code, reason: cleanText(reason, MAX_CLOSE_REASON_BYTES), clean },
-    });
+    this.emit({ type: "disconnected", code, reason, wasRecording });
     this.closed = true;
     this.user = nextUserState(this.user, "closed");
     this.vad?.free();
@@ -849,16 +804,5 @@ export class Session implements Claimant {
     for (const w of this.idleWaiters.splice(0)) w();
     if (!this.deviceId) return;
     this.deps.devices.release(this.deviceId, this);
-    void unary(
-      this.deps.services.storage,
-      this.deps.services.storage.endSession,
-      {
-        id: this.id,
-        status: clean ? storage.SessionStatus.SESSION_STATUS_COMPLETED : storage.SessionStatus.SESSION_STATUS_ERROR,
-        notes: "",
-        endedAt: new Date(),
-      },
-      this.deps.cfg.storageTimeoutMs,
-    ).catch(() => undefined);
   }
 }
