@@ -113,10 +113,15 @@ export const edgeSettings = {
   spillDir: str("HOTPIN_EDGE_SPILL_DIR", join(tmpdir(), "hotpin-edge"), "folder for recordings spilled to disk"),
   sessionDiskBytes: int("HOTPIN_EDGE_SESSION_DISK_BYTES", 100 * 1024 * 1024, "disk quota per session", { min: 0 }),
   // Re-record policy
-  minConfidence: num("HOTPIN_EDGE_MIN_CONFIDENCE", 0.5, "transcripts below this confidence are re-recorded", {
-    min: 0,
-    max: 1,
-  }),
+  minConfidence: num(
+    "HOTPIN_EDGE_MIN_CONFIDENCE",
+    0.5,
+    "transcripts below this confidence are re-recorded (push-to-talk dialects; always-listening sessions answer them)",
+    {
+      min: 0,
+      max: 1,
+    },
+  ),
   minDurationMs: int("HOTPIN_EDGE_MIN_DURATION_MS", 500, "recordings shorter than this are re-recorded", { min: 0 }),
   silenceRms: num("HOTPIN_EDGE_SILENCE_RMS", 50, "recordings quieter (RMS) than this are silence", { min: 0 }),
   loudRms: num("HOTPIN_EDGE_LOUD_RMS", 5_000, "recordings louder (RMS) than this are too loud", { min: 1 }),

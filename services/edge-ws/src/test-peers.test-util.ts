@@ -26,6 +26,8 @@ export interface PeerBehaviour {
   onChat?: () => void;
   /** PCM bytes each sentence's speech takes (default 8000). */
   ttsBytes?: number;
+  /** The STT confidence of a heard transcript (default 0.9). */
+  confidence?: number;
 }
 
 export const STATIC_TOKEN = "static-test-token";
@@ -77,7 +79,7 @@ export async function startPeers(behaviour: PeerBehaviour) {
             value: {
               text: heard,
               words: [],
-              confidence: heard ? 0.9 : 0,
+              confidence: heard ? (behaviour.confidence ?? 0.9) : 0,
               engine: "test",
               processingMs: 1,
               quality: { durationMs: pcm.length / 32, rms, peak: 0, clippingRatio: 0, speechRatio: 0.5 },

@@ -65,6 +65,11 @@ export interface ExchangeHost {
   readonly outbox: Outbox;
   /** PCM16 mono sample rate of the dialect's reply audio; bytesPerSecond is twice it. */
   readonly outputRate: number;
+  /**
+   * The server takes this device's turns (the `vad` detector): there is no re-record to ask for,
+   * so a low STT confidence alone does not hold back the answer (session/policy.ts).
+   */
+  readonly serverTurns: boolean;
   readonly bytesPerSecond: number;
   readonly closed: boolean;
   /** Reports what happened (session/telemetry.ts turns it into events, metrics and span marks). */
@@ -108,7 +113,7 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
   }
   if (gone()) return interrupted(host);
   since("stt_final");
-  const reason = rerecordReason(final, cfg);
+  const reason = rerecordReason(final, host.serverTurns ? { ...cfg, minConfidence: 0 } : cfg);
   host.emit({
     type: "transcript",
     utterance: rec.utterance,

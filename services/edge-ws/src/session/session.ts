@@ -163,6 +163,7 @@ export class Session implements Claimant {
       log: this.log,
       outbox: this.outbox,
       outputRate: caps.outputRate,
+      serverTurns: caps.turn.endpointing === "server",
       bytesPerSecond: this.bytesPerSecond,
       get closed() {
         return session.closed;
