@@ -40,6 +40,29 @@ async function startServer(dir: string): Promise<{ url: string; child: ChildProc
   return server;
 }
 
+type User = keyof typeof PASSWORDS;
+
+/** A nats-server with the rendered users for `body`, which connects as any of them; all closed after. */
+async function withUsers(
+  body: (as: (user: User) => Promise<NatsConnection>, url: string) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "hotpin-k8s-nats-"));
+  const server = await startServer(dir);
+  const conns: NatsConnection[] = [];
+  try {
+    const as = async (user: User) => {
+      const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user] });
+      conns.push(nc);
+      return nc;
+    };
+    await body(as, server.url);
+  } finally {
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    server.child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([
     p,
@@ -48,15 +71,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 test("k8s - the console's NATS user: events, the edge's buckets read and watched, xiaozhi activation, device commands; nothing else", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hotpin-console-nats-"));
-  const server = await startServer(dir);
-  const conns: NatsConnection[] = [];
-  try {
-    const as = async (user: keyof typeof PASSWORDS) => {
-      const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user] });
-      conns.push(nc);
-      return nc;
-    };
+  await withUsers(async (as, url) => {
     // The edge creates the buckets and answers commands, as it does in the cluster.
     const edgeNc = await as("edge");
     const edgeKvm = new Kvm(edgeNc);
@@ -132,7 +147,7 @@ test("k8s - the console's NATS user: events, the edge's buckets read and watched
       ...resolvedEnv(container),
       HOTPIN_CONSOLE_HOST: "127.0.0.1",
       HOTPIN_CONSOLE_PORT: "0",
-      HOTPIN_NATS_URL: server.url,
+      HOTPIN_NATS_URL: url,
       HOTPIN_NATS_PASSWORD: PASSWORDS.console,
       HOTPIN_STORAGE_ADDRESS: "127.0.0.1:1",
       HOTPIN_CONSOLE_EDGE_METRICS_URLS: "http://127.0.0.1:1/metrics",
@@ -206,23 +221,11 @@ test("k8s - the console's NATS user: events, the edge's buckets read and watched
     })();
     nc.publish("hotpin.events.dev1.session_started", new Uint8Array([1]));
     assert.equal(await within(denied, 5000, "publish refusal"), true, "console may not publish events");
-  } finally {
-    await Promise.all(conns.map((c) => c.close().catch(() => {})));
-    server.child.kill("SIGTERM");
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("k8s - the edge's and the operator's NATS users: xiaozhi codes and bindings, `hotpin activate`, `hotpin revoke`", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "hotpin-operator-nats-"));
-  const server = await startServer(dir);
-  const conns: NatsConnection[] = [];
-  try {
-    const as = async (user: keyof typeof PASSWORDS) => {
-      const nc = await connect({ servers: server.url, user, pass: PASSWORDS[user] });
-      conns.push(nc);
-      return nc;
-    };
+  await withUsers(async (as) => {
     // The edge makes the buckets at start-up, shows an unknown device a code and binds pre-registered ones.
     const edgeNc = await as("edge");
     await openRevocations(edgeNc, 3600);
@@ -252,9 +255,5 @@ test("k8s - the edge's and the operator's NATS users: xiaozhi codes and bindings
     // Still refused: the operator manages no streams.
     const jsm = await jetstreamManager(op, { timeout: 2000 });
     await assert.rejects(jsm.streams.delete("KV_hotpin_xiaozhi_codes"), "the operator may not delete streams");
-  } finally {
-    await Promise.all(conns.map((c) => c.close().catch(() => {})));
-    server.child.kill("SIGTERM");
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
