@@ -58,8 +58,14 @@ async function withUsers(
     await body(as, server.url);
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    // The server writes its store until it has exited: remove the folder after that (bounded).
+    const exited = new Promise<void>((resolve) => {
+      if (server.child.exitCode !== null || server.child.signalCode !== null) resolve();
+      else server.child.once("exit", () => resolve());
+    });
     server.child.kill("SIGTERM");
-    rmSync(dir, { recursive: true, force: true });
+    await within(exited, 10_000, "nats-server exit").catch(() => server.child.kill("SIGKILL"));
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 
