@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { storage } from "@hotpin/contracts";
 import { deadlineIn, grpc } from "@hotpin/runtime";
 import type { EdgeMetrics } from "../metrics";
+import { PerMinuteLimit } from "../rate-window";
 import { type Services, unary } from "./services";
 import { grpcCode } from "./stage-error";
 
@@ -47,14 +48,16 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
  * times a minute (429 beyond), and a client that goes away cancels the storage stream at once.
  */
 export class DownloadServer {
-  private readonly recent = new Map<string, number[]>();
   private readonly calls = new Set<{ cancel(): void }>();
+  private readonly perAddress: PerMinuteLimit;
 
   constructor(
     private readonly services: Services,
     private readonly cfg: { storageTimeoutMs: number; downloadsPerMinute: number },
     private readonly metrics: EdgeMetrics,
-  ) {}
+  ) {
+    this.perAddress = new PerMinuteLimit(cfg.downloadsPerMinute);
+  }
 
   async serve(req: IncomingMessage, token: string, res: ServerResponse): Promise<void> {
     const answer = (status: number, outcome: string, body: string) => {
@@ -62,7 +65,7 @@ export class DownloadServer {
       if (!res.headersSent) res.writeHead(status, { "content-type": "text/plain", "cache-control": "no-store" });
       res.end(`${body}\n`);
     };
-    if (!this.allow(req.socket.remoteAddress ?? "")) return answer(429, "rate_limited", "rate limited");
+    if (!this.perAddress.take(req.socket.remoteAddress ?? "")) return answer(429, "rate_limited", "rate limited");
     if (!TOKEN_SHAPE.test(token)) return answer(404, "not_found", "not found");
     const { services, cfg } = this;
     let call: ReturnType<Services["storage"]["getBlob"]> | undefined;
@@ -113,20 +116,6 @@ export class DownloadServer {
   /** Drain: streams still running are cancelled. */
   stop(): void {
     for (const c of this.calls) c.cancel();
-  }
-
-  /** A sliding minute per address; the map is pruned of addresses with nothing recent. */
-  private allow(address: string): boolean {
-    const now = Date.now();
-    const windowStart = now - 60_000;
-    if (this.recent.size > 10_000) {
-      for (const [a, times] of this.recent) if ((times.at(-1) ?? 0) < windowStart) this.recent.delete(a);
-    }
-    const times = (this.recent.get(address) ?? []).filter((t) => t > windowStart);
-    const ok = times.length < this.cfg.downloadsPerMinute;
-    if (ok) times.push(now);
-    this.recent.set(address, times);
-    return ok;
   }
 }
 

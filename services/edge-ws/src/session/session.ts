@@ -24,7 +24,6 @@ import { clearConversation, speakText } from "../pipeline/reply";
 import { retryPolicy } from "../pipeline/retry";
 import type { Services } from "../pipeline/services";
 import { SttStream } from "../pipeline/stt-stream";
-import { MAX_WAKE_WORD_BYTES } from "../pipeline/wake-spotter";
 import { CLOSE_CODES, type Transport } from "../transport";
 import type { Claimant, DeviceRegistry } from "./devices";
 import { type ExchangeHost, FAILURE_MESSAGE, type Recording, runExchange, speakReply } from "./exchange";
@@ -270,8 +269,8 @@ export class Session implements Claimant {
         this.interrupt("device");
         return;
       case "wake_word":
-        // The device's own detection (xiaozhi `listen detect`): no score, its text cleaned and bounded.
-        this.emit({ type: "device_wake_word", word: cleanText(input.word, MAX_WAKE_WORD_BYTES) });
+        // The device's own detection (xiaozhi `listen detect`): telemetry cleans and bounds its text.
+        this.emit({ type: "device_wake_word", word: input.word });
         // With HOTPIN_EDGE_WAKE_WORDS=required, the device's own detection answers the turn as the server's would.
         this.wake?.heard();
         return;

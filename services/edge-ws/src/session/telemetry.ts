@@ -3,6 +3,7 @@ import type { Span } from "@opentelemetry/api";
 import type { EventPayload, EventSink } from "../events";
 import type { EdgeMetrics } from "../metrics";
 import type { StageError } from "../pipeline/stage-error";
+import { wakeWordEvent } from "../pipeline/wake-spotter";
 import { CLOSE_CODES } from "../transport";
 import type { ErrorCode, RerecordReason, State } from "./model";
 
@@ -95,8 +96,7 @@ export function sessionTelemetry(sink: EventSink, metrics: EdgeMetrics, ids: Tel
         metrics.protocolErrors.inc({ code: "transfer_timeout" });
         return;
       case "device_wake_word":
-        // The device's own detection carries no score: confidence 1 (events.proto).
-        publish({ $case: "wakeWord", value: { word: fact.word, confidence: 1, source: "device" } });
+        publish(wakeWordEvent({ word: fact.word }, "device"));
         metrics.wakeWords.inc({ source: "device" });
         return;
       case "server_wake_word":
