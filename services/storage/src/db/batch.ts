@@ -30,17 +30,20 @@ export const changedRows = (r: BatchResult | undefined): boolean => r !== undefi
 
 /** RunBatch through a Kysely transaction (PostgreSQL, and SQLite on the calling thread). */
 export function kyselyBatch(db: Kysely<Database>): RunBatch {
-  return (statements) =>
-    db.transaction().execute(async (tx) => {
-      const run = async (s: BatchStatement): Promise<BatchResult> => {
-        const r = await tx.executeQuery(CompiledQuery.raw(s.sql, [...s.parameters]));
-        return { rows: r.rows as unknown[], changes: Math.max(Number(r.numAffectedRows ?? 0), r.rows.length) };
-      };
+  const run = async (on: Pick<Kysely<Database>, "executeQuery">, s: BatchStatement): Promise<BatchResult> => {
+    const r = await on.executeQuery(CompiledQuery.raw(s.sql, [...s.parameters]));
+    return { rows: r.rows as unknown[], changes: Math.max(Number(r.numAffectedRows ?? 0), r.rows.length) };
+  };
+  return async (statements) => {
+    // One statement is atomic on its own: no begin and commit round trips around it.
+    const [only] = statements;
+    if (statements.length === 1 && only && only.ifChanged === undefined) return [await run(db, only)];
+    return db.transaction().execute(async (tx) => {
       const results: Array<Promise<BatchResult | undefined>> = [];
       for (const s of statements) {
         const dependency = s.ifChanged === undefined ? undefined : results[s.ifChanged];
         if (s.ifChanged !== undefined && !dependency) throw new Error("ifChanged must name an earlier statement");
-        results.push(dependency ? dependency.then((d) => (changedRows(d) ? run(s) : undefined)) : run(s));
+        results.push(dependency ? dependency.then((d) => (changedRows(d) ? run(tx, s) : undefined)) : run(tx, s));
       }
       // Every statement settles before the transaction ends (a rollback must come after all of them).
       const settled = await Promise.allSettled(results);
@@ -48,4 +51,5 @@ export function kyselyBatch(db: Kysely<Database>): RunBatch {
       if (failed) throw (failed as PromiseRejectedResult).reason;
       return settled.map((r) => (r as PromiseFulfilledResult<BatchResult | undefined>).value);
     });
+  };
 }
