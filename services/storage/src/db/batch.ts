@@ -21,7 +21,9 @@ export interface BatchResult {
  * Runs statements in order in one transaction and resolves with each one's result: all committed,
  * or the promise rejects and nothing was. On SQLite the whole batch is one message to the worker
  * thread (one hop, not one per statement, and the next batch can queue behind it); on PostgreSQL
- * the statements are pipelined on one connection and only a dependent statement waits.
+ * they are all handed to the transaction's connection at once, but pg sends each only when the one
+ * before has answered (it does not pipeline): a round trip a statement, plus begin and commit, and
+ * none of those for a batch of one statement, which is atomic on its own.
  */
 export type RunBatch = (statements: readonly BatchStatement[]) => Promise<Array<BatchResult | undefined>>;
 
