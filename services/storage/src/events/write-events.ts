@@ -12,7 +12,7 @@ const LOG_COLUMNS = ["time", "session_id", "device_id", "level", "message", "ded
  * One INSERT for any number of log rows, which travel as one JSON parameter (an array of arrays in
  * the order of LOG_COLUMNS) and are unpacked by the database. Against a many-row VALUES list, this
  * is one statement text whatever the batch size, one value to bind instead of seven a row (the pg
- * driver's per-parameter work was most of its cost per event), and one string, not thousands of
+ * driver's per-parameter work was about half its CPU per event), and one string, not thousands of
  * values, to clone to the SQLite thread. Every text went through `storableText`, so the JSON is
  * always valid for both databases (no NUL, no lone surrogate). `where true`: SQLite's upsert after
  * a SELECT needs a WHERE clause to parse.
