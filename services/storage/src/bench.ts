@@ -5,7 +5,9 @@
 // Both paths first work through `--warmup N` events untimed (the JIT compiles both before the
 // clock starts), then `--events N` are timed. `--json` prints one object; `--batch N` changes the
 // batch size; `--rounds N` (3) repeats plain loop and consumer, interleaved, and reports the median
-// round; `--only sqlite,postgres` runs a subset.
+// round; `--only sqlite,postgres` runs a subset. Each round also times the consumer's own writes
+// without NATS (writeEvents on the same rows) and a pull-and-ack of the same events with no database,
+// and reads nats-server's CPU time (a child process) around each, so the figures say where time goes.
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { events } from "@hotpin/contracts";
@@ -17,7 +19,7 @@ import { Registry } from "prom-client";
 import { type OpenDatabase, openDatabase } from "./db/connect";
 import { type ConsumerOptions, EventConsumer } from "./events/consumer";
 import { eventRows } from "./events/to-rows";
-import { INSERT_CHUNK } from "./events/write-events";
+import { writeEvents } from "./events/write-events";
 import type { NewLog } from "./logs";
 import { createStorageMetrics, type StorageMetrics } from "./metrics";
 import { postgresDatabase, sqliteDatabase, type TestDatabase } from "./testing/databases";
@@ -38,6 +40,8 @@ const ROUNDS = flag("--rounds", 3);
 const json = args.includes("--json");
 const only = args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "").split(",") : undefined;
 const MAX_TEXT = 16_384;
+/** Rows per INSERT of the plain loop: a plain many-row VALUES list (7 parameters a row, far below both databases' limits). */
+const INSERT_CHUNK = 100;
 
 interface Result {
   plain_rows_per_s: number;
@@ -63,6 +67,14 @@ interface Result {
   consumer_main_thread_cpu_us_per_event: number | null;
   plain_main_thread_cpu_us_per_row: number | null;
   nats_only_cpu_us_per_event: number;
+  /** CPU time of nats-server (a child of this process; Linux, else null) per event: what acks and deliveries cost the server. */
+  consumer_nats_server_cpu_us_per_event: number | null;
+  nats_only_nats_server_cpu_us_per_event: number | null;
+  /** The consumer's own database writes (writeEvents, same batches, same statements) without NATS: its SQL's ceiling. */
+  writes_only_rows_per_s: number;
+  writes_only_cpu_us_per_row: number;
+  /** consumer ÷ writes only: the share NATS (pull, acks) leaves of what the consumer's SQL allows. */
+  ratio_to_writes_only: number;
   /** The same events pulled and acked (in batches, as the consumer does) with no database at all: NATS's own ceiling. */
   nats_only_events_per_s: number;
   /** consumer ÷ NATS-only: how much of what NATS alone allows the consumer reaches. */
@@ -89,13 +101,31 @@ async function worstLoopDelay<T>(fn: () => Promise<T>): Promise<{ value: T; maxM
   }
 }
 
-/** CPU time of this (the main) thread in microseconds, from /proc (Linux); undefined elsewhere. */
-function mainThreadCpuUs(): number | undefined {
+/** CPU time (µs) of a task from its /proc stat file (Linux); undefined elsewhere or when it is gone. */
+function statCpuUs(file: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const stat = readFileSync(file, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime and stime, in clock ticks of 10 ms.
     return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time of this (the main) thread in microseconds. */
+const mainThreadCpuUs = () => statCpuUs(`/proc/self/task/${process.pid}/stat`);
+
+/** CPU time of the nats-server processes this process started (startNats spawns the binary), summed. */
+function natsServerCpuUs(): number | undefined {
+  try {
+    const children = readFileSync(`/proc/self/task/${process.pid}/children`, "utf8").trim().split(" ");
+    let sum: number | undefined;
+    for (const pid of children.filter(Boolean)) {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "nats-server") continue;
+      sum = (sum ?? 0) + (statCpuUs(`/proc/${pid}/stat`) ?? 0);
+    }
+    return sum;
   } catch {
     return undefined;
   }
@@ -107,6 +137,7 @@ interface Cost {
   busyMs: number;
   mainCpuUs: number | undefined;
   cpuUs: number;
+  natsServerCpuUs: number | undefined;
   loopDelayMaxMs: number;
 }
 
@@ -114,15 +145,18 @@ async function measure(fn: () => Promise<void>): Promise<Cost> {
   const elu = performance.eventLoopUtilization();
   const cpu = process.cpuUsage();
   const main = mainThreadCpuUs();
+  const server = natsServerCpuUs();
   const t0 = performance.now();
   const { maxMs } = await worstLoopDelay(fn);
   const seconds = (performance.now() - t0) / 1000;
   const mainNow = mainThreadCpuUs();
+  const serverNow = natsServerCpuUs();
   return {
     seconds,
     busyMs: performance.eventLoopUtilization(elu).active,
     mainCpuUs: main === undefined || mainNow === undefined ? undefined : mainNow - main,
     cpuUs: cpuUs(process.cpuUsage(cpu)),
+    natsServerCpuUs: server === undefined || serverNow === undefined ? undefined : serverNow - server,
     loopDelayMaxMs: maxMs,
   };
 }
@@ -139,12 +173,13 @@ function benchEvent(prefix: string, i: number): events.Event {
   };
 }
 
+/** The rows the consumer builds for the bench's events (built before the clock starts). */
+const benchRows = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => eventRows(benchEvent(prefix, i), `${prefix}${i}`, MAX_TEXT, 0));
+
 /** The plain loop: the rows the consumer writes for the same events, batched the same way, inserted straight. */
 async function plainLoop(open: OpenDatabase, prefix: string, n: number): Promise<void> {
-  const rows: NewLog[] = Array.from(
-    { length: n },
-    (_, i) => eventRows(benchEvent(prefix, i), `${prefix}${i}`, MAX_TEXT, 0).log,
-  );
+  const rows: NewLog[] = benchRows(prefix, n).map((r) => r.log);
   for (let i = 0; i < n; i += BATCH) {
     await open.db.transaction().execute(async (tx) => {
       const batch = rows.slice(i, i + BATCH);
@@ -155,6 +190,12 @@ async function plainLoop(open: OpenDatabase, prefix: string, n: number): Promise
           .execute();
     });
   }
+}
+
+/** The consumer's own writes of the same rows, batch by batch, one batch in flight (no NATS, no decoding). */
+async function writesOnly(open: OpenDatabase, prefix: string, n: number): Promise<void> {
+  const rows = benchRows(prefix, n);
+  for (let i = 0; i < n; i += BATCH) await writeEvents(open, rows.slice(i, i + BATCH));
 }
 
 async function publish(nc: NatsConnection, prefix: string, n: number): Promise<number> {
@@ -224,6 +265,7 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
     // Warm-up, untimed: both paths once, so that neither is measured while the JIT compiles it.
     if (WARMUP > 0) {
       await plainLoop(open, "pw", WARMUP);
+      await writesOnly(open, "ww", WARMUP);
       await publish(nc, "w", WARMUP);
       await drain(nc, open, metrics, WARMUP);
     }
@@ -231,22 +273,29 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
 
     // Rounds of plain loop then consumer, interleaved, so that a change in the machine's load hits both;
     // the figures are the median round's (by ratio), and every round's ratio is listed.
-    const rounds: Array<{ plain: Cost; consumer: Cost; natsOnly: { perS: number; cpuUs: number }; ratio: number }> = [];
+    const rounds: Array<{
+      plain: Cost;
+      writes: Cost;
+      consumer: Cost;
+      natsOnly: { perS: number; cpuUs: number; serverCpuUs: number | undefined };
+      ratio: number;
+    }> = [];
     for (let r = 0; r < ROUNDS; r++) {
       const plain = await measure(() => plainLoop(open, `p${r}-`, EVENTS));
+      const writes = await measure(() => writesOnly(open, `o${r}-`, EVENTS));
       const firstSeq = await publish(nc, `b${r}-`, EVENTS);
       const consumer = await measure(() => drain(nc, open, metrics, EVENTS));
       const natsOnly = await natsOnlyRate(nc, firstSeq);
-      rounds.push({ plain, consumer, natsOnly, ratio: plain.seconds / consumer.seconds });
+      rounds.push({ plain, writes, consumer, natsOnly, ratio: plain.seconds / consumer.seconds });
     }
     const stored = await open.db
       .selectFrom("logs")
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("device_id", "=", "bench")
       .executeTakeFirstOrThrow();
-    const expected = (EVENTS * ROUNDS + WARMUP) * 2;
+    const expected = (EVENTS * ROUNDS + WARMUP) * 3;
     if (Number(stored.n) !== expected) throw new Error(`stored ${stored.n} of ${expected} rows`);
-    const { plain, consumer, natsOnly } = [...rounds].sort((a, b) => a.ratio - b.ratio)[
+    const { plain, writes, consumer, natsOnly } = [...rounds].sort((a, b) => a.ratio - b.ratio)[
       Math.floor(ROUNDS / 2)
     ] as (typeof rounds)[number];
     const batches = (await metrics.eventBatchSeconds.get()).values;
@@ -269,6 +318,11 @@ async function bench(make: () => Promise<TestDatabase>, openWith: Opener): Promi
       consumer_cpu_us_per_event: Number((consumer.cpuUs / EVENTS).toFixed(1)),
       plain_cpu_us_per_row: Number((plain.cpuUs / EVENTS).toFixed(1)),
       nats_only_cpu_us_per_event: Number((natsOnly.cpuUs / EVENTS).toFixed(1)),
+      consumer_nats_server_cpu_us_per_event: perEvent(consumer.natsServerCpuUs),
+      nats_only_nats_server_cpu_us_per_event: perEvent(natsOnly.serverCpuUs),
+      writes_only_rows_per_s: Math.round(EVENTS / writes.seconds),
+      writes_only_cpu_us_per_row: Number((writes.cpuUs / EVENTS).toFixed(1)),
+      ratio_to_writes_only: Number((writes.seconds / consumer.seconds).toFixed(3)),
       nats_only_events_per_s: Math.round(natsOnly.perS),
       ratio_to_nats_only: Number((consumed / natsOnly.perS).toFixed(3)),
     };
@@ -282,7 +336,10 @@ const batchCount = (h: { values: Array<{ value: number; metricName?: string }> }
   h.values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
 
 /** Events per second a second durable consumer pulls and acks (a batch at a time) without writing anything. */
-async function natsOnlyRate(nc: NatsConnection, firstSeq: number): Promise<{ perS: number; cpuUs: number }> {
+async function natsOnlyRate(
+  nc: NatsConnection,
+  firstSeq: number,
+): Promise<{ perS: number; cpuUs: number; serverCpuUs: number | undefined }> {
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.add(EVENT_STREAM, {
     durable_name: "bench-nats-only",
@@ -293,6 +350,7 @@ async function natsOnlyRate(nc: NatsConnection, firstSeq: number): Promise<{ per
   });
   const consumer = await jetstream(nc).consumers.get(EVENT_STREAM, "bench-nats-only");
   const cpu = process.cpuUsage();
+  const server = natsServerCpuUs();
   const t0 = performance.now();
   const messages = await consumer.consume({ max_messages: BATCH * 2 });
   let held: JsMsg[] = [];
@@ -312,8 +370,13 @@ async function natsOnlyRate(nc: NatsConnection, firstSeq: number): Promise<{ per
   }
   const s = (performance.now() - t0) / 1000;
   const cpuUsed = cpuUs(process.cpuUsage(cpu));
+  const serverNow = natsServerCpuUs();
   await jsm.consumers.delete(EVENT_STREAM, "bench-nats-only");
-  return { perS: EVENTS / s, cpuUs: cpuUsed };
+  return {
+    perS: EVENTS / s,
+    cpuUs: cpuUsed,
+    serverCpuUs: server === undefined || serverNow === undefined ? undefined : serverNow - server,
+  };
 }
 
 const cpuUs = (u: NodeJS.CpuUsage) => u.user + u.system;
@@ -368,10 +431,12 @@ async function main(): Promise<void> {
         console.log(
           `${name}: consumer ${r.consumer_events_per_s} events/s, plain insert ${r.plain_rows_per_s} rows/s, ratio ${r.ratio} (rounds ${r.ratios.join(", ")}), ` +
             `NATS alone ${r.nats_only_events_per_s} events/s (consumer ÷ NATS alone ${r.ratio_to_nats_only}), ` +
+            `the consumer's writes alone ${r.writes_only_rows_per_s} rows/s (consumer ÷ writes alone ${r.ratio_to_writes_only}), ` +
             `batch commit p99 <= ${r.batch_commit_p99_ms} ms, event loop delay max ${r.event_loop_delay_max_ms} ms (plain loop ${r.plain_event_loop_delay_max_ms} ms), ` +
             `main thread ${r.consumer_main_thread_us_per_event} us/event busy ${r.consumer_main_thread_utilization} (plain ${r.plain_main_thread_us_per_row} us/row), ` +
             `main thread cpu ${r.consumer_main_thread_cpu_us_per_event} us/event (plain ${r.plain_main_thread_cpu_us_per_row} us/row), ` +
-            `cpu ${r.consumer_cpu_us_per_event} us/event (plain ${r.plain_cpu_us_per_row} us/row, NATS alone ${r.nats_only_cpu_us_per_event} us/event)`,
+            `cpu ${r.consumer_cpu_us_per_event} us/event (plain ${r.plain_cpu_us_per_row} us/row, writes alone ${r.writes_only_cpu_us_per_row} us/row, NATS alone ${r.nats_only_cpu_us_per_event} us/event), ` +
+            `nats-server cpu ${r.consumer_nats_server_cpu_us_per_event} us/event (NATS alone ${r.nats_only_nats_server_cpu_us_per_event})`,
         );
     }
   }
