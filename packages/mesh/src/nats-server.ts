@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -21,6 +22,8 @@ export interface NatsServerOptions {
   binary?: string;
 }
 
+const SETPRIV = "/usr/bin/setpriv";
+
 export function natsServerBinary(): string {
   return process.env.HOTPIN_NATS_SERVER_BIN ?? "nats-server";
 }
@@ -37,7 +40,12 @@ export async function launchNatsServer(opts: NatsServerOptions): Promise<NatsSer
     const args = ["-a", host, "-p", String(port || -1), "-js", "-sd", join(opts.dataDir, "jetstream")];
     // Its own process group: Ctrl-C reaches only the launcher, which stops the server last, after the
     // services that publish to it have drained.
-    const proc = spawn(binary, [...args, "--ports_file_dir", opts.dataDir], {
+    // ...and it dies with its launcher (util-linux setpriv sets the parent-death signal, kept across
+    // exec), so a test file killed on timeout or a crashed launcher leaves no server behind.
+    const [command, prefix]: [string, string[]] = existsSync(SETPRIV)
+      ? [SETPRIV, ["--pdeathsig", "KILL", "--", binary]]
+      : [binary, []];
+    const proc = spawn(command, [...prefix, ...args, "--ports_file_dir", opts.dataDir], {
       detached: true,
       stdio: ["ignore", "ignore", "pipe"],
     });
