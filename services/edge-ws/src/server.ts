@@ -51,7 +51,7 @@ export interface HttpHandler {
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
- * checked before the upgrade; the dialect is detected per docs/protocols/hotpin-spec.md),
+ * checked before the upgrade; a Connection then detects the dialect: session/connection.ts),
  * `POST /image` for camera images, `/events` for observers, `GET /download/<token>` for
  * replies a device did not pull in time, plus the dialects' own HTTP endpoints and header-named
  * WebSocket paths (xiaozhi `/xiaozhi/ota/` and `/xiaozhi/v1/`).
