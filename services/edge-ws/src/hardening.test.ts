@@ -238,7 +238,7 @@ test("hardening - repeated replies leave no listener behind on the session (wait
     const reply = await sendCommand(nc, "pin-say", { $case: "say", value: { text: `Reminder ${i}.` } }, 10_000);
     assert.equal(reply.ok, true, reply.message);
   }
-  const session = edge.devices.get("pin-say") as unknown as { abort: AbortController };
-  assert.ok(getEventListeners(session.abort.signal, "abort").length <= 1);
+  const session = edge.devices.get("pin-say") as unknown as { core: { abort: AbortController } };
+  assert.ok(getEventListeners(session.core.abort.signal, "abort").length <= 1);
   d.ws.close();
 });

@@ -7,7 +7,7 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { Duplex } from "node:stream";
-import { cleanText, isValidDeviceId, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
+import { isValidDeviceId } from "@hotpin/runtime";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
 import type { DialectModule } from "./dialects/dialect";
@@ -16,7 +16,8 @@ import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
 import { ObserverServer } from "./observers/observer-server";
 import { DownloadServer } from "./pipeline/downloads";
-import { Session, type SessionDeps } from "./session/session";
+import { Connection } from "./session/connection";
+import type { SessionDeps } from "./session/session";
 import { CLOSE_CODES, WsTransport } from "./transport";
 
 export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
@@ -50,7 +51,7 @@ export interface HttpHandler {
 
 /**
  * The device-facing HTTP server: `/ws` for device sockets (auth and connection limits are
- * checked before the upgrade; the dialect is detected per docs/protocols/hotpin-spec.md),
+ * checked before the upgrade; a Connection then detects the dialect: session/connection.ts),
  * `POST /image` for camera images, `/events` for observers, `GET /download/<token>` for
  * replies a device did not pull in time, plus the dialects' own HTTP endpoints and header-named
  * WebSocket paths (xiaozhi `/xiaozhi/ota/` and `/xiaozhi/v1/`).
@@ -60,7 +61,7 @@ export class EdgeServer {
   private readonly wss: WebSocketServer;
   /** For dialect paths whose clients offer permessage-deflate (enabled there only: it costs memory per socket). */
   private readonly wssDeflate: WebSocketServer;
-  private readonly sockets = new Map<WebSocket, Session | undefined>();
+  private readonly sockets = new Map<WebSocket, Connection>();
   /** Sockets that have not identified their device yet, per remote address and per token. */
   private readonly pendingByAddress = new Map<string, number>();
   private readonly pendingByToken = new Map<string, number>();
@@ -253,11 +254,11 @@ export class EdgeServer {
     /** The dialect a path names and the device it already knows; whether a close without a frame (1006) is the device's normal hang-up. */
     known: { routed: DialectModule | undefined; deviceId: string | undefined; hangupIsNormal: boolean },
   ): void {
-    const transport = new WsTransport(ws, remote);
-    this.sockets.set(ws, undefined);
+    const transport = new WsTransport(ws, remote, known.hangupIsNormal);
     this.alive.add(ws);
     ws.on("pong", () => this.alive.add(ws));
-    const { cfg, log } = this.deps;
+    ws.on("message", () => this.alive.add(ws));
+    ws.on("error", (err) => this.deps.log.debug({ err: err.message }, "socket error"));
     bump(this.pendingByAddress, remote, 1);
     bump(this.pendingByToken, tokenKey, 1);
     let pending = true;
@@ -267,75 +268,18 @@ export class EdgeServer {
       bump(this.pendingByAddress, remote, -1);
       bump(this.pendingByToken, tokenKey, -1);
     };
-
-    let session: Session | undefined;
-    const open = (dialect: DialectModule) => {
-      const d = dialect.create(transport, { cfg, speech: this.deps.apologies });
-      session = new Session(this.sessionDeps, d, transport, grant, remote);
-      this.sockets.set(ws, session);
-      this.deps.metrics.connections.inc({ dialect: dialect.name });
-      return session;
-    };
-    const afterInput = () => {
-      if (pending && session?.deviceId) identified();
-    };
-
-    const urlDialect = known.routed ?? this.deps.dialects.fromUrl(url);
-    let detectTimer: NodeJS.Timeout | undefined;
-    if (urlDialect) {
-      open(urlDialect).start(known.deviceId);
-      afterInput();
-    } else {
-      // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
-      detectTimer = setTimeout(() => {
-        if (!session) open(this.deps.dialects.whenSilent).greet();
-      }, cfg.detectMs);
-    }
-    const handshakeTimer = setTimeout(() => {
-      if (!session?.deviceId) {
-        this.deps.metrics.refused.inc({ reason: "no_handshake" });
-        transport.close("no_handshake", "no handshake");
-      }
-    }, cfg.firstFrameTimeoutMs);
-
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      this.alive.add(ws);
-      if (!session) {
-        clearTimeout(detectTimer);
-        const dialect = this.deps.dialects.fromFirstFrame(data, isBinary);
-        if (!dialect) {
-          this.deps.metrics.protocolErrors.inc({ code: "bad_message" });
-          ws.send(
-            JSON.stringify({ type: "error", status: "error", code: "bad_message", message: "expected a handshake" }),
-          );
-          transport.close("policy", "expected a handshake");
-          return;
-        }
-        open(dialect);
-      }
-      try {
-        if (isBinary) session?.binary(data);
-        else session?.text(data.toString("utf8"));
-        afterInput();
-      } catch (err) {
-        // A bug must cost one connection, never the process.
-        log.error({ err }, "session failed");
-        transport.close("internal", "internal error");
-      }
+    const connection = new Connection(this.sessionDeps, {
+      transport,
+      grant,
+      dialect: known.routed ?? { registry: this.deps.dialects, url },
+      deviceId: known.deviceId,
+      handshakeMs: this.deps.cfg.firstFrameTimeoutMs,
+      onIdentified: identified,
     });
-    ws.on("error", (err) => log.debug({ err: err.message }, "socket error"));
-    ws.on("close", (code, reason) => {
-      clearTimeout(detectTimer);
-      clearTimeout(handshakeTimer);
+    this.sockets.set(ws, connection);
+    void transport.closed().then(() => {
       identified();
       this.sockets.delete(ws);
-      if (session) {
-        this.deps.metrics.connections.dec({ dialect: session.dialect.name });
-        // The device chose this text: cleaned and bounded before it goes into an event.
-        // Some devices hang up by closing TCP without a close frame (1006, xiaozhi): their normal end.
-        if (known.hangupIsNormal && code === 1006) session.end(1000, "device hung up");
-        else session.end(code, cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES));
-      }
     });
   }
 
@@ -351,7 +295,7 @@ export class EdgeServer {
     this.observers.drain();
     const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.all(
-      [...this.sockets].map(async ([ws, session]) => {
+      [...this.sockets].map(async ([ws, { session }]) => {
         if (session) await Promise.race([session.drain(), deadline]);
         ws.close(CLOSE_CODES.restart, "server restarting");
       }),

@@ -1,21 +1,41 @@
 import type { Socket } from "node:net";
-import { CLOSE_CODES, type CloseReason, type Transport } from "./transport";
+import {
+  ABNORMAL_CLOSE,
+  CLOSE_CODES,
+  type CloseReason,
+  type Closure,
+  type MessageHandler,
+  type Transport,
+} from "./transport";
 
 /**
- * A raw TCP connection as a transport (DAP1): bytes out, the socket's own write buffer as
- * backpressure. TCP has no message boundaries: the dialect frames its own packets, and text
- * is written as UTF-8 bytes.
+ * A raw TCP connection as a transport (DAP1): bytes in and out, the socket's own write buffer as
+ * backpressure. TCP has no message boundaries: every chunk arrives as binary and the dialect
+ * frames its own packets; text is written as UTF-8 bytes. TCP carries no close code: the
+ * connection ends with the code of the server's own close, or 1006 when the client went first.
  */
 export class TcpTransport implements Transport {
   /** The code of the server's own close, if it closed first. */
-  closeCode: number | undefined;
-  private readonly ended: Promise<void>;
+  private closeCode: number | undefined;
+  private readonly ended: Promise<Closure>;
 
   constructor(
     private readonly socket: Socket,
     readonly remoteAddress: string,
   ) {
-    this.ended = new Promise((resolve) => socket.once("close", () => resolve()));
+    this.ended = new Promise((resolve) =>
+      socket.once("close", () =>
+        resolve(
+          this.closeCode === undefined
+            ? { code: ABNORMAL_CLOSE, reason: "client closed the connection" }
+            : { code: this.closeCode, reason: "" },
+        ),
+      ),
+    );
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.socket.on("data", (chunk: Buffer) => handler(chunk, true));
   }
 
   get open(): boolean {
@@ -47,7 +67,7 @@ export class TcpTransport implements Transport {
     else this.socket.destroy();
   }
 
-  closed(): Promise<void> {
-    return this.socket.closed ? Promise.resolve() : this.ended;
+  closed(): Promise<Closure> {
+    return this.ended;
   }
 }

@@ -1,4 +1,5 @@
-import type { WebSocket } from "ws";
+import { cleanText, MAX_CLOSE_REASON_BYTES } from "@hotpin/runtime";
+import type { RawData, WebSocket } from "ws";
 
 /** Why the server closes a connection; each transport says it its own way. */
 export type CloseReason =
@@ -23,11 +24,30 @@ export const CLOSE_CODES: Record<CloseReason, number> = {
   no_handshake: 4008,
 };
 
+/** A close without a close frame, or a TCP peer that went away. */
+export const ABNORMAL_CLOSE = 1006;
+
+/** How a connection ended, in WebSocket's vocabulary (what disconnect events carry). */
+export interface Closure {
+  code: number;
+  /** Cleaned and bounded: the device may have chosen it. */
+  reason: string;
+}
+
 /**
- * What a dialect needs from a connection (WebSocket here, raw TCP in tcp-transport.ts): text and
- * binary out, a count of bytes not yet written, a semantic close and its end.
+ * What arrives: one WebSocket message (text or binary), or one chunk of TCP bytes (binary; the
+ * dialect frames its own packets). Called synchronously as the socket delivers, so nothing queues
+ * here: the session's message budget bounds what a device may send.
+ */
+export type MessageHandler = (data: Buffer, isBinary: boolean) => void;
+
+/**
+ * A connection to one device (WebSocket here, raw TCP in tcp-transport.ts): what arrives, text
+ * and binary out, a count of bytes not yet written, a semantic close and its end.
  */
 export interface Transport {
+  /** Takes what arrives from now on; set once, by the connection (session/connection.ts). */
+  onMessage(handler: MessageHandler): void;
   sendText(text: string): void;
   sendBinary(data: Buffer): void;
   /** Bytes queued but not yet handed to the kernel. */
@@ -36,19 +56,34 @@ export interface Transport {
   flushed(): Promise<void>;
   readonly open: boolean;
   close(reason: CloseReason, text: string): void;
-  /** Resolves once the connection has ended, whoever ended it. */
-  closed(): Promise<void>;
+  /** Resolves once the connection has ended, whoever ended it, with how it ended. */
+  closed(): Promise<Closure>;
   readonly remoteAddress: string;
 }
 
 export class WsTransport implements Transport {
-  private readonly ended: Promise<void>;
+  private readonly ended: Promise<Closure>;
 
   constructor(
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
+    /** A close without a close frame (1006) is the device's normal hang-up (xiaozhi). */
+    hangupIsNormal = false,
   ) {
-    this.ended = new Promise((resolve) => ws.once("close", () => resolve()));
+    this.ended = new Promise((resolve) =>
+      ws.once("close", (code, reason) =>
+        resolve(
+          hangupIsNormal && code === ABNORMAL_CLOSE
+            ? { code: CLOSE_CODES.normal, reason: "device hung up" }
+            : { code, reason: cleanText(reason.toString(), MAX_CLOSE_REASON_BYTES) },
+        ),
+      ),
+    );
+  }
+
+  onMessage(handler: MessageHandler): void {
+    // maxPayload bounds one message; the handler runs before ws reads the next.
+    this.ws.on("message", (data: RawData, isBinary: boolean) => handler(data as Buffer, isBinary));
   }
 
   get open(): boolean {
@@ -79,7 +114,7 @@ export class WsTransport implements Transport {
     }
   }
 
-  closed(): Promise<void> {
-    return this.ws.readyState === this.ws.CLOSED ? Promise.resolve() : this.ended;
+  closed(): Promise<Closure> {
+    return this.ended;
   }
 }

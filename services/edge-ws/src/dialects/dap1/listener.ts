@@ -5,7 +5,8 @@ import type { Logger } from "@hotpin/runtime";
 import type { EdgeConfig } from "../../config";
 import type { EdgeMetrics } from "../../metrics";
 import type { Apologies } from "../../pipeline/apologies";
-import { Session, type SessionDeps } from "../../session/session";
+import { Connection } from "../../session/connection";
+import type { Session, SessionDeps } from "../../session/session";
 import { TcpTransport } from "../../tcp-transport";
 import { clientAddress, type Dap1Access } from "./access";
 import { DAP1_MAX_REPLY_BYTES, errorTone } from "./dialect";
@@ -20,8 +21,6 @@ export interface Dap1ListenerDeps {
   access: Dap1Access;
 }
 
-/** Close codes a TCP close is recorded with (the session's vocabulary is WebSocket's). */
-const PEER_CLOSED = 1006;
 /** A handshake packet: 8-byte header and the 4-byte magic. */
 const HANDSHAKE_BYTES = 12;
 
@@ -80,43 +79,25 @@ export class Dap1Listener {
     }
     this.exchanges++;
     const transport = new TcpTransport(socket, remote);
-    const dialect = dap1.create(transport, {
-      cfg,
-      speech: this.deps.apologies,
-      deviceId: this.deps.access.deviceId(remote),
+    const connection = new Connection(this.deps.sessionDeps, {
+      transport,
+      grant: { kind: "any" },
+      dialect: dap1,
+      context: { deviceId: this.deps.access.deviceId(remote) },
+      // A client that never shakes hands, or never sends audio after it, costs a socket only briefly.
+      handshakeMs: cfg.dap1HandshakeTimeoutMs,
     });
-    const session = new Session(this.deps.sessionDeps, dialect, transport, { kind: "any" }, remote);
-    this.sockets.set(socket, session);
-    metrics.connections.inc({ dialect: dap1.name });
-    // A client that never shakes hands, or never sends audio after it, costs a socket only briefly.
-    const handshake = setTimeout(() => {
-      if (session.deviceId) return;
-      log.info({ remote }, "dap1 client sent no handshake");
-      this.refuse(socket, "no_handshake");
-    }, cfg.dap1HandshakeTimeoutMs);
+    this.sockets.set(socket, connection.session);
     const idle = setTimeout(() => {
       if (socket.bytesRead > HANDSHAKE_BYTES) return;
       log.info({ remote }, "dap1 client sent no audio");
       metrics.protocolErrors.inc({ code: "idle_timeout" });
       socket.destroy();
     }, cfg.dap1HandshakeTimeoutMs + cfg.dap1IdleTimeoutMs);
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        session.binary(chunk);
-      } catch (err) {
-        // A bug must cost one connection, never the process.
-        log.error({ err }, "dap1 session failed");
-        socket.destroy();
-      }
-    });
     void transport.closed().then(() => {
-      clearTimeout(handshake);
       clearTimeout(idle);
       this.exchanges--;
       this.sockets.delete(socket);
-      metrics.connections.dec({ dialect: dap1.name });
-      const code = transport.closeCode ?? PEER_CLOSED;
-      session.end(code, code === PEER_CLOSED ? "client closed the connection" : "");
     });
   }
 
