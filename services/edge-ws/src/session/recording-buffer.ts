@@ -23,7 +23,9 @@ export class RecordingBuffer {
   private memory: Buffer[] = [];
   private memoryBytes = 0;
   private file: { path: string; handle: Promise<FileHandle> } | undefined;
-  private writes: Promise<unknown> = Promise.resolve();
+  /** Chunks waiting for the write in flight; they go out together in the next one. */
+  private queued: Buffer[] = [];
+  private flushing: Promise<void> | undefined;
   private diskBytes = 0;
   private failed: Error | undefined;
   bytes = 0;
@@ -52,20 +54,38 @@ export class RecordingBuffer {
       // A private folder, and "wx": never follow or reuse a file someone else put there.
       this.file = { path, handle: privateDir(this.opts.dir).then(() => open(path, "wx", 0o600)) };
     }
-    const { handle } = this.file;
-    // Writes are chained so they land in order; a failure is reported on the next append.
-    this.writes = this.writes
-      .then(async () => (await handle).write(pcm))
-      .catch((err: Error) => {
-        this.failed = err;
-      });
+    this.queued.push(pcm);
+    this.flushing ??= this.flush(this.file.handle);
+  }
+
+  /**
+   * One write in flight, in order: under load the chunks of several socket reads go out in one
+   * writev, and none lingers in memory past its write. A failure is reported on the next append.
+   */
+  private async flush(handle: Promise<FileHandle>): Promise<void> {
+    try {
+      const fh = await handle;
+      while (this.queued.length > 0) {
+        const chunks = this.queued;
+        this.queued = [];
+        await fh.writev(chunks);
+      }
+    } catch (err) {
+      this.failed = err as Error;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async written(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 
   /** The whole recording, in order. */
   async read(): Promise<Buffer> {
     const head = Buffer.concat(this.memory);
     if (!this.file) return head;
-    await this.writes;
+    await this.written();
     if (this.failed) throw this.failed;
     return Buffer.concat([head, await readFile(this.file.path)]);
   }
@@ -76,7 +96,8 @@ export class RecordingBuffer {
     const file = this.file;
     this.file = undefined;
     if (!file) return;
-    await this.writes;
+    this.queued = [];
+    await this.written();
     await (await file.handle.catch(() => undefined))?.close().catch(() => undefined);
     await rm(file.path, { force: true });
   }
