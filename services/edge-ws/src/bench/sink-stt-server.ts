@@ -22,6 +22,9 @@ const emptyFinal = (bytes: number): stt.FinalResult => ({
 const server = new grpc.Server();
 server.addService(stt.SpeechToTextService, {
   recognize(call: grpc.ServerDuplexStream<stt.RecognizeRequest, stt.RecognizeResponse>) {
+    // Headers at once, as the STT service sends them: they commit the client's call, which
+    // until then keeps every message sent for a retry (up to 256 KiB per call in grpc-js).
+    call.sendMetadata(new grpc.Metadata());
     let bytes = 0;
     call.on("data", (req: stt.RecognizeRequest) => {
       if (req.request?.$case === "audio") bytes += req.request.value.length;
@@ -33,6 +36,7 @@ server.addService(stt.SpeechToTextService, {
     call.on("error", () => undefined);
   },
   spot(call: grpc.ServerDuplexStream<stt.SpotRequest, stt.SpotResponse>) {
+    call.sendMetadata(new grpc.Metadata());
     call.on("data", () => undefined);
     call.on("end", () => call.end());
     call.on("error", () => undefined);
