@@ -51,8 +51,7 @@ export class RecordingBuffer {
     this.diskBytes += pcm.length;
     if (!this.file) {
       const path = join(this.opts.dir, `rec-${process.pid}-${randomUUID()}.pcm`);
-      // A private folder, and "wx": never follow or reuse a file someone else put there.
-      this.file = { path, handle: privateDir(this.opts.dir).then(() => open(path, "wx", 0o600)) };
+      this.file = { path, handle: openSpillFile(this.opts.dir, path) };
     }
     this.queued.push(pcm);
     this.flushing ??= this.flush(this.file.handle);
@@ -121,6 +120,35 @@ async function privateDir(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
+/** Folders this process has made private: once each, not once per recording. */
+const preparedDirs = new Map<string, Promise<void>>();
+
+function preparedDir(dir: string): Promise<void> {
+  let ready = preparedDirs.get(dir);
+  if (!ready) {
+    ready = privateDir(dir);
+    preparedDirs.set(dir, ready);
+    ready.catch(() => preparedDirs.delete(dir));
+  }
+  return ready;
+}
+
+/**
+ * A new spill file in the private folder, made again if it was removed since. "wx": never
+ * follow or reuse a file someone else put there.
+ */
+async function openSpillFile(dir: string, path: string): Promise<FileHandle> {
+  try {
+    await preparedDir(dir);
+    return await open(path, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    preparedDirs.delete(dir);
+    await preparedDir(dir);
+    return open(path, "wx", 0o600);
+  }
+}
+
 /**
  * At start-up: spill files left by a process that died mid-recording hold someone's speech and
  * are of no use to anyone; removes them (files of live processes stay) and returns how many.
@@ -132,7 +160,7 @@ export async function sweepSpillDir(dir: string): Promise<number> {
   } catch {
     return 0;
   }
-  await privateDir(dir);
+  await preparedDir(dir);
   // Several edge processes may share the folder: only files of processes gone are stale.
   const stale = names.filter((n) => {
     const m = SPILL_FILE.exec(n);
