@@ -7,6 +7,12 @@ export class DiskQuotaError extends Error {
   override name = "DiskQuotaError";
 }
 
+/**
+ * Spilled audio goes to the file in batches of this much (8 firmware chunks, 1 s of speech):
+ * a file write costs the event loop about as much as the chunk's whole way to STT.
+ */
+const SPILL_BATCH_BYTES = 32 * 1024;
+
 export interface RecordingBufferOptions {
   memoryBytes: number;
   dir: string;
@@ -23,8 +29,9 @@ export class RecordingBuffer {
   private memory: Buffer[] = [];
   private memoryBytes = 0;
   private file: { path: string; handle: Promise<FileHandle> } | undefined;
-  /** Chunks waiting for the write in flight; they go out together in the next one. */
+  /** Spilled chunks not yet written: a batch, and what arrives during the write in flight. */
   private queued: Buffer[] = [];
+  private queuedBytes = 0;
   private flushing: Promise<void> | undefined;
   private diskBytes = 0;
   private failed: Error | undefined;
@@ -54,19 +61,21 @@ export class RecordingBuffer {
       this.file = { path, handle: openSpillFile(this.opts.dir, path) };
     }
     this.queued.push(pcm);
-    this.flushing ??= this.flush(this.file.handle);
+    this.queuedBytes += pcm.length;
+    if (this.queuedBytes >= SPILL_BATCH_BYTES) this.flushing ??= this.flush(this.file.handle, false);
   }
 
   /**
-   * One write in flight, in order: under load the chunks of several socket reads go out in one
-   * writev, and none lingers in memory past its write. A failure is reported on the next append.
+   * One writev in flight, in order, of whole batches (or of everything, for a read). A failure
+   * is reported on the next append.
    */
-  private async flush(handle: Promise<FileHandle>): Promise<void> {
+  private async flush(handle: Promise<FileHandle>, all: boolean): Promise<void> {
     try {
       const fh = await handle;
-      while (this.queued.length > 0) {
+      while (this.queued.length > 0 && (all || this.queuedBytes >= SPILL_BATCH_BYTES)) {
         const chunks = this.queued;
         this.queued = [];
+        this.queuedBytes = 0;
         await fh.writev(chunks);
       }
     } catch (err) {
@@ -76,15 +85,19 @@ export class RecordingBuffer {
     }
   }
 
-  private async written(): Promise<void> {
+  /** Everything appended so far is in the file. */
+  private async written(file: { handle: Promise<FileHandle> }): Promise<void> {
     while (this.flushing) await this.flushing;
+    if (this.queued.length === 0) return;
+    this.flushing = this.flush(file.handle, true);
+    await this.flushing;
   }
 
   /** The whole recording, in order. */
   async read(): Promise<Buffer> {
     const head = Buffer.concat(this.memory);
     if (!this.file) return head;
-    await this.written();
+    await this.written(this.file);
     if (this.failed) throw this.failed;
     return Buffer.concat([head, await readFile(this.file.path)]);
   }
@@ -96,7 +109,8 @@ export class RecordingBuffer {
     this.file = undefined;
     if (!file) return;
     this.queued = [];
-    await this.written();
+    this.queuedBytes = 0;
+    await this.written(file);
     await (await file.handle.catch(() => undefined))?.close().catch(() => undefined);
     await rm(file.path, { force: true });
   }
