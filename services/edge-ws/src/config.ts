@@ -107,7 +107,7 @@ export const edgeSettings = {
   maxSeqGap: int("HOTPIN_EDGE_MAX_SEQ_GAP", 4, "missing spec chunks tolerated; more asks for a re-record", {
     min: 0,
   }),
-  memoryAudioBytes: int("HOTPIN_EDGE_MEMORY_AUDIO_BYTES", 256 * 1024, "recording kept in memory before spilling", {
+  memoryAudioBytes: int("HOTPIN_EDGE_MEMORY_AUDIO_BYTES", 32 * 1024, "recording kept in memory before spilling", {
     min: 0,
   }),
   spillDir: str("HOTPIN_EDGE_SPILL_DIR", join(tmpdir(), "hotpin-edge"), "folder for recordings spilled to disk"),

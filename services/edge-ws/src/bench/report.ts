@@ -83,6 +83,13 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
       x && x.streamingCpuPerDevice > 0 ? Math.round(1 / x.streamingCpuPerDevice) : null;
     out.devices_per_core = { edge: perCore(e), bare: perCore(b) };
     out.per_device_figures_at = { edge: e?.devices ?? null, bare: b?.devices ?? null };
+    // Fixed costs spread thinner as N grows: memory is also compared at one N both passed.
+    const n = Math.min(edge.maxDevices, bare.maxDevices);
+    const kb = (s: IngestSweep) => {
+      const x = s.steps.filter((step) => step.devices === n).at(-1);
+      return x && { idle: num(x.idleKbPerDevice), streaming: num(x.streamingKbPerDevice) };
+    };
+    out.kb_per_device_at_same_n = n > 0 ? { devices: n, edge: kb(edge), bare: kb(bare) } : null;
     out.ingest_steps = Object.fromEntries(
       [edge, bare].map((s) => [
         s.target === "edge" ? "edge" : "bare",
@@ -198,9 +205,12 @@ export function printEdgeReport(r: EdgeReportInput): void {
     );
     const j = edgeReportJson(r);
     const capped = (c: boolean) => (c ? " (every step passed: the limit is higher)" : "");
+    type Kb = { idle: number | null; streaming: number | null } | undefined;
+    const same = j.kb_per_device_at_same_n as { devices: number; edge: Kb; bare: Kb } | null;
     lines.push(
       `largest N under the limit: edge ${r.ingest.edge.maxDevices}${capped(r.ingest.edge.capped)}, bare ws ${r.ingest.bare.maxDevices}${capped(r.ingest.bare.capped)}; ratio ${j.ingest_ratio ?? "-"}`,
       `streaming devices per core at that N: edge ${(j.devices_per_core as { edge: number | null }).edge ?? "-"}, bare ws ${(j.devices_per_core as { bare: number | null }).bare ?? "-"}`,
+      `KB per device at N=${same?.devices ?? "-"} (both passed): edge idle ${same?.edge?.idle ?? "-"} / streaming ${same?.edge?.streaming ?? "-"}, bare ws ${same?.bare?.idle ?? "-"} / ${same?.bare?.streaming ?? "-"}`,
     );
   }
   if (r.listening) {

@@ -1,10 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
-import { health, stt } from "@hotpin/contracts";
+import { health, storage, stt } from "@hotpin/contracts";
 
 /**
  * The ingest benchmark's STT: a real gRPC server (its own process, started by the harness) that
  * takes a recognition stream, discards the audio and answers an empty final (a spotting stream:
- * discards the audio, detects nothing). It also says
+ * discards the audio, detects nothing). It records sessions as storage does (StartSession,
+ * EndSession answered, nothing kept), so the edge is measured on the path production takes
+ * rather than on a failed call per device. It also says
  * SERVING to grpc.health.v1 for every name, so the edge's readiness holds. Prints
  * "listening <port>" once bound.
  */
@@ -20,6 +22,9 @@ const emptyFinal = (bytes: number): stt.FinalResult => ({
 const server = new grpc.Server();
 server.addService(stt.SpeechToTextService, {
   recognize(call: grpc.ServerDuplexStream<stt.RecognizeRequest, stt.RecognizeResponse>) {
+    // Headers at once, as the STT service sends them: they commit the client's call, which
+    // until then keeps every message sent for a retry (up to 256 KiB per call in grpc-js).
+    call.sendMetadata(new grpc.Metadata());
     let bytes = 0;
     call.on("data", (req: stt.RecognizeRequest) => {
       if (req.request?.$case === "audio") bytes += req.request.value.length;
@@ -31,6 +36,7 @@ server.addService(stt.SpeechToTextService, {
     call.on("error", () => undefined);
   },
   spot(call: grpc.ServerDuplexStream<stt.SpotRequest, stt.SpotResponse>) {
+    call.sendMetadata(new grpc.Metadata());
     call.on("data", () => undefined);
     call.on("end", () => call.end());
     call.on("error", () => undefined);
@@ -39,6 +45,15 @@ server.addService(stt.SpeechToTextService, {
     cb(null, { result: emptyFinal(call.request.audio.length) });
   },
 } satisfies stt.SpeechToTextServer);
+const session = (id: string): storage.Session => storage.Session.fromPartial({ id });
+server.addService(storage.StorageService, {
+  startSession(call: grpc.ServerUnaryCall<storage.StartSessionRequest, storage.Session>, cb) {
+    cb(null, session(call.request.id));
+  },
+  endSession(call: grpc.ServerUnaryCall<storage.EndSessionRequest, storage.Session>, cb) {
+    cb(null, session(call.request.id));
+  },
+} satisfies Partial<storage.StorageServer>);
 server.addService(health.HealthService, {
   check(_call, cb) {
     cb(null, { status: health.HealthCheckResponse_ServingStatus.SERVING });

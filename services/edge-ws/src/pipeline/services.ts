@@ -1,6 +1,7 @@
 import { Metadata } from "@grpc/grpc-js";
-import { llm, storage, stt, tts } from "@hotpin/contracts";
+import { llm, storage, type stt, tts } from "@hotpin/contracts";
 import { createGrpcClient, deadlineIn } from "@hotpin/runtime";
+import { SpeechToTextClient } from "./stt-client";
 
 /** The gRPC clients the pipeline uses; one channel each, shared by every session. */
 export interface Services {
@@ -12,7 +13,7 @@ export interface Services {
 
 export function connectServices(addr: { stt: string; llm: string; tts: string; storage: string }): Services {
   return {
-    stt: createGrpcClient(stt.SpeechToTextClient, addr.stt),
+    stt: createGrpcClient(SpeechToTextClient, addr.stt),
     llm: createGrpcClient(llm.LanguageModelClient, addr.llm),
     tts: createGrpcClient(tts.TextToSpeechClient, addr.tts),
     storage: createGrpcClient(storage.StorageClient, addr.storage),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -15,6 +15,21 @@ test("spill - files are private (folder 0700, file 0600) and created exclusively
   assert.match(String(name), new RegExp(`^rec-${process.pid}-`));
   assert.equal((await stat(join(dir, String(name)))).mode & 0o777, 0o600);
   await b.dispose();
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test("spill - a folder removed while the edge runs is made again, private, for the next recording", async () => {
+  const dir = join(await mkdtemp(join(tmpdir(), "hotpin-spill-")), "spill");
+  const first = new RecordingBuffer({ memoryBytes: 0, dir, diskQuotaBytes: 1e6 });
+  first.append(Buffer.alloc(10, 1));
+  assert.equal((await first.read()).length, 10);
+  await first.dispose();
+  await rm(dir, { recursive: true });
+  const next = new RecordingBuffer({ memoryBytes: 0, dir, diskQuotaBytes: 1e6 });
+  next.append(Buffer.alloc(20, 2));
+  assert.deepEqual(await next.read(), Buffer.alloc(20, 2));
+  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  await next.dispose();
   assert.deepEqual(await readdir(dir), []);
 });
 

@@ -7,6 +7,12 @@ export class DiskQuotaError extends Error {
   override name = "DiskQuotaError";
 }
 
+/**
+ * Spilled audio goes to the file in batches of this much (8 firmware chunks, 1 s of speech):
+ * a file write costs the event loop about as much as the chunk's whole way to STT.
+ */
+const SPILL_BATCH_BYTES = 32 * 1024;
+
 export interface RecordingBufferOptions {
   memoryBytes: number;
   dir: string;
@@ -23,7 +29,10 @@ export class RecordingBuffer {
   private memory: Buffer[] = [];
   private memoryBytes = 0;
   private file: { path: string; handle: Promise<FileHandle> } | undefined;
-  private writes: Promise<unknown> = Promise.resolve();
+  /** Spilled chunks not yet written: a batch, and what arrives during the write in flight. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private flushing: Promise<void> | undefined;
   private diskBytes = 0;
   private failed: Error | undefined;
   bytes = 0;
@@ -49,23 +58,46 @@ export class RecordingBuffer {
     this.diskBytes += pcm.length;
     if (!this.file) {
       const path = join(this.opts.dir, `rec-${process.pid}-${randomUUID()}.pcm`);
-      // A private folder, and "wx": never follow or reuse a file someone else put there.
-      this.file = { path, handle: privateDir(this.opts.dir).then(() => open(path, "wx", 0o600)) };
+      this.file = { path, handle: openSpillFile(this.opts.dir, path) };
     }
-    const { handle } = this.file;
-    // Writes are chained so they land in order; a failure is reported on the next append.
-    this.writes = this.writes
-      .then(async () => (await handle).write(pcm))
-      .catch((err: Error) => {
-        this.failed = err;
-      });
+    this.queued.push(pcm);
+    this.queuedBytes += pcm.length;
+    if (this.queuedBytes >= SPILL_BATCH_BYTES) this.flushing ??= this.flush(this.file.handle, false);
+  }
+
+  /**
+   * One writev in flight, in order, of whole batches (or of everything, for a read). A failure
+   * is reported on the next append.
+   */
+  private async flush(handle: Promise<FileHandle>, all: boolean): Promise<void> {
+    try {
+      const fh = await handle;
+      while (this.queued.length > 0 && (all || this.queuedBytes >= SPILL_BATCH_BYTES)) {
+        const chunks = this.queued;
+        this.queued = [];
+        this.queuedBytes = 0;
+        await fh.writev(chunks);
+      }
+    } catch (err) {
+      this.failed = err as Error;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Everything appended so far is in the file. */
+  private async written(file: { handle: Promise<FileHandle> }): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.queued.length === 0) return;
+    this.flushing = this.flush(file.handle, true);
+    await this.flushing;
   }
 
   /** The whole recording, in order. */
   async read(): Promise<Buffer> {
     const head = Buffer.concat(this.memory);
     if (!this.file) return head;
-    await this.writes;
+    await this.written(this.file);
     if (this.failed) throw this.failed;
     return Buffer.concat([head, await readFile(this.file.path)]);
   }
@@ -76,7 +108,9 @@ export class RecordingBuffer {
     const file = this.file;
     this.file = undefined;
     if (!file) return;
-    await this.writes;
+    this.queued = [];
+    this.queuedBytes = 0;
+    await this.written(file);
     await (await file.handle.catch(() => undefined))?.close().catch(() => undefined);
     await rm(file.path, { force: true });
   }
@@ -100,6 +134,35 @@ async function privateDir(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
+/** Folders this process has made private: once each, not once per recording. */
+const preparedDirs = new Map<string, Promise<void>>();
+
+function preparedDir(dir: string): Promise<void> {
+  let ready = preparedDirs.get(dir);
+  if (!ready) {
+    ready = privateDir(dir);
+    preparedDirs.set(dir, ready);
+    ready.catch(() => preparedDirs.delete(dir));
+  }
+  return ready;
+}
+
+/**
+ * A new spill file in the private folder, made again if it was removed since. "wx": never
+ * follow or reuse a file someone else put there.
+ */
+async function openSpillFile(dir: string, path: string): Promise<FileHandle> {
+  try {
+    await preparedDir(dir);
+    return await open(path, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    preparedDirs.delete(dir);
+    await preparedDir(dir);
+    return open(path, "wx", 0o600);
+  }
+}
+
 /**
  * At start-up: spill files left by a process that died mid-recording hold someone's speech and
  * are of no use to anyone; removes them (files of live processes stay) and returns how many.
@@ -111,7 +174,7 @@ export async function sweepSpillDir(dir: string): Promise<number> {
   } catch {
     return 0;
   }
-  await privateDir(dir);
+  await preparedDir(dir);
   // Several edge processes may share the folder: only files of processes gone are stale.
   const stale = names.filter((n) => {
     const m = SPILL_FILE.exec(n);
