@@ -45,8 +45,9 @@ export class RecordingBuffer {
 
   /** Throws DiskQuotaError when the chunk would exceed the disk quota. */
   append(pcm: Buffer): void {
-    if (this.failed) throw this.failed;
     this.bytes += pcm.length;
+    // The copy is lost (see flush); the live STT stream goes on without it.
+    if (this.failed) return;
     if (!this.file && this.memoryBytes + pcm.length <= this.opts.memoryBytes) {
       this.memory.push(pcm);
       this.memoryBytes += pcm.length;
@@ -58,7 +59,10 @@ export class RecordingBuffer {
     this.diskBytes += pcm.length;
     if (!this.file) {
       const path = join(this.opts.dir, `rec-${process.pid}-${randomUUID()}.pcm`);
-      this.file = { path, handle: openSpillFile(this.opts.dir, path) };
+      const handle = openSpillFile(this.opts.dir, path);
+      // Seen by the flush that awaits it; until then a failure to open must not go unhandled.
+      handle.catch(() => undefined);
+      this.file = { path, handle };
     }
     this.queued.push(pcm);
     this.queuedBytes += pcm.length;
@@ -67,7 +71,9 @@ export class RecordingBuffer {
 
   /**
    * One writev in flight, in order, of whole batches (or of everything, for a read). A failure
-   * is reported on the next append.
+   * (disk full, folder gone) loses the copy, not the recording: what is queued is freed, later
+   * audio is not kept, and read() rejects with the failure, so only a fallback that needs the
+   * copy fails, as a stage error.
    */
   private async flush(handle: Promise<FileHandle>, all: boolean): Promise<void> {
     try {
@@ -80,6 +86,8 @@ export class RecordingBuffer {
       }
     } catch (err) {
       this.failed = err as Error;
+      this.queued = [];
+      this.queuedBytes = 0;
     } finally {
       this.flushing = undefined;
     }
@@ -112,7 +120,8 @@ export class RecordingBuffer {
     this.queuedBytes = 0;
     await this.written(file);
     await (await file.handle.catch(() => undefined))?.close().catch(() => undefined);
-    await rm(file.path, { force: true });
+    // A file that could not be removed is swept at the next start (sweepSpillDir).
+    await rm(file.path, { force: true }).catch(() => undefined);
   }
 }
 
