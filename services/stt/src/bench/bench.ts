@@ -184,7 +184,6 @@ async function main(): Promise<void> {
     const seconds = audioSeconds(all);
     const rtfCli = cliBest / seconds;
     const rtfService = serviceBest / seconds;
-    const bound = Math.floor(cores / rtfService);
 
     // Wake-word spotting: the corpus through Spot as one stream. It never says the phrase, so
     // every detection is a false one; the time per audio second is one always-listening device's
@@ -204,6 +203,13 @@ async function main(): Promise<void> {
     // stream first (the floor: what the decoder itself costs, with nothing to share the cores
     // with), then steps of about a seventh of the bound, so the ratio resolves to ~0.15 or better.
     const paced = utterances.find((u) => u.name.endsWith("0890"))?.pcm ?? (utterances[0] as Utterance).pcm;
+    // The bound is that of the audio the streams speak, measured just before them: the corpus's
+    // RTF is not this utterance's (a short one spends more of its time in the search's expensive
+    // first frames), and the load of a shared machine changes in the minutes in between.
+    let pacedBest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++) pacedBest = Math.min(pacedBest, (await serviceFinal(s, paced)).seconds);
+    const rtfPaced = pacedBest / audioSeconds(paced);
+    const bound = Math.floor(cores / rtfPaced);
     const levels: { streams: number; p95LagMs: number; p99LagMs: number }[] = [];
     const step = Math.max(1, Math.floor(bound / 7));
     let held = 0;
@@ -228,6 +234,7 @@ async function main(): Promise<void> {
       rtf_service: round(rtfService, 3),
       rtf_cli: round(rtfCli, 3),
       rtf_ratio: round(rtfService / rtfCli, 3),
+      rtf_paced: round(rtfPaced, 3),
       rtf_wake: round(rtfWake, 4),
       wake_streams_per_core: Math.floor(1 / rtfWake),
       wake_false_detections: wakeFalse,
@@ -255,7 +262,7 @@ async function main(): Promise<void> {
       `Wake spotting: RTF ${result.rtf_wake} (~${result.wake_streams_per_core} always-listening streams per core), ${wakeFalse} false detections in ${result.audio_seconds} s without the phrase`,
     );
     say(
-      `Real-time streams held (p99 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF = ${bound}; ratio ${result.realtime_ratio}`,
+      `Real-time streams held (p99 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF of the paced utterance (${result.rtf_paced}) = ${bound}; ratio ${result.realtime_ratio}`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
