@@ -38,7 +38,7 @@ test("stt pool - one stream's big chunk does not hold up another stream on the s
     HOTPIN_STT_WARM_RECOGNIZERS: "2",
   });
   const order: string[] = [];
-  // 5.6 s of speech in one message (under the 256 KiB chunk limit): 88 quanta of work.
+  // 5.6 s of speech in one message (under the 256 KiB chunk limit): 44 quanta of work.
   const big = Buffer.concat([goforward(), goforward()]);
   const a = recognize(stt.client, big, { partialResults: false }, big.length);
   const b = stt.client.recognize();

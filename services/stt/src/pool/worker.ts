@@ -12,15 +12,12 @@ import { PocketSphinxWakeEngine } from "../engines/pocketsphinx-wake";
 import { VoskEngine } from "../engines/vosk";
 import type { EngineName } from "../settings";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol";
-import { charge, Turns } from "./turns";
 
 /**
- * Most samples one stream is fed before the next turn: 64 ms of audio, one decoder call. That is
- * 2–5 ms of engine time, and up to ~80 ms in the search's expensive stretch (the first frames
- * of an utterance piece, when its beam keeps nearly every path), which bounds how long a stream
- * that is due waits for the quantum in progress.
+ * Most samples one stream is fed before the next stream's turn: 128 ms of audio, a few ms of
+ * engine time, so no stream waits long for another however large its chunks are.
  */
-export const QUANTUM_SAMPLES = 1024;
+export const QUANTUM_SAMPLES = 2048;
 
 interface Pending {
   pcm: Int16Array;
@@ -47,8 +44,6 @@ interface Stream {
   busy: boolean;
   /** Cancelled: post "released" once the recognizer is let go of. */
   confirm: boolean;
-  /** When its next quantum is due, for the turn order (turns.ts). */
-  due: number;
 }
 
 const setup = workerData as WorkerSetup;
@@ -62,8 +57,8 @@ const streams = new Map<number, Stream>();
 const dropped = new Map<number, Stream>();
 /** Streams whose recognizer is being let go of off the thread. */
 const releasing = new Map<number, Stream>();
-/** Streams with work to do; each turn is one quantum of the one whose audio is due first. */
-const turns = new Turns<Stream>();
+/** Streams with work to do, in turn order; each turn is one quantum. */
+const turns: Stream[] = [];
 /** Engine calls and releases still running off the thread; the worker ends only after them. */
 const inFlight = new Set<Promise<unknown>>();
 let pumping = false;
@@ -198,8 +193,8 @@ function hasWork(stream: Stream): boolean {
 }
 
 function schedule(stream: Stream): void {
-  if (hasWork(stream)) turns.add(stream);
-  if (!pumping && turns.size > 0) {
+  if (hasWork(stream) && !turns.includes(stream)) turns.push(stream);
+  if (!pumping && turns.length > 0) {
     pumping = true;
     // Between quanta the thread takes its messages (audio, cancels, new streams).
     setImmediate(pump);
@@ -208,7 +203,7 @@ function schedule(stream: Stream): void {
 
 function pump(): void {
   pumping = false;
-  const stream = turns.next();
+  const stream = turns.shift();
   if (!stream) return;
   if (hasWork(stream)) {
     try {
@@ -216,9 +211,10 @@ function pump(): void {
     } catch (err) {
       fail(stream.id, err);
     }
-    if (hasWork(stream)) turns.add(stream);
+    // Back to the end of the line, so every stream with work gets a quantum in turn.
+    if (hasWork(stream)) turns.push(stream);
   }
-  if (turns.size > 0 && !pumping) {
+  if (turns.length > 0 && !pumping) {
     pumping = true;
     setImmediate(pump);
   }
@@ -241,7 +237,6 @@ function turn(stream: Stream): void {
     head.waitMs = now() - head.sentAt;
   }
   const pcm = head.pcm.subarray(0, QUANTUM_SAMPLES);
-  charge(stream, pcm.length);
   head.pcm = head.pcm.subarray(pcm.length);
   const last = head.pcm.length === 0;
   if (last) stream.queue.shift();
@@ -334,7 +329,6 @@ function open(msg: Extract<ToWorker, { t: "open" | "spot" }>): void {
       ending: false,
       busy: false,
       confirm: false,
-      due: 0,
     };
     streams.set(msg.id, stream);
     // Built off the thread: the stream is busy until then; its audio queues up meanwhile.
