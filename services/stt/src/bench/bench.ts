@@ -1,4 +1,4 @@
-// `npm run bench:stt [-- --json] [-- --workers N] [-- --lockstep]`: the STT service against pocketsphinx_continuous
+// `npm run bench:stt [-- --json] [-- --workers N] [-- --lockstep] [-- --sweep]`: the STT service against pocketsphinx_continuous
 // on the real speech of pocketsphinx-testdata — accuracy, speed, streams held at real-time pacing, and
 // the cost of wake-word spotting.
 import { spawnSync } from "node:child_process";
@@ -26,6 +26,8 @@ const workersArg = process.argv.indexOf("--workers");
  */
 const lockstep = process.argv.includes("--lockstep");
 const DEVICE_UTTERANCES = 3;
+/** `--sweep`: levels go on up to the bound past the first one over the limit, to show how lag grows. */
+const sweep = process.argv.includes("--sweep");
 const say = (line: string) => {
   if (!json) console.log(line);
 };
@@ -66,8 +68,10 @@ async function serviceFinal(s: TestStt, pcm: Buffer): Promise<{ text: string; se
 /**
  * One stream sent at real-time pacing, as a microphone would: the clock starts with the config
  * (t0) and each chunk leaves once its last sample has been "spoken", at t0 + its end offset.
- * The lag of a partial is its arrival minus t0 + audio_ms, the wall time by which the audio it
- * covers had been sent; it can only be negative if the service claimed audio it had not got.
+ * The lag of a partial is its arrival minus the time its audio had been sent: t0 + the end of
+ * the chunk holding the last sample it covers (audio_ms). A partial from part of a chunk (the
+ * service feeds a chunk in quanta) is thus not charged for audio still in the microphone. It is
+ * an upper bound of the service's delay: a late timer of the sender counts as lag.
  */
 function pacedStream(s: TestStt, pcm: Buffer, offsetMs: number): Promise<Lag[]> {
   return new Promise((resolve, reject) => {
@@ -77,7 +81,11 @@ function pacedStream(s: TestStt, pcm: Buffer, offsetMs: number): Promise<Lag[]> 
     call.on("data", (res: stt.RecognizeResponse) => {
       if (res.result?.$case === "partial") {
         const at = performance.now();
-        lags.push({ at, ms: at - (t0 + res.result.value.audioMs) });
+        const chunkEnd = Math.min(
+          Math.ceil((res.result.value.audioMs * BYTES_PER_MS) / CHUNK_BYTES) * CHUNK_BYTES,
+          pcm.length,
+        );
+        lags.push({ at, ms: at - (t0 + chunkEnd / BYTES_PER_MS) });
       } else if (res.result?.$case === "final") resolve(lags);
     });
     call.on("error", reject);
@@ -184,7 +192,6 @@ async function main(): Promise<void> {
     const seconds = audioSeconds(all);
     const rtfCli = cliBest / seconds;
     const rtfService = serviceBest / seconds;
-    const bound = Math.floor(cores / rtfService);
 
     // Wake-word spotting: the corpus through Spot as one stream. It never says the phrase, so
     // every detection is a false one; the time per audio second is one always-listening device's
@@ -204,9 +211,19 @@ async function main(): Promise<void> {
     // stream first (the floor: what the decoder itself costs, with nothing to share the cores
     // with), then steps of about a seventh of the bound, so the ratio resolves to ~0.15 or better.
     const paced = utterances.find((u) => u.name.endsWith("0890"))?.pcm ?? (utterances[0] as Utterance).pcm;
+    // The bound is that of the audio the streams speak, measured just before them: the corpus's
+    // RTF is not this utterance's (a short one spends more of its time in the search's expensive
+    // first frames), and the load of a shared machine changes in minutes. One stream alone, as
+    // rtf_service: with several at once the wall time also counts each one's tail (its second
+    // pass) while a core idles, and held streams came out above the bound.
+    let pacedBest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++) pacedBest = Math.min(pacedBest, (await serviceFinal(s, paced)).seconds);
+    const rtfPaced = pacedBest / audioSeconds(paced);
+    const bound = Math.floor(cores / rtfPaced);
     const levels: { streams: number; p95LagMs: number; p99LagMs: number }[] = [];
     const step = Math.max(1, Math.floor(bound / 7));
     let held = 0;
+    let over = false;
     for (let n = 1; n <= maxLevel; n = n < step ? step : n + step) {
       const lags = await levelLags(s, paced, n);
       const p95 = percentile(lags, 95);
@@ -215,9 +232,9 @@ async function main(): Promise<void> {
       say(
         `  ${String(n).padStart(2)} real-time streams: partial lag p95 ${p95.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`,
       );
-      if (p99 > LAG_LIMIT_MS) break;
-      held = n;
-      if (n > 1.5 * bound) break;
+      over ||= p99 > LAG_LIMIT_MS;
+      if (!over) held = n;
+      if ((over && !(sweep && n < bound)) || n > 1.5 * bound) break;
     }
 
     const result = {
@@ -228,6 +245,7 @@ async function main(): Promise<void> {
       rtf_service: round(rtfService, 3),
       rtf_cli: round(rtfCli, 3),
       rtf_ratio: round(rtfService / rtfCli, 3),
+      rtf_paced: round(rtfPaced, 3),
       rtf_wake: round(rtfWake, 4),
       wake_streams_per_core: Math.floor(1 / rtfWake),
       wake_false_detections: wakeFalse,
@@ -255,7 +273,7 @@ async function main(): Promise<void> {
       `Wake spotting: RTF ${result.rtf_wake} (~${result.wake_streams_per_core} always-listening streams per core), ${wakeFalse} false detections in ${result.audio_seconds} s without the phrase`,
     );
     say(
-      `Real-time streams held (p99 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF = ${bound}; ratio ${result.realtime_ratio}`,
+      `Real-time streams held (p99 partial lag <= ${LAG_LIMIT_MS} ms): ${held}; bound cores/RTF of the paced utterance (${result.rtf_paced}) = ${bound}; ratio ${result.realtime_ratio}`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
