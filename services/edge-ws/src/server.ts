@@ -1,16 +1,9 @@
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { isValidDeviceId } from "@hotpin/runtime";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Authenticator, type Grant, grantCovers, tokenFingerprint, tokenFromRequest } from "./auth";
-import type { DialectModule } from "./dialects/dialect";
+import type { DialectModule, HeaderRoute } from "./dialects/dialect";
 import type { DialectRegistry } from "./dialects/registry";
 import type { Fleet } from "./fleet/fleet";
 import { ImageUploads } from "./images/upload-handler";
@@ -28,20 +21,6 @@ export interface EdgeServerDeps extends Omit<SessionDeps, "images"> {
   headerRoutes: readonly HeaderRoute[];
   /** HTTP endpoints of a dialect's own (xiaozhi OTA and activation). */
   httpHandlers: readonly HttpHandler[];
-}
-
-/**
- * A dialect on a WebSocket path of its own whose device is named by the upgrade's headers
- * (xiaozhi `Device-Id`): the headers are checked before the upgrade, the token must cover that
- * device, and the device is identified by its first message (the dialect's hello).
- */
-export interface HeaderRoute {
-  /** With its trailing slash; the path without it is served too. */
-  readonly path: string;
-  /** A close without a close frame (1006) is the device's normal hang-up, not an abnormal end. */
-  readonly hangupIsNormal: boolean;
-  /** The dialect of this connection and its device, or why the headers are refused (400). */
-  accept(headers: IncomingHttpHeaders): { module: DialectModule; deviceId: string } | { refusal: string };
 }
 
 /** An HTTP endpoint: answers and returns true when the request is its own. */

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { EdgeConfig } from "../config";
 import type { PaceOptions } from "../pacer";
 import type { ApologyKind } from "../pipeline/apologies";
@@ -151,4 +152,18 @@ export interface DialectModule {
   /** How it is recognised on a shared endpoint; empty for a dialect with its own listener. */
   readonly detect: Detection;
   create(transport: Transport, ctx: DialectContext): Dialect;
+}
+
+/**
+ * A dialect on a WebSocket path of its own whose device is named by the upgrade's headers
+ * (xiaozhi `Device-Id`): the headers are checked before the upgrade, the token must cover that
+ * device, and the device is identified by its first message (the dialect's hello).
+ */
+export interface HeaderRoute {
+  /** With its trailing slash; the path without it is served too. */
+  readonly path: string;
+  /** A close without a close frame (1006) is the device's normal hang-up, not an abnormal end. */
+  readonly hangupIsNormal: boolean;
+  /** The dialect of this connection and its device, or why the headers are refused (400). */
+  accept(headers: IncomingHttpHeaders): { module: DialectModule; deviceId: string } | { refusal: string };
 }

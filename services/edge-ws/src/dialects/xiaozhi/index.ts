@@ -1,6 +1,5 @@
 import { type ConnectRequest, parseConnectRequest, XiaozhiProtocolError } from "@hotpin/xiaozhi";
-import type { HeaderRoute } from "../../server";
-import type { DialectModule } from "../dialect";
+import type { DialectModule, HeaderRoute } from "../dialect";
 import { XIAOZHI_CAPABILITIES, XiaozhiDialect } from "./dialect";
 
 export { XIAOZHI_DOWN_RATE, XIAOZHI_FRAME_MS, XIAOZHI_UP_RATE } from "./dialect";
