@@ -2,6 +2,12 @@ import type { AudioQualityFigures } from "../audio/quality";
 import type { Transcript, WakeHit } from "../engines/engine";
 import type { EngineName } from "../settings";
 
+/**
+ * Most samples one stream is fed before the next stream's turn: 128 ms of audio, a few ms of
+ * engine time, so no stream waits long for another however large its chunks are.
+ */
+export const QUANTUM_SAMPLES = 2048;
+
 /** What a worker needs to build its engines; sent once as workerData. */
 export interface WorkerSetup {
   engines: EngineName[];

@@ -11,13 +11,7 @@ import { PocketSphinxEngine } from "../engines/pocketsphinx";
 import { PocketSphinxWakeEngine } from "../engines/pocketsphinx-wake";
 import { VoskEngine } from "../engines/vosk";
 import type { EngineName } from "../settings";
-import type { FromWorker, ToWorker, WorkerSetup } from "./protocol";
-
-/**
- * Most samples one stream is fed before the next stream's turn: 128 ms of audio, a few ms of
- * engine time, so no stream waits long for another however large its chunks are.
- */
-export const QUANTUM_SAMPLES = 2048;
+import { type FromWorker, QUANTUM_SAMPLES, type ToWorker, type WorkerSetup } from "./protocol";
 
 interface Pending {
   pcm: Int16Array;
