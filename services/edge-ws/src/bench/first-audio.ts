@@ -2,7 +2,7 @@ import { toWav } from "@hotpin/audio";
 import { freePort } from "@hotpin/mesh";
 import { runDap1Device, runDevice } from "@hotpin/sim";
 import { median, startFakeGroq, startMesh, TEST_DEVICE_TOKEN } from "@hotpin/test-support";
-import { histogramDelta, type Samples, scrape } from "./prom-text";
+import { histogramDelta, type Samples, sample, scrape } from "./prom-text";
 
 /** Milliseconds of one utterance: the device's end-to-end figure and each stage's own. */
 export interface UtteranceTiming {
@@ -14,6 +14,12 @@ export interface UtteranceTiming {
   llmFirstSegmentMs: number;
   /** TTS service: request → first audio chunk (its own histogram). */
   ttsFirstChunkMs: number;
+  /**
+   * TTS service: engine time of the reply's one sentence (real-time factor × audio seconds). Not
+   * a stage of the sum, but every dialect measured here waits for it: each sends a sentence as
+   * one WAV, so the edge overhead includes the sentence's synthesis after its first chunk.
+   */
+  ttsSentenceMs: number;
   /** Edge marks from end of speech (hotpin_edge_stage_seconds): the pipeline as the edge saw it. */
   edgeMarks: Record<string, number>;
 }
@@ -26,6 +32,7 @@ export interface DialectTiming {
   sttFinalMs: number;
   llmFirstSegmentMs: number;
   ttsFirstChunkMs: number;
+  ttsSentenceMs: number;
   stagesMs: number;
   /** e2e − (STT final + LLM first segment + TTS first chunk): the edge's own share, gRPC hops, socket. */
   edgeOverheadMs: number;
@@ -116,11 +123,15 @@ export async function measureFirstAudio(opts: {
     const edgeMarks: Record<string, number> = {};
     for (const stage of EDGE_MARKS)
       edgeMarks[stage] = mean(before.edge, after.edge, "hotpin_edge_stage_seconds", { stage });
+    const rtf = histogramDelta(before.tts, after.tts, "hotpin_tts_real_time_factor");
+    const audioSeconds =
+      sample(after.tts, "hotpin_tts_audio_seconds_total") - sample(before.tts, "hotpin_tts_audio_seconds_total");
     return {
       e2eMs,
       sttFinalMs: edgeMarks.stt_final ?? Number.NaN,
       llmFirstSegmentMs: mean(before.llm, after.llm, "hotpin_llm_time_to_first_segment_seconds"),
       ttsFirstChunkMs: mean(before.tts, after.tts, "hotpin_tts_first_chunk_seconds"),
+      ttsSentenceMs: rtf.count === 1 ? rtf.sum * audioSeconds * 1000 : Number.NaN,
       edgeMarks,
     };
   };
@@ -141,6 +152,7 @@ export async function measureFirstAudio(opts: {
       sttFinalMs: med((t) => t.sttFinalMs),
       llmFirstSegmentMs: med((t) => t.llmFirstSegmentMs),
       ttsFirstChunkMs: med((t) => t.ttsFirstChunkMs),
+      ttsSentenceMs: med((t) => t.ttsSentenceMs),
       stagesMs: med(stages),
       edgeOverheadMs: med((t) => t.e2eMs - stages(t)),
       e2eOverStages: med((t) => t.e2eMs / stages(t)),

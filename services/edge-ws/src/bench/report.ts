@@ -47,6 +47,7 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
           stt_final: num(d.sttFinalMs),
           llm_first_segment: num(d.llmFirstSegmentMs),
           tts_first_chunk: num(d.ttsFirstChunkMs),
+          tts_sentence: num(d.ttsSentenceMs),
           sum_of_stages: num(d.stagesMs),
           edge_overhead: num(d.edgeOverheadMs),
           edge_marks: Object.fromEntries(Object.entries(d.edgeMarksMs).map(([k, v]) => [k, num(v)])),
@@ -146,7 +147,17 @@ export function printEdgeReport(r: EdgeReportInput): void {
     lines.push(
       `End of speech → first reply audio byte (real mesh, STT ${fa.sttEngine}, fake Groq first token ${g.firstTokenMs} ms + ${g.perTokenMs} ms/token; medians, ms)`,
       table([
-        ["dialect", "STT final", "LLM 1st segment", "TTS 1st chunk", "sum", "edge overhead", "e2e", "e2e/sum"],
+        [
+          "dialect",
+          "STT final",
+          "LLM 1st segment",
+          "TTS 1st chunk",
+          "sum",
+          "edge overhead",
+          "e2e",
+          "e2e/sum",
+          "TTS sentence",
+        ],
         ...fa.dialects.map((d) => [
           d.dialect,
           ms(d.sttFinalMs),
@@ -156,6 +167,7 @@ export function printEdgeReport(r: EdgeReportInput): void {
           ms(d.edgeOverheadMs),
           ms(d.e2eMs),
           d.e2eOverStages.toFixed(2),
+          ms(d.ttsSentenceMs),
         ]),
       ]),
       "Edge marks from end of speech (hotpin_edge_stage_seconds, medians, ms)",

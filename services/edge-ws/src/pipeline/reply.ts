@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { llm, storage, type tts } from "@hotpin/contracts";
 import { deadlineIn } from "@hotpin/runtime";
 import type { Reply, ReplySegment } from "../dialects/dialect";
@@ -22,13 +23,17 @@ export interface ReplyOptions {
   /** Timing marks for metrics and the trace. */
   onFirstSegment?: () => void;
   onFirstAudio?: () => void;
-  /** The LLM's final text; awaited before the reply ends (the device sees the answer after it settles). */
-  onAnswer?: (text: string, model: string) => void | Promise<void>;
+  /** The LLM's final text, as soon as it arrives (the last sentence may still be in synthesis). */
+  onFinal?: (text: string, model: string) => void;
+  /** The final text in the reply's order, after its last sentence: awaited before the reply ends. */
+  onAnswer?: (text: string) => Promise<void>;
 }
 
 /**
  * The answer as speech: the LLM stream's sentence segments are spoken one at a time as they
- * arrive, so the first sentence is audio while the model still writes the rest.
+ * arrive, so the first sentence is audio while the model still writes the rest. The stream is
+ * read ahead of the synthesis, so its final text is known (and stored) before the last
+ * sentence's audio is ready, not after.
  */
 export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { cancel(): void } {
   let text = "";
@@ -45,9 +50,13 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
     },
     { deadline: deadlineIn(opts.llmTimeoutMs) },
   );
-  // The stream runs while the session still waits to start playback (outputs queued behind a
-  // milestone): an error before the loop below listens must be caught, not crash the process.
-  const early = catchEarly(call);
+  const events = readAhead<llm.ChatResponse>(call, (res) => {
+    const ev = res.event;
+    if (ev?.$case === "final") {
+      text = ev.value.text;
+      opts.onFinal?.(text, ev.value.model);
+    }
+  });
   let ttsCall: { cancel(): void } | undefined;
   let cancelled = false;
   async function* segments(): AsyncGenerator<ReplySegment> {
@@ -55,7 +64,7 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
     let first = true;
     let index = 0;
     try {
-      for await (const res of call as AsyncIterable<llm.ChatResponse>) {
+      for await (const res of events) {
         const ev = res.event;
         if (ev?.$case === "segment" && ev.value.text.trim() && budget > 0) {
           if (first) opts.onFirstSegment?.();
@@ -65,11 +74,9 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
           budget -= pcm.length;
           if (pcm.length > 0) yield { pcm, text: ev.value.text, index: index++ };
         } else if (ev?.$case === "final") {
-          text = ev.value.text;
-          await opts.onAnswer?.(text, ev.value.model);
+          await opts.onAnswer?.(text);
         }
       }
-      early.rethrow();
     } catch (err) {
       throw err instanceof StageError ? err : stageError("llm", err);
     }
@@ -128,6 +135,40 @@ export function speakAnswer(services: Services, opts: ReplyOptions): Reply & { c
       ttsCall?.cancel();
     },
   };
+}
+
+/**
+ * Reads a gRPC response stream to its end whatever the consumer's pace (the reply's consumer
+ * waits on a sentence's synthesis): `onItem` sees each response as it arrives, the iterator
+ * returned yields them in order, then the stream's error if it ended with one. Bounded by the
+ * stream: an LLM answer is text, within its own output limit.
+ */
+async function* readAhead<T>(stream: Readable, onItem: (item: T) => void): AsyncGenerator<T> {
+  const items: T[] = [];
+  let ended: { error?: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const early = catchEarly(stream);
+  void (async () => {
+    try {
+      for await (const item of stream as AsyncIterable<T>) {
+        onItem(item);
+        items.push(item);
+        wake?.();
+      }
+      early.rethrow();
+      ended = {};
+    } catch (error) {
+      ended = { error };
+    }
+    wake?.();
+  })();
+  for (;;) {
+    if (items.length > 0) yield items.shift() as T;
+    else if (ended) {
+      if ("error" in ended) throw ended.error;
+      return;
+    } else await new Promise<void>((resolve) => (wake = resolve));
+  }
 }
 
 /**

@@ -98,6 +98,14 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
   // playback control, for replies and apologies alike), so one trace reads as a timeline.
   const since = (stage: string) =>
     host.emit({ type: "stage", stage, seconds: (Date.now() - rec.stoppedAt) / 1000, span: rec.span });
+  // What was said so far does not depend on what is being said: read while STT finishes.
+  const history = host
+    .previousTurnStored()
+    .then(() => loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars))
+    .catch((err) => {
+      host.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
+      return [];
+    });
   let final: Awaited<ReturnType<SttStream["finish"]>>;
   // Interrupted while STT still decodes (the user went on talking): its stream is not needed.
   const cancelStt = () => rec.stt.cancel();
@@ -130,21 +138,16 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     return undefined;
   });
   const hasImage = pending !== undefined;
-  await host.outbox.after(stored, { type: "transcript", text: final.text, hasImage });
-  await host.previousTurnStored();
-  const [history, image] = await Promise.all([
-    loadHistory(services, deviceId, cfg.historyTurns, cfg.storageTimeoutMs, cfg.historyMaxChars).catch((err) => {
-      host.log.warn({ err: (err as Error).message }, "history unavailable, answering without it");
-      return [];
-    }),
-    pending ? loadImage(host, pending) : undefined,
-  ]);
+  // The LLM need not wait for the transcript to be stored: everything the device sees of the
+  // reply queues behind this message in the outbox, and every event behind its event.
+  void host.outbox.after(stored, { type: "transcript", text: final.text, hasImage });
+  const [turns, image] = await Promise.all([history, pending ? loadImage(host, pending) : undefined]);
   if (gone()) return interrupted(host);
   const reply = speakAnswer(services, {
     deviceId,
     sessionId: host.id,
     userText: final.text,
-    history,
+    history: turns,
     ...(image ? { image } : {}),
     llmTimeoutMs: cfg.llmTimeoutMs,
     ttsTimeoutMs: cfg.ttsTimeoutMs,
@@ -157,10 +160,10 @@ export async function runExchange(host: ExchangeHost, rec: Recording): Promise<v
     maxBytes: (cfg.maxReplyMs * host.bytesPerSecond) / 1000,
     onFirstSegment: () => since("llm_first_segment"),
     onFirstAudio: () => since("tts_first_chunk"),
-    onAnswer: (text, model) => {
-      host.emit({ type: "answer", utterance: rec.utterance, text, model, hadImage: hasImage });
-      return host.outbox.confirmed({ type: "answer", text });
-    },
+    // Published as the LLM ends, while its last sentence may still be synthesised; the device
+    // is told (in the reply's order) once it is stored.
+    onFinal: (text, model) => host.emit({ type: "answer", utterance: rec.utterance, text, model, hadImage: hasImage }),
+    onAnswer: (text) => host.outbox.confirmed({ type: "answer", text }),
   });
   signal.addEventListener("abort", () => reply.cancel(), { once: true });
   host.move("reply_started", "Speaking the answer");
