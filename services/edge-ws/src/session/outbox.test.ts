@@ -54,3 +54,32 @@ test("outbox - after close nothing more reaches the device", async () => {
   await pending;
   assert.deepEqual(sent, []);
 });
+
+test("outbox - a write that throws fails what is queued behind it, and an output nobody awaits is no unhandled rejection", async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => unhandled.push(err);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const sent: string[] = [];
+    const dialect = {
+      send: (out: Output) => {
+        if (out.type === "transcript") throw new Error("socket gone");
+        sent.push(out.type);
+      },
+    } as unknown as Dialect;
+    let stored!: () => void;
+    const ready = new Promise<void>((r) => (stored = r));
+    const outbox = new Outbox(dialect, () => Promise.resolve());
+    void outbox.after(ready, { type: "transcript", text: "x", hasImage: false });
+    outbox.send({ type: "partial", text: "behind it" });
+    stored();
+    await assert.rejects(outbox.idle(), /socket gone/);
+    // Two turns of the event loop: an unhandled rejection is reported after the microtasks.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+    assert.deepEqual(sent, [], "nothing queued behind the failed write is written");
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});

@@ -35,9 +35,14 @@ export class Outbox {
       if (!this.closed) this.dialect.send(out);
     });
     this.queued = sent;
-    void sent.then(() => {
-      if (this.queued === sent) this.queued = undefined;
-    });
+    // A failed write fails every output queued behind it, and whoever awaits one hears of it;
+    // an output nobody awaits (`send`, the transcript) must not become an unhandled rejection.
+    sent.then(
+      () => {
+        if (this.queued === sent) this.queued = undefined;
+      },
+      () => {},
+    );
     return sent;
   }
 
