@@ -44,6 +44,9 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
     waitOnFirstConnect: true,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // Otherwise every request (a JetStream publish, a KV read) captures a stack trace or two,
+    // for the rare error that would show where it was asked: a cost per event and per device.
+    noAsyncTraces: true,
   });
   opts.log.info({ server: nc.getServer() }, "nats connected");
   reachable.set(nc, true);

@@ -60,13 +60,16 @@ export class EdgeServer {
       notifyLocal: (deviceId) => deps.devices.get(deviceId)?.imageReceived(),
     });
     this.observers = new ObserverServer(deps.cfg, deps.auth, deps.log, deps.metrics);
+    // The sockets map below is the one list of device sockets: ws keeps none of its own.
     this.wss = new WebSocketServer({
       noServer: true,
+      clientTracking: false,
       maxPayload: deps.cfg.maxFrameBytes,
       perMessageDeflate: false,
     });
     this.wssDeflate = new WebSocketServer({
       noServer: true,
+      clientTracking: false,
       maxPayload: deps.cfg.maxFrameBytes,
       perMessageDeflate: true,
     });

@@ -28,6 +28,11 @@ export interface IngestStep {
   streamingCpuPerDevice: number;
   /** Idle memory was sampled after a device had already started streaming (a slow step). */
   idleSampleLate: boolean;
+  /**
+   * Share of one core the load generator (this process: every simulated device) used while
+   * they streamed. Near 1.0 the generator, not the server, sets the ceiling of the step.
+   */
+  generatorCpu: number;
 }
 
 export interface IngestOptions {
@@ -113,12 +118,14 @@ export async function ingestStep(target: IngestTarget, devices: number, opts: In
     const idleSampleLate = streaming > 0;
     await Promise.race([phase.allStreaming.wait, ended]);
     const streamA = await sampleProcess(server.pid);
+    const generatorA = { cpu: process.cpuUsage(), atMs: performance.now() };
     const peak: ProcessSample[] = [];
     for (let i = 0; i < 100 && eos === 0 && !phase.firstEos.fired; i++) {
       await Promise.race([sleep(250), phase.firstEos.wait, ended]);
       if (!phase.firstEos.fired) peak.push(await sampleProcess(server.pid));
     }
     const streamB = peak.at(-1) ?? (await sampleProcess(server.pid));
+    const generatorCpu = cpuSince(generatorA);
     const results: DeviceResult[] = await run;
     const acks = results.flatMap((r) => r.ackLatenciesMs);
     const maxRss = Math.max(streamB.rssKb, ...peak.map((p) => p.rssKb));
@@ -135,6 +142,7 @@ export async function ingestStep(target: IngestTarget, devices: number, opts: In
       idleCpuPerDevice: cpuShare(idleA, idleB) / devices,
       streamingCpuPerDevice: cpuShare(streamA, streamB) / devices,
       idleSampleLate,
+      generatorCpu,
     };
   } finally {
     await server.stop();
@@ -190,6 +198,13 @@ export async function ingestSweeps(
     if (sweeps.every((s) => !s.capped)) break;
   }
   return sweeps;
+}
+
+/** Share of one core this process used since `from`. */
+function cpuSince(from: { cpu: NodeJS.CpuUsage; atMs: number }): number {
+  const used = process.cpuUsage(from.cpu);
+  const wallUs = (performance.now() - from.atMs) * 1000;
+  return wallUs > 0 ? (used.user + used.system) / wallUs : 0;
 }
 
 interface Signal {

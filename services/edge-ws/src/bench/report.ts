@@ -106,6 +106,7 @@ export function edgeReportJson(r: EdgeReportInput): Record<string, unknown> {
           idle_cpu_pct_per_device: num(x.idleCpuPerDevice * 100, 3),
           streaming_cpu_pct_per_device: num(x.streamingCpuPerDevice * 100, 3),
           idle_sample_late: x.idleSampleLate,
+          generator_cpu_pct: num(x.generatorCpu * 100),
         })),
       ]),
     );
@@ -198,6 +199,7 @@ export function printEdgeReport(r: EdgeReportInput): void {
           "stream KB/dev",
           "idle CPU%/dev",
           "stream CPU%/dev",
+          "generator CPU%",
         ],
         ...[r.ingest.bare, r.ingest.edge].flatMap((s) =>
           s.steps.map((x) => [
@@ -211,6 +213,7 @@ export function printEdgeReport(r: EdgeReportInput): void {
             x.streamingKbPerDevice.toFixed(1),
             (x.idleCpuPerDevice * 100).toFixed(3),
             (x.streamingCpuPerDevice * 100).toFixed(3),
+            (x.generatorCpu * 100).toFixed(0),
           ]),
         ),
       ]),

@@ -83,7 +83,9 @@ export class DeviceOwnership {
 
   /** This replica's session now holds the device; takes the entry over from anyone. */
   claim(deviceId: string, sessionId: string): Promise<void> {
-    this.held.set(deviceId, { sessionId, since: Date.now(), revision: undefined, confirmed: false });
+    // A session of ours replaced here: the entry is still the one we wrote.
+    const revision = this.held.get(deviceId)?.revision;
+    this.held.set(deviceId, { sessionId, since: Date.now(), revision, confirmed: false });
     this.byKey.set(deviceKey(deviceId), deviceId);
     return this.enqueue(deviceId, () => this.write(deviceId, true));
   }
@@ -144,6 +146,20 @@ export class DeviceOwnership {
     if (!kv || !mine || this.stopped) return;
     const key = deviceKey(deviceId);
     const value = JSON.stringify({ deviceId, instance: this.instance, sessionId: mine.sessionId, since: mine.since });
+    // First as if nobody else wrote: no entry at all (a new device) or our own last write (the
+    // device reconnecting here), one round trip. Only when that fails is the entry read.
+    if (takeover) {
+      const known = mine.revision;
+      try {
+        mine.revision =
+          known === undefined ? await kv.put(key, value, { previousSeq: 0 }) : await kv.update(key, value, known);
+        mine.confirmed = true;
+        this.metrics.ownership.inc({ kind: known === undefined ? "claimed" : "takeover" });
+        return;
+      } catch {
+        // someone else's entry (or a delete marker, or NATS away): the read below says which
+      }
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await kv.get(key);
       const owner = current?.operation === "PUT" ? parseOwner(current.string()) : undefined;
@@ -152,10 +168,10 @@ export class DeviceOwnership {
         return;
       }
       try {
-        mine.revision =
-          current && current.operation === "PUT"
-            ? await kv.update(key, value, current.revision)
-            : await kv.create(key, value);
+        // On the entry's last revision, whatever it is (a delete marker included); none: create.
+        mine.revision = current
+          ? await kv.update(key, value, current.revision)
+          : await kv.put(key, value, { previousSeq: 0 });
         mine.confirmed = true;
         if (owner && owner.sessionId !== mine.sessionId) this.metrics.ownership.inc({ kind: "takeover" });
         else if (!owner) this.metrics.ownership.inc({ kind: "claimed" });
