@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer, connect as netConnect, type Socket } from "node:net";
 import { mock, test } from "node:test";
 import { firmware } from "../dialects/firmware";
 import { webSocketDialects } from "../dialects/registry";
@@ -91,4 +92,32 @@ test("connection - a session that throws costs its connection only", () => {
   });
   transport.receive("{}");
   assert.deepEqual(transport.closedWith, { reason: "internal", text: "internal error" });
+});
+
+test("connection - a first frame that arrived while the loop was busy past the detect wait still names the dialect", async (t) => {
+  // A real socket, so the frame waits in the kernel while this test holds the loop, as in a connect storm.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => server.close());
+  const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+  const port = (server.address() as { port: number }).port;
+  const client = netConnect(port, "127.0.0.1");
+  t.after(() => client.destroy());
+  const socket = await accepted;
+  t.after(() => socket.destroy());
+  const { connection, transport } = connect({}, { HOTPIN_EDGE_DETECT_MS: "5" });
+  socket.on("data", (data) => transport.receive(data.toString("utf8")));
+  client.write(JSON.stringify({ session_id: "pin.storm" }));
+  const busyUntil = Date.now() + 50;
+  while (Date.now() < busyUntil) {
+    // the loop is busy: the detect timer expires and the frame is waiting
+  }
+  for (let i = 0; i < 200 && !connection.session; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(connection.session?.dialect.name, "firmware", "not greeted as the silent dialect");
+  assert.equal(connection.session?.deviceId, "pin.storm");
+  assert.deepEqual(
+    transport.texts().map((m) => m.type),
+    [undefined],
+    "only the firmware's own reply went out, no `ready` greeting",
+  );
 });
