@@ -27,20 +27,14 @@ import type { Recognizer } from "../engines/engine";
 import { PocketSphinxEngine } from "../engines/pocketsphinx";
 import { QUANTUM_SAMPLES } from "../pool/protocol";
 import { baseConfig } from "../testing/harness";
+import { hasFlag, positiveIntFlag } from "./args";
 import { corpus } from "./corpus";
 
-const argv = process.argv.slice(2);
-const num = (flag: string, dflt: number) => {
-  const i = argv.indexOf(flag);
-  const v = i >= 0 ? Number(argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer`);
-  return v;
-};
-const STREAMS = num("--streams", 4);
-const TIMES = num("--times", 2);
-const json = argv.includes("--json");
+const STREAMS = positiveIntFlag("--streams", 4);
+const TIMES = positiveIntFlag("--times", 2);
+const json = hasFlag("--json");
 /** `--profile`: the service runs under `--cpu-prof`; its threads' busy time is split into engine, JS and GC. */
-const profile = argv.includes("--profile");
+const profile = hasFlag("--profile");
 const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
 const CHUNK_BYTES = 4096;
 const BYTES_PER_MS = 32;

@@ -12,22 +12,16 @@ import { stt } from "@hotpin/contracts";
 import { Mesh } from "@hotpin/mesh";
 import { grpc } from "@hotpin/runtime";
 import { recognize } from "../testing/harness";
+import { hasFlag, positiveIntFlag, stringFlag } from "./args";
 import { corpus } from "./corpus";
 
-const argv = process.argv.slice(2);
-const num = (flag: string, dflt: number) => {
-  const i = argv.indexOf(flag);
-  const v = i >= 0 ? Number(argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer`);
-  return v;
-};
-const ROUNDS = num("--rounds", 30);
-const STREAMS = num("--streams", 12);
+const ROUNDS = positiveIntFlag("--rounds", 30);
+const STREAMS = positiveIntFlag("--streams", 12);
 /** `--utterance goforward`: only that corpus entry (the soak's), for quicker rounds. */
-const only = argv.includes("--utterance") ? argv[argv.indexOf("--utterance") + 1] : undefined;
+const only = stringFlag("--utterance");
 /** `--ramp`: round r runs min(r, --streams) streams, as a load that reaches new peaks now and then. */
-const ramp = argv.includes("--ramp");
-const json = argv.includes("--json");
+const ramp = hasFlag("--ramp");
+const json = hasFlag("--json");
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Resident memory of a process, from /proc (bytes). */
