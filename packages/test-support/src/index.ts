@@ -3,5 +3,6 @@ export * from "./fake-groq";
 export * from "./mesh";
 export * from "./nats";
 export * from "./otlp-collector";
+export * from "./proc";
 export * from "./speech";
 export * from "./stats";

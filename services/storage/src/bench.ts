@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { events } from "@hotpin/contracts";
 import { createLogger, EVENT_STREAM, ensureEventStream, eventSubject } from "@hotpin/runtime";
-import { startNats } from "@hotpin/test-support";
+import { startNats, statCpuSeconds } from "@hotpin/test-support";
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
@@ -104,10 +104,7 @@ async function worstLoopDelay<T>(fn: () => Promise<T>): Promise<{ value: T; maxM
 /** CPU time (µs) of a task from its /proc stat file (Linux); undefined elsewhere or when it is gone. */
 function statCpuUs(file: string): number | undefined {
   try {
-    const stat = readFileSync(file, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime, in clock ticks of 10 ms.
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    return statCpuSeconds(readFileSync(file, "utf8")) * 1e6;
   } catch {
     return undefined;
   }

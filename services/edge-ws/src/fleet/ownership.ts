@@ -145,7 +145,7 @@ export class DeviceOwnership {
     const mine = this.held.get(deviceId);
     if (!kv || !mine || this.stopped) return;
     const key = deviceKey(deviceId);
-    const value = JSON.stringify({ deviceId, instance: this.instance, sessionId: mine.sessionId, since: mine.since });
+    const value = this.entry(deviceId, mine);
     // First as if nobody else wrote: no entry at all (a new device) or our own last write (the
     // device reconnecting here), one round trip. Only when that fails is the entry read.
     if (takeover) {
@@ -183,6 +183,11 @@ export class DeviceOwnership {
     throw new Error("ownership entry kept changing");
   }
 
+  /** The KV entry of our claim (parseOwner reads it back). */
+  private entry(deviceId: string, mine: Held): string {
+    return JSON.stringify({ deviceId, instance: this.instance, sessionId: mine.sessionId, since: mine.since });
+  }
+
   /** Every third of the lease: our revision or nothing (a takeover in between means we lost). */
   private renew(): void {
     for (const [deviceId, mine] of this.held) {
@@ -190,12 +195,7 @@ export class DeviceOwnership {
         const kv = this.kv;
         if (!kv || this.held.get(deviceId) !== mine) return;
         if (mine.revision === undefined) return this.write(deviceId, !mine.confirmed);
-        const value = JSON.stringify({
-          deviceId,
-          instance: this.instance,
-          sessionId: mine.sessionId,
-          since: mine.since,
-        });
+        const value = this.entry(deviceId, mine);
         try {
           mine.revision = await kv.update(deviceKey(deviceId), value, mine.revision);
         } catch {

@@ -23,6 +23,7 @@ import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { stt } from "@hotpin/contracts";
 import { Mesh } from "@hotpin/mesh";
 import { grpc } from "@hotpin/runtime";
+import { statCpuSeconds } from "@hotpin/test-support";
 import type { Recognizer } from "../engines/engine";
 import { PocketSphinxEngine } from "../engines/pocketsphinx";
 import { QUANTUM_SAMPLES } from "../pool/protocol";
@@ -38,15 +39,8 @@ const profile = hasFlag("--profile");
 const MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
 const CHUNK_BYTES = 4096;
 const BYTES_PER_MS = 32;
-/** Clock ticks per second of /proc's utime and stime (sysconf(_SC_CLK_TCK) on Linux). */
-const TICKS = 100;
-
 /** utime + stime of a process, or of one of its threads, in seconds. */
-function procCpu(path: string): number {
-  const stat = readFileSync(path, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
+const procCpu = (path: string): number => statCpuSeconds(readFileSync(path, "utf8"));
 
 const cpuSeconds = () => {
   const u = process.cpuUsage();
