@@ -445,7 +445,7 @@ class StreamRun {
     const reading = { ended: false };
     const writers = Array.from({ length: this.owner.settings.writers }, () => this.writer(reading));
     try {
-      // Resolves when the pull ends: with the error that ended it (the consumer deleted, …), or none on stop.
+      // Resolves when the pull ends: with the error that ended it (a pull request the server refused), or none.
       const err = await messages.closed();
       if (err) throw err;
     } finally {
