@@ -148,3 +148,44 @@ test("fleet e2e - say reaches a device on the other replica; /events on A shows 
   events.ws.close();
   d.ws.close();
 });
+
+/** The device's newest stored session once `done` holds for it, polled (bounded: 10 s). */
+async function storedSession(deviceId: string, done: (s: storage.Session) => boolean): Promise<storage.Session> {
+  const client = createGrpcClient(storage.StorageClient, mesh.address("storage"));
+  try {
+    for (let i = 0; i < 100; i++) {
+      const [s] = (await unary(client, client.listSessions, { deviceId, limit: 1 }, 3_000)).sessions;
+      if (s && done(s)) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no stored session of ${deviceId} as expected`);
+  } finally {
+    client.close();
+  }
+}
+
+test("fleet e2e - storage records a session from the edge's events: dialect, replica, start, end, status, notes", {
+  skip,
+}, async () => {
+  const before = Date.now();
+  const d = await firmware(urlB, "fleet-session");
+  const { SESSION_STATUS_ACTIVE, SESSION_STATUS_COMPLETED, SESSION_STATUS_ERROR } = storage.SessionStatus;
+  const active = await storedSession("fleet-session", (s) => s.status === SESSION_STATUS_ACTIVE);
+  assert.equal(active.dialect, "firmware");
+  assert.equal(active.edgeInstance, "edge-b");
+  assert.ok((active.startedAt?.getTime() ?? 0) >= before, "started when the device identified itself");
+  d.ws.close(1000);
+  const ended = await storedSession("fleet-session", (s) => s.status !== SESSION_STATUS_ACTIVE);
+  assert.equal(ended.id, active.id);
+  assert.equal(ended.status, SESSION_STATUS_COMPLETED, "a normal close is a completed session");
+  assert.equal(ended.notes, "close code 1000");
+  assert.equal(ended.dialect, "firmware", "the end keeps what the start recorded");
+  assert.ok((ended.endedAt?.getTime() ?? 0) >= (active.startedAt?.getTime() ?? Infinity));
+  // An abnormal end (no close frame: 1006) is an error.
+  const gone = await firmware(mesh.edgeUrl, "fleet-session-gone");
+  gone.ws.terminate();
+  const lost = await storedSession("fleet-session-gone", (s) => s.status !== SESSION_STATUS_ACTIVE);
+  assert.equal(lost.status, SESSION_STATUS_ERROR);
+  assert.equal(lost.edgeInstance, "edge-a");
+  assert.match(lost.notes, /^close code 1006/);
+});

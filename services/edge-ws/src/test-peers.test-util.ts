@@ -51,9 +51,6 @@ export async function startPeers(behaviour: PeerBehaviour) {
   const histories: string[][] = [];
   /** The image each LLM call carried (undefined: none). */
   const images: (llm.Image | undefined)[] = [];
-  const sessions = new Set<string>();
-  /** Every EndSession request, in arrival order. */
-  const ended: storage.EndSessionRequest[] = [];
   const blobOwners = new Map<string, string>();
   /** The sample rate each TTS call of a reply's sentences asked for (cached prompts send text instead). */
   const ttsRates: number[] = [];
@@ -137,22 +134,6 @@ export async function startPeers(behaviour: PeerBehaviour) {
   const tokens = new Map<string, { blobId: string; expires: number }>();
   const ok = <T>(cb: grpc.sendUnaryData<T>, v: T) => cb(null, v);
   server.addService(storage.StorageService, {
-    startSession: (
-      c: grpc.ServerUnaryCall<storage.StartSessionRequest, storage.Session>,
-      cb: grpc.sendUnaryData<storage.Session>,
-    ) => {
-      sessions.add(c.request.deviceId);
-      ok(cb, storage.Session.fromPartial({ id: c.request.id }));
-    },
-    listSessions: (
-      c: grpc.ServerUnaryCall<storage.ListSessionsRequest, storage.ListSessionsResponse>,
-      cb: grpc.sendUnaryData<storage.ListSessionsResponse>,
-    ) =>
-      ok(cb, {
-        sessions: sessions.has(c.request.deviceId)
-          ? [storage.Session.fromPartial({ deviceId: c.request.deviceId })]
-          : [],
-      }),
     clearConversation: (
       c: grpc.ServerUnaryCall<storage.ClearConversationRequest, storage.ClearConversationResponse>,
       cb: grpc.sendUnaryData<storage.ClearConversationResponse>,
@@ -166,13 +147,6 @@ export async function startPeers(behaviour: PeerBehaviour) {
     ) => {
       blobs.delete(c.request.id);
       ok(cb, {});
-    },
-    endSession: (
-      c: grpc.ServerUnaryCall<storage.EndSessionRequest, storage.Session>,
-      cb: grpc.sendUnaryData<storage.Session>,
-    ) => {
-      ended.push(c.request);
-      ok(cb, storage.Session.fromPartial({ id: c.request.id }));
     },
     appendTurn: (
       c: grpc.ServerUnaryCall<storage.AppendTurnRequest, storage.AppendTurnResponse>,
@@ -254,8 +228,6 @@ export async function startPeers(behaviour: PeerBehaviour) {
     images,
     ttsRates,
     blobs,
-    sessions,
-    ended,
     stop: () => server.forceShutdown(),
   };
 }

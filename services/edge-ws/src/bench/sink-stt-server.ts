@@ -1,12 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
-import { health, storage, stt } from "@hotpin/contracts";
+import { health, stt } from "@hotpin/contracts";
 
 /**
  * The ingest benchmark's STT: a real gRPC server (its own process, started by the harness) that
  * takes a recognition stream, discards the audio and answers an empty final (a spotting stream:
- * discards the audio, detects nothing). It records sessions as storage does (StartSession,
- * EndSession answered, nothing kept), so the edge is measured on the path production takes
- * rather than on a failed call per device. It also says
+ * discards the audio, detects nothing). A device that connects, streams silence and goes calls
+ * nothing else (storage records sessions from the edge's events, not from calls). It also says
  * SERVING to grpc.health.v1 for every name, so the edge's readiness holds. Prints
  * "listening <port>" once bound.
  */
@@ -45,15 +44,6 @@ server.addService(stt.SpeechToTextService, {
     cb(null, { result: emptyFinal(call.request.audio.length) });
   },
 } satisfies stt.SpeechToTextServer);
-const session = (id: string): storage.Session => storage.Session.fromPartial({ id });
-server.addService(storage.StorageService, {
-  startSession(call: grpc.ServerUnaryCall<storage.StartSessionRequest, storage.Session>, cb) {
-    cb(null, session(call.request.id));
-  },
-  endSession(call: grpc.ServerUnaryCall<storage.EndSessionRequest, storage.Session>, cb) {
-    cb(null, session(call.request.id));
-  },
-} satisfies Partial<storage.StorageServer>);
 server.addService(health.HealthService, {
   check(_call, cb) {
     cb(null, { status: health.HealthCheckResponse_ServingStatus.SERVING });

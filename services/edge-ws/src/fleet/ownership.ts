@@ -62,14 +62,14 @@ export class DeviceOwnership {
     this.watcher = watch;
     void (async () => {
       for await (const e of watch) {
-        if (e.operation !== "PUT") continue;
-        const owner = parseOwner(e.string());
         const deviceId = this.byKey.get(e.key);
         const mine = deviceId === undefined ? undefined : this.held.get(deviceId);
         // The bucket's revision order is the truth: only a write after ours takes the device away.
-        if (owner && mine?.revision !== undefined && e.revision > mine.revision && owner.sessionId !== mine.sessionId) {
-          this.lost(deviceId as string, owner);
-        }
+        // Checked first: every claim and release of every replica comes by, nearly all of them
+        // our own or of devices we do not hold, and reading an entry's operation parses its headers.
+        if (mine?.revision === undefined || e.revision <= mine.revision || e.operation !== "PUT") continue;
+        const owner = parseOwner(e.string());
+        if (owner && owner.sessionId !== mine.sessionId) this.lost(deviceId as string, owner);
       }
     })().catch((err) => this.log.warn({ err: (err as Error).message }, "ownership watch ended"));
     for (const deviceId of this.held.keys()) this.enqueue(deviceId, () => this.write(deviceId, true));

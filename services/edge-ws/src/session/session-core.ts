@@ -16,7 +16,6 @@ import {
 import { Outbox } from "./outbox";
 import { PlaybackReady } from "./playback-ready";
 import type { SessionDeps } from "./session";
-import { sessionRecord } from "./session-record";
 import { type FactListener, type SessionFact, sessionTelemetry } from "./telemetry";
 
 const BUSY: readonly State[] = ["recording", "processing", "playing"];
@@ -46,8 +45,11 @@ export class SessionCore {
   /** PCM16 mono bytes per second of the dialect's reply audio. */
   readonly bytesPerSecond: number;
   private idleWaiters: (() => void)[] = [];
-  /** Who hears the session's facts: its telemetry, then its storage record. */
-  private readonly listeners: readonly FactListener[];
+  /**
+   * Who hears the session's facts: its telemetry (NATS events, metrics, span marks). Storage records
+   * the session itself from the connected and disconnected events (storage events/to-rows.ts).
+   */
+  private readonly telemetry: FactListener;
 
   constructor(
     readonly deps: SessionDeps,
@@ -70,10 +72,7 @@ export class SessionCore {
         return core.deviceId;
       },
     };
-    this.listeners = [
-      sessionTelemetry(deps.events, deps.metrics, ids),
-      sessionRecord(deps.services, deps.cfg, ids, this.log),
-    ];
+    this.telemetry = sessionTelemetry(deps.events, deps.metrics, ids);
   }
 
   get busy(): boolean {
@@ -140,7 +139,7 @@ export class SessionCore {
   }
 
   emit(fact: SessionFact): void {
-    for (const listener of this.listeners) listener(fact);
+    this.telemetry(fact);
   }
 
   /**

@@ -8,10 +8,10 @@ import { CLOSE_CODES } from "../transport";
 import type { ErrorCode, RerecordReason, State } from "./model";
 
 /**
- * What a session and its exchanges report as it happens: facts, in the session's order. Each
- * listener turns them into what it keeps (telemetry below: NATS events, metrics, span marks;
- * session/session-record.ts: the storage session). The session itself builds no event payload
- * and touches no metric.
+ * What a session and its exchanges report as it happens: facts, in the session's order. The
+ * telemetry below turns them into NATS events, metrics and span marks; storage records the
+ * session from the connected and disconnected events. The session itself builds no event
+ * payload and touches no metric.
  */
 export type SessionFact =
   | { type: "refused"; reason: "wrong_device" }
