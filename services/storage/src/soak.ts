@@ -141,12 +141,6 @@ async function main(): Promise<void> {
           const started = performance.now();
           const sessionId = `${deviceId}-s${n}`;
           try {
-            await call(client, "startSession", {
-              id: sessionId,
-              deviceId,
-              dialect: "firmware",
-              edgeInstance: "soak-edge",
-            });
             await call(client, "recentTurns", { deviceId, limit: 0 });
             for (const ev of conversation(deviceId, sessionId, n)) {
               await js.publish(eventSubject(deviceId, ev.payload?.$case ?? "log"), events.Event.encode(ev).finish(), {
@@ -159,11 +153,6 @@ async function main(): Promise<void> {
             });
             await call(client, "appendTurn", turn(storage.TurnRole.TURN_ROLE_USER, "go forward ten meters"));
             await call(client, "appendTurn", turn(storage.TurnRole.TURN_ROLE_ASSISTANT, "Moving forward now."));
-            await call(client, "endSession", {
-              id: sessionId,
-              status: storage.SessionStatus.SESSION_STATUS_COMPLETED,
-              notes: "",
-            });
           } catch (err) {
             failures++;
             progress(`${deviceId}: ${(err as Error).message}`);

@@ -1,11 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
-import { health, stt } from "@hotpin/contracts";
+import { health, storage, stt } from "@hotpin/contracts";
 
 /**
  * The ingest benchmark's STT: a real gRPC server (its own process, started by the harness) that
  * takes a recognition stream, discards the audio and answers an empty final (a spotting stream:
- * discards the audio, detects nothing). A device that connects, streams silence and goes calls
- * nothing else (storage records sessions from the edge's events, not from calls). It also says
+ * discards the audio, detects nothing). The one storage call an utterance makes, the history
+ * read at its stop, gets what storage answers a new device (no turns), so the edge is measured on
+ * the path production takes rather than on a failed call per device (storage records sessions
+ * from the edge's events, not from calls). It also says
  * SERVING to grpc.health.v1 for every name, so the edge's readiness holds. Prints
  * "listening <port>" once bound.
  */
@@ -44,6 +46,11 @@ server.addService(stt.SpeechToTextService, {
     cb(null, { result: emptyFinal(call.request.audio.length) });
   },
 } satisfies stt.SpeechToTextServer);
+server.addService(storage.StorageService, {
+  recentTurns(_call: grpc.ServerUnaryCall<storage.RecentTurnsRequest, storage.RecentTurnsResponse>, cb) {
+    cb(null, { turns: [] });
+  },
+} satisfies Partial<storage.StorageServer>);
 server.addService(health.HealthService, {
   check(_call, cb) {
     cb(null, { status: health.HealthCheckResponse_ServingStatus.SERVING });
