@@ -39,7 +39,6 @@ export class Connection {
     const { cfg, log, metrics } = deps;
     const named = "registry" in dialect ? dialect.registry.fromUrl(dialect.url) : dialect;
     let detect: NodeJS.Timeout | undefined;
-    let ended = false;
     if (named) {
       this.open(named).start(opts.deviceId);
       this.checkIdentified();
@@ -47,10 +46,11 @@ export class Connection {
       // A spec client may wait for `ready` before saying anything: after a short wait, greet it.
       // When the loop was busy for longer than the wait (a connect storm), the timer runs before
       // the socket's frames that arrived meanwhile are read. A timer set from a timer runs in the
-      // loop's next turn, after this turn's I/O: greet only once those frames had their say.
+      // loop's next turn, after this turn's I/O: greet only once those frames had their say. Both
+      // timers are `detect`, so the close below clears whichever is pending.
       detect = setTimeout(() => {
         detect = setTimeout(() => {
-          if (!this.current && !ended) this.open(dialect.registry.whenSilent).greet();
+          if (!this.current) this.open(dialect.registry.whenSilent).greet();
         }, 0);
       }, cfg.detectMs);
     }
@@ -87,7 +87,6 @@ export class Connection {
       }
     });
     void transport.closed().then(({ code, reason }) => {
-      ended = true;
       clearTimeout(detect);
       clearTimeout(handshake);
       const session = this.current;
